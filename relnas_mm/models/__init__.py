@@ -1,3 +1,10 @@
-"""Networks built from genotypes. This package's __init__ imports no mmengine:
-the mmengine-registered modules (backbone, classifiers) are imported by
-``relnas_mm/__init__.py`` when mmengine is present."""
+"""Networks built from genotypes.
+
+This package's ``__init__`` imports no mmengine and exports only the plain-PyTorch
+parts. The mmengine-registered modules (``backbone.RelNASNet``,
+``classifiers.RelNASClassifier``) are imported by ``relnas_mm/__init__.py`` when
+mmengine is installed.
+"""
+from .cell import Cell, drop_path
+
+__all__ = ['Cell', 'drop_path']
