@@ -6,5 +6,6 @@ parts. The mmengine-registered modules (``backbone.RelNASNet``,
 mmengine is installed.
 """
 from .cell import Cell, drop_path
+from .heads import AuxiliaryHeadCIFAR, AuxiliaryHeadImageNet
 
-__all__ = ['Cell', 'drop_path']
+__all__ = ['Cell', 'drop_path', 'AuxiliaryHeadCIFAR', 'AuxiliaryHeadImageNet']
