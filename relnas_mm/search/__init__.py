@@ -1,1 +1,19 @@
-"""placeholder, filled by its owner"""
+"""How the space is searched: slow-fast learning, the weight set, candidate estimation.
+
+Plain PyTorch and numpy, no mmengine; the mmengine hook/loop drive ``RelativeNAS``.
+"""
+from .algorithm import (GenerationRecord, RelativeNAS, drop_prob_at, job_seed, lr_at)
+from .augment import CIFAR_MEAN, CIFAR_STD, augment_batch, normalize
+from .evaluator import (CandidateEvaluator, CandidateJob, CandidateResult, EagerEvaluator,
+                        SearchData, split_search_data)
+from .slow_fast import (diversity, draw_coefficients, first_is_fast, fitness, initial_population,
+                        make_pairs, slow_fast_update, split_fast_slow)
+from .weight_set import Contribution, WeightSet
+
+__all__ = [
+    'GenerationRecord', 'RelativeNAS', 'drop_prob_at', 'job_seed', 'lr_at', 'CIFAR_MEAN',
+    'CIFAR_STD', 'augment_batch', 'normalize', 'CandidateEvaluator', 'CandidateJob',
+    'CandidateResult', 'EagerEvaluator', 'SearchData', 'split_search_data', 'diversity',
+    'draw_coefficients', 'first_is_fast', 'fitness', 'initial_population', 'make_pairs',
+    'slow_fast_update', 'split_fast_slow', 'Contribution', 'WeightSet'
+]

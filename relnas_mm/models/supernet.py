@@ -1,0 +1,171 @@
+"""The search network: every candidate's operations at once, one path active at a time.
+
+RelativeNAS trains each candidate from a shared *weight set*. Holding that set as the
+state of one network whose cells contain a module for every (edge, operation) gives
+every candidate the same parameter names, so inheriting is ``load_state_dict`` and
+writing back is a per-module choice of source (see ``relnas_mm.search.weight_set``).
+
+Plain PyTorch, no mmengine.
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ..space.genotype import NUM_NODES, Genotype, Pair, validate
+from ..space.operations import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_op
+
+NUM_OPS = len(PRIMITIVES)
+#: edges of a cell: node j takes inputs 0 .. 1 + j
+NUM_EDGES = sum(2 + j for j in range(NUM_NODES))
+
+
+def edge_index(node: int, inp: int) -> int:
+    """Index of the edge from state ``inp`` into intermediate node ``node`` (0..13)."""
+    if not 0 <= node < NUM_NODES or not 0 <= inp < 2 + node:
+        raise ValueError(f'no edge from input {inp} into node {node}')
+    return sum(2 + k for k in range(node)) + inp
+
+
+def op_slot(node: int, inp: int, op: str) -> int:
+    """Index, within a cell's ``ops`` list, of the module for (edge, operation)."""
+    return edge_index(node, inp) * NUM_OPS + PRIMITIVES.index(op)
+
+
+def op_module_of(name: str) -> Optional[str]:
+    """The op-module prefix (``cells.3.ops.17``) that a state key belongs to, else None.
+
+    Keys outside any per-(edge, op) module (stem, preprocessing, classifier) are
+    shared by every candidate and return None.
+    """
+    parts = name.split('.')
+    if len(parts) > 4 and parts[0] == 'cells' and parts[2] == 'ops':
+        return '.'.join(parts[:4])
+    return None
+
+
+def reduction_layers(num_cells: int) -> Tuple[int, int]:
+    """Indices of the two reduction cells (DARTS: at 1/3 and 2/3 of the depth)."""
+    return num_cells // 3, 2 * num_cells // 3
+
+
+def drop_path(x: torch.Tensor, drop_prob: float,
+              generator: Optional[torch.Generator]) -> torch.Tensor:
+    """Zero whole samples with probability ``drop_prob``, scale survivors by 1/keep."""
+    keep = 1.0 - drop_prob
+    noise = torch.rand((x.size(0), 1, 1, 1), generator=generator, device=x.device,
+                       dtype=x.dtype)
+    return x * (noise < keep).to(x.dtype) / keep
+
+
+class SearchCell(nn.Module):
+    """A cell holding a module for each of the 14 edges x 7 operations."""
+
+    def __init__(self, c_prev_prev: int, c_prev: int, channels: int, reduction: bool,
+                 reduction_prev: bool) -> None:
+        super().__init__()
+        self.reduction = reduction
+        if reduction_prev:
+            self.preprocess0 = FactorizedReduce(c_prev_prev, channels)
+        else:
+            self.preprocess0 = ReLUConvBN(c_prev_prev, channels, 1, 1, 0)
+        self.preprocess1 = ReLUConvBN(c_prev, channels, 1, 1, 0)
+        self.ops = nn.ModuleList()
+        for node in range(NUM_NODES):
+            for inp in range(2 + node):
+                stride = 2 if reduction and inp < 2 else 1
+                for op in PRIMITIVES:
+                    self.ops.append(build_op(op, channels, stride, affine=True))
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, pairs: Sequence[Pair],
+                drop_prob: float, generator: Optional[torch.Generator]) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for node in range(NUM_NODES):
+            total = 0
+            for op, inp in pairs[2 * node:2 * node + 2]:
+                module = self.ops[op_slot(node, inp, op)]
+                out = module(states[inp])
+                if self.training and drop_prob > 0 and not isinstance(module, nn.Identity):
+                    out = drop_path(out, drop_prob, generator)
+                total = total + out
+            states.append(total)
+        return torch.cat(states[2:], dim=1)
+
+
+class SuperNet(nn.Module):
+    """The authors' CIFAR search network over the whole operation superset.
+
+    Args:
+        channels: initial channels C (stem has ``stem_multiplier * C``).
+        num_cells: cells; reductions at ``num_cells // 3`` and ``2 * num_cells // 3``.
+        num_classes: classifier outputs.
+        stem_multiplier: stem width factor.
+
+    ``set_genotype`` picks the active path; ``drop_prob`` is the drop-path rate used in
+    training; ``generator`` (optional) drives drop-path so that results are
+    reproducible without touching torch's global RNG.
+    """
+
+    def __init__(self, channels: int = 16, num_cells: int = 8, num_classes: int = 10,
+                 stem_multiplier: int = 3) -> None:
+        super().__init__()
+        for key, value in (('channels', channels), ('num_cells', num_cells),
+                           ('num_classes', num_classes), ('stem_multiplier', stem_multiplier)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f'SuperNet: {key} must be a positive integer, got {value!r}')
+        if num_cells < 3:
+            raise ValueError(f'SuperNet: num_cells must be >= 3 (two reduction cells), '
+                             f'got {num_cells}')
+        if channels % 2:
+            raise ValueError(f'SuperNet: channels must be even (FactorizedReduce), '
+                             f'got {channels}')
+        self.reduction_cells = reduction_layers(num_cells)
+        c_stem = stem_multiplier * channels
+        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(c_stem))
+        c_prev_prev, c_prev, c_cur = c_stem, c_stem, channels
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for i in range(num_cells):
+            reduction = i in self.reduction_cells
+            if reduction:
+                c_cur *= 2
+            self.cells.append(SearchCell(c_prev_prev, c_prev, c_cur, reduction, reduction_prev))
+            c_prev_prev, c_prev = c_prev, NUM_NODES * c_cur
+            reduction_prev = reduction
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+        self.genotype: Optional[Genotype] = None
+        self.drop_prob = 0.0
+        self.generator: Optional[torch.Generator] = None
+
+    def set_genotype(self, genotype: Genotype) -> None:
+        """Make ``genotype`` the active path of the following forward passes."""
+        self.genotype = validate(genotype)
+
+    def used_modules(self, genotype: Genotype) -> List[str]:
+        """Prefixes (``cells.{i}.ops.{k}``) of the op modules that ``genotype`` runs."""
+        genotype = validate(genotype)
+        used = []
+        for i, cell in enumerate(self.cells):
+            pairs = genotype.reduce if cell.reduction else genotype.normal
+            slots = sorted({op_slot(k // 2, inp, op) for k, (op, inp) in enumerate(pairs)})
+            used += [f'cells.{i}.ops.{slot}' for slot in slots]
+        return used
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.genotype is None:
+            raise RuntimeError('SuperNet: call set_genotype(genotype) before forward')
+        s0 = s1 = self.stem(x)
+        drop_prob = float(self.drop_prob)
+        for cell in self.cells:
+            pairs = self.genotype.reduce if cell.reduction else self.genotype.normal
+            s0, s1 = s1, cell(s0, s1, pairs, drop_prob, self.generator)
+        return self.classifier(torch.flatten(self.global_pooling(s1), 1))
+
+
+def supernet_config(channels: int = 16, num_cells: int = 8, num_classes: int = 10,
+                    stem_multiplier: int = 3) -> dict:
+    """The full SuperNet config with defaults filled in (for fingerprints and checks)."""
+    return dict(channels=channels, num_cells=num_cells, num_classes=num_classes,
+                stem_multiplier=stem_multiplier)

@@ -1,0 +1,234 @@
+"""Low-fidelity estimation of a candidate: one epoch from the weight set, then validate.
+
+``CandidateEvaluator`` is the one interface the search calls (through a plain
+``evaluate(jobs) -> results`` function); ``EagerEvaluator`` is the plain PyTorch
+reference, and a faster engine can replace it without touching the search.
+
+With an evaluator ``ev``, the search's evaluate function is simply
+``lambda jobs: [ev.evaluate(job) for job in jobs]``.
+"""
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..models.supernet import SuperNet, supernet_config
+from ..space.genotype import Genotype
+from .augment import augment_batch, normalize
+
+Device = Union[str, torch.device, None]
+
+
+@dataclass
+class CandidateJob:
+    """One candidate to estimate.
+
+    ``weights`` is the weight-set snapshot to start from (read-only); ``seed`` drives
+    every random choice of the evaluation, so any process gives the same result.
+    """
+
+    index: int
+    genotype: Genotype
+    weights: Mapping[str, torch.Tensor]
+    lr: float
+    drop_prob: float
+    seed: int
+
+
+@dataclass
+class CandidateResult:
+    """The outcome of a job: validation loss/accuracy, mean training loss, trained state."""
+
+    index: int
+    loss: float
+    acc: float
+    train_loss: float
+    state: Dict[str, torch.Tensor]
+    finite: bool
+
+
+class CandidateEvaluator(ABC):
+    """Trains a candidate from its job's weights and scores it on the validation half."""
+
+    @abstractmethod
+    def evaluate(self, job: CandidateJob) -> CandidateResult:
+        """Run one job; must not modify ``job.weights`` in place."""
+
+
+@dataclass
+class SearchData:
+    """The two halves of the search data, resident on one device.
+
+    Images are uint8 NCHW with 3 channels, labels int64.
+    """
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    valid_images: torch.Tensor
+    valid_labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        for name in ('train', 'valid'):
+            images, labels = getattr(self, f'{name}_images'), getattr(self, f'{name}_labels')
+            if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+                raise ValueError(f'SearchData.{name}_images: expected uint8 (N, 3, H, W), '
+                                 f'got {images.dtype} {tuple(images.shape)}')
+            if labels.dtype != torch.int64 or labels.shape != (images.shape[0],):
+                raise ValueError(f'SearchData.{name}_labels: expected int64 ({images.shape[0]},), '
+                                 f'got {labels.dtype} {tuple(labels.shape)}')
+            if images.shape[0] == 0:
+                raise ValueError(f'SearchData: the {name} half is empty')
+
+    @property
+    def device(self) -> torch.device:
+        return self.train_images.device
+
+    def to(self, device: Device) -> 'SearchData':
+        """A copy of the data on ``device``."""
+        return SearchData(*(t.to(device) for t in (self.train_images, self.train_labels,
+                                                   self.valid_images, self.valid_labels)))
+
+
+def _as_nchw_uint8(images: Any) -> torch.Tensor:
+    images = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
+    if images.dtype != torch.uint8 or images.ndim != 4:
+        raise ValueError(f'images: expected a uint8 array of 4 dims (NHWC or NCHW), '
+                         f'got {images.dtype} {tuple(images.shape)}')
+    if images.shape[1] == 3:
+        return images.contiguous()
+    if images.shape[3] == 3:
+        return images.permute(0, 3, 1, 2).contiguous()
+    raise ValueError(f'images: expected 3 channels (NHWC or NCHW), got shape '
+                     f'{tuple(images.shape)}')
+
+
+def split_search_data(images: Any, labels: Any, seed: int, train_portion: float = 0.5,
+                      device: Device = None) -> SearchData:
+    """Split labelled images into the candidates' training and validation halves.
+
+    The split is a permutation seeded by ``seed`` (the authors' is unseeded), so every
+    process and every resumed run sees the same halves.
+    """
+    images = _as_nchw_uint8(images)
+    labels = torch.as_tensor(np.asarray(labels) if not torch.is_tensor(labels) else labels)
+    labels = labels.to(torch.int64)
+    if labels.shape != (images.shape[0],):
+        raise ValueError(f'labels: expected shape ({images.shape[0]},) to match the images, '
+                         f'got {tuple(labels.shape)}')
+    n = images.shape[0]
+    n_train = int(math.floor(train_portion * n))
+    if not 0 < n_train < n:
+        raise ValueError(f'train_portion={train_portion} of {n} images leaves an empty half')
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    train, valid = order[:n_train], order[n_train:]
+    return SearchData(images[train], labels[train], images[valid], labels[valid]).to(device)
+
+
+class EagerEvaluator(CandidateEvaluator):
+    """The plain PyTorch reference estimation (the authors' procedure).
+
+    Builds one SuperNet once and reuses it for every job: load the job's weights, set
+    its genotype and drop-path rate, train one epoch over the training half (the last
+    partial batch kept) with a fresh SGD and gradient-norm clipping, then one
+    eval-mode pass over the validation half. Losses stay on the device until the end,
+    so there is one host sync per candidate.
+
+    Args:
+        data: the search halves (moved to ``device`` if needed).
+        model_cfg: SuperNet keyword arguments (channels, num_cells, num_classes,
+            stem_multiplier).
+        batch_size, momentum, weight_decay, grad_clip: the training settings.
+        augment_valid: apply the training augmentation to the validation half too
+            (the authors' behaviour); off by default.
+        device: where to train; defaults to the data's device.
+    """
+
+    def __init__(self, data: SearchData, model_cfg: Optional[Mapping[str, Any]] = None,
+                 batch_size: int = 256, momentum: float = 0.9, weight_decay: float = 3e-4,
+                 grad_clip: float = 5.0, augment_valid: bool = False,
+                 device: Device = None) -> None:
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        self.device = torch.device(device) if device is not None else data.device
+        self.data = data if data.device == self.device else data.to(self.device)
+        self.model_cfg = supernet_config(**(model_cfg or {}))
+        self._check_labels()
+        self.model = SuperNet(**self.model_cfg).to(self.device)
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.augment_valid = augment_valid
+
+    def _check_labels(self) -> None:
+        num_classes = self.model_cfg['num_classes']
+        for name in ('train', 'valid'):
+            labels = getattr(self.data, f'{name}_labels')
+            lo, hi = int(labels.min()), int(labels.max())
+            if lo < 0 or hi >= num_classes:
+                raise ValueError(f'SearchData.{name}_labels span {lo}..{hi}, outside '
+                                 f'0..{num_classes - 1} (num_classes={num_classes})')
+
+    def num_steps(self) -> int:
+        """Training steps per candidate: ceil(n_train / batch_size)."""
+        return math.ceil(self.data.train_images.shape[0] / self.batch_size)
+
+    def evaluate(self, job: CandidateJob) -> CandidateResult:
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(int(job.seed))
+        model = self.model
+        model.load_state_dict(job.weights)
+        model.set_genotype(job.genotype)
+        model.drop_prob = float(job.drop_prob)
+        model.generator = generator
+        train_sum = self._train_epoch(job.lr, generator)
+        valid_sum, correct = self._validate(generator)
+        n_train = self.data.train_images.shape[0]
+        n_valid = self.data.valid_images.shape[0]
+        train_sum, valid_sum, correct = torch.stack([train_sum, valid_sum, correct]).tolist()
+        loss, train_loss = valid_sum / n_valid, train_sum / n_train
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.generator = None
+        return CandidateResult(index=job.index, loss=loss, acc=correct / n_valid,
+                               train_loss=train_loss, state=state,
+                               finite=math.isfinite(loss) and math.isfinite(train_loss))
+
+    def _train_epoch(self, lr: float, generator: torch.Generator) -> torch.Tensor:
+        model, data = self.model, self.data
+        model.train()
+        params = list(model.parameters())
+        optimizer = torch.optim.SGD(params, lr=lr, momentum=self.momentum,
+                                    weight_decay=self.weight_decay)
+        n = data.train_images.shape[0]
+        order = torch.randperm(n, generator=generator, device=self.device)
+        total = torch.zeros((), device=self.device)
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            inputs = augment_batch(data.train_images[idx], generator)
+            loss = F.cross_entropy(model(inputs), data.train_labels[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            optimizer.step()
+            total += loss.detach() * idx.numel()
+        return total
+
+    @torch.no_grad()
+    def _validate(self, generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
+        model, data = self.model, self.data
+        model.eval()
+        total = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device)
+        for start in range(0, data.valid_images.shape[0], self.batch_size):
+            images = data.valid_images[start:start + self.batch_size]
+            labels = data.valid_labels[start:start + self.batch_size]
+            inputs = (augment_batch(images, generator) if self.augment_valid
+                      else normalize(images))
+            logits = model(inputs)
+            total += F.cross_entropy(logits, labels, reduction='sum')
+            correct += (logits.argmax(dim=1) == labels).sum()
+        return total, correct
