@@ -1,0 +1,231 @@
+"""DARTS-style pictures of a cell with plain matplotlib (no graphviz binary, no mmengine).
+
+Inputs ``c_{k-2}``, ``c_{k-1}`` on the left, intermediate nodes 0..3, the output
+``c_{k}`` (the concatenation) on the right; one arrow per (node, slot) pair,
+labelled with its operation. Arrows that would cross a node, and duplicate edges
+(a node may take the same input twice), are bent: each edge takes the least
+curvature that keeps it clear of other nodes and its label clear of other labels.
+"""
+import os
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyArrowPatch
+
+from ..space.genotype import Genotype, GenotypeLike, get_genotype
+from ..space.operations import PRIMITIVES
+
+Point = Tuple[float, float]
+
+NODE_RADIUS = 0.42
+INCH_PER_UNIT = 0.85  # figure scale: data units are the same size in every picture
+LABEL_FONTSIZE = 9
+OP_COLORS = dict(zip(PRIMITIVES, ('#1f77b4', '#17becf', '#7f7f7f', '#d62728', '#ff7f0e',
+                                  '#2ca02c', '#9467bd')))
+NODE_COLORS = {'input': '#cdeccd', 'inner': '#cfe2f3', 'output': '#f6edb0'}
+BENDS = (0.0, 0.3, -0.3, 0.6, -0.6, 0.9, -0.9, 1.2, -1.2, 1.6, -1.6)  # mid-curve offsets
+LABEL_TS = (0.5, 0.4, 0.6, 0.3, 0.7)
+FORMATS = ('png', 'svg', 'pdf')
+
+
+def _positions(num_nodes: int) -> Dict[object, Point]:
+    """Node centres: inputs stacked left, intermediates zig-zag left to right, output right."""
+    pos: Dict[object, Point] = {0: (0.0, 1.5), 1: (0.0, -1.5)}
+    for j in range(num_nodes):
+        pos[2 + j] = (2.8 + 2.3 * j, 1.0 if j % 2 == 0 else -1.0)
+    pos['out'] = (2.8 + 2.3 * num_nodes, 0.0)
+    return pos
+
+
+def _bezier(a: Point, b: Point, rad: float, ts: np.ndarray) -> np.ndarray:
+    """Points of matplotlib's ``arc3`` curve (valid because the axes have equal aspect)."""
+    a, b = np.asarray(a), np.asarray(b)
+    mid, d = (a + b) / 2, b - a
+    ctrl = mid + rad * np.array([d[1], -d[0]])
+    ts = ts[:, None]
+    return (1 - ts)**2 * a + 2 * (1 - ts) * ts * ctrl + ts**2 * b
+
+
+def _label_box(center: np.ndarray, text: str) -> np.ndarray:
+    """Approximate (x0, y0, x1, y1) of an edge label (with its frame) in data units."""
+    em = LABEL_FONTSIZE / 72 / INCH_PER_UNIT
+    half_w, half_h = 0.31 * em * len(text) + 0.35 * em, 0.85 * em
+    return np.array([center[0] - half_w, center[1] - half_h, center[0] + half_w,
+                     center[1] + half_h])
+
+
+def _overlap(box: np.ndarray, other: np.ndarray) -> float:
+    w = min(box[2], other[2]) - max(box[0], other[0])
+    h = min(box[3], other[3]) - max(box[1], other[1])
+    return max(w, 0.0) * max(h, 0.0)
+
+
+class _Route(NamedTuple):
+    rad: float
+    curve: np.ndarray
+    label_box: Optional[np.ndarray]
+
+
+def _inside(box: np.ndarray, points: np.ndarray) -> int:
+    return int(np.sum((points[:, 0] > box[0]) & (points[:, 0] < box[2])
+                      & (points[:, 1] > box[1]) & (points[:, 1] < box[3])))
+
+
+def _route(edges: List[Tuple[object, object, str]], pos: Dict[object, Point]) -> List[_Route]:
+    """Greedily pick a bend and label place per edge.
+
+    The cost keeps curves off other nodes and off earlier curves, labels off each
+    other and off earlier curves, and the picture compact.
+    """
+    ts = np.linspace(0.0, 1.0, 41)
+    inner = (ts > 0.15) & (ts < 0.85)  # near the ends, edges of one node must meet
+    band = max(abs(y) for _, y in pos.values()) + NODE_RADIUS
+    boxes: List[np.ndarray] = []
+    drawn = np.empty((0, 2))
+    used: Dict[Tuple[object, object], List[float]] = {}
+    routes = []
+    for src, dst, text in edges:
+        others = np.array([p for k, p in pos.items() if k not in (src, dst)])
+        length = float(np.hypot(*np.subtract(pos[dst], pos[src])))
+        best = None
+        for bend in BENDS:
+            if any(abs(bend - u) < 0.5 for u in used.get((src, dst), [])):
+                continue  # a duplicate edge keeps clear of its twin
+            rad = 2 * bend / length  # arc3's ``rad`` is relative to the edge length
+            curve = _bezier(pos[src], pos[dst], rad, ts)
+            gap = np.min(np.linalg.norm(curve[:, None] - others[None], axis=2))
+            close = 0.0
+            if len(drawn):
+                dist = np.linalg.norm(curve[inner][:, None] - drawn[None], axis=2).min(1)
+                close = float(np.mean(dist < 0.18))
+            base = (100.0 * max(0.0, 1.5 * NODE_RADIUS - gap) + abs(bend) + 4.0 * close
+                    + 3.0 * max(0.0, np.abs(curve[:, 1]).max() - band))
+            for t in (LABEL_TS if text else (0.5, )):
+                box = _label_box(_bezier(pos[src], pos[dst], rad, np.array([t]))[0], text)
+                cost = base
+                if text:
+                    near = np.min(np.linalg.norm(others - (box[:2] + box[2:]) / 2, axis=1))
+                    cost += (50.0 * sum(_overlap(box, b) for b in boxes) + 0.5 * abs(t - 0.5)
+                             + 5.0 * max(0.0, 1.0 - near) + 0.05 * _inside(box, drawn))
+                if best is None or cost < best[0]:
+                    best = (cost, bend, _Route(rad, curve, box if text else None))
+        used.setdefault((src, dst), []).append(best[1])
+        if best[2].label_box is not None:
+            boxes.append(best[2].label_box)
+        drawn = np.concatenate([drawn, best[2].curve[inner]])
+        routes.append(best[2])
+    return routes
+
+
+def _node_label(key: object) -> str:
+    names = {0: '$c_{k-2}$', 1: '$c_{k-1}$', 'out': '$c_{k}$'}
+    return names[key] if key in names else str(key - 2)
+
+
+def _cell_edges(genotype: Genotype, which: str) -> Tuple[List[Tuple[object, object, str]],
+                                                          Sequence[int]]:
+    if which not in ('normal', 'reduce'):
+        raise ValueError(f'which must be "normal" or "reduce", got {which!r}')
+    pairs = genotype.normal if which == 'normal' else genotype.reduce
+    concat = genotype.normal_concat if which == 'normal' else genotype.reduce_concat
+    edges = [(inp, 2 + k // 2, op) for k, (op, inp) in enumerate(pairs)]
+    return edges, concat
+
+
+def draw_cell(genotype: GenotypeLike, which: str = 'normal') -> Figure:
+    """A matplotlib Figure of one cell (no pyplot, so no global backend state)."""
+    genotype = get_genotype(genotype)
+    edges, concat = _cell_edges(genotype, which)
+    pos = _positions(len(edges) // 2)
+    # Long edges first: they have the fewest good routes.
+    edges = sorted(edges, key=lambda e: -abs(pos[e[1]][0] - pos[e[0]][0]))
+    edges += [(n, 'out', '') for n in concat]
+    routes = _route(edges, pos)
+
+    points = np.concatenate([r.curve for r in routes] + [
+        np.array([r.label_box[:2], r.label_box[2:]]) for r in routes if r.label_box is not None
+    ] + [np.array(list(pos.values()))])
+    (x0, y0), (x1, y1) = points.min(0) - NODE_RADIUS - 0.15, points.max(0) + NODE_RADIUS + 0.15
+    y1 += 0.6  # room for the title
+    fig = Figure(figsize=((x1 - x0) * INCH_PER_UNIT, (y1 - y0) * INCH_PER_UNIT))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect('equal')
+    ax.axis('off')
+    circles = {}
+    for key, (x, y) in pos.items():
+        kind = 'input' if key in (0, 1) else 'output' if key == 'out' else 'inner'
+        circles[key] = Circle((x, y), NODE_RADIUS, facecolor=NODE_COLORS[kind],
+                              edgecolor='#333333', linewidth=1.2, zorder=3)
+        ax.add_patch(circles[key])
+        ax.text(x, y, _node_label(key), ha='center', va='center', fontsize=12, zorder=4)
+    for (src, dst, op), route in zip(edges, routes):
+        color = OP_COLORS[op] if op else '#9a9a9a'
+        ax.add_artist(FancyArrowPatch(  # add_artist: limits are set, skip autoscaling
+            pos[src], pos[dst], connectionstyle=f'arc3,rad={route.rad:.4f}', arrowstyle='-|>',
+            mutation_scale=14, linewidth=1.6 if op else 1.2, linestyle='-' if op else '--',
+            color=color, patchA=circles[src], patchB=circles[dst], zorder=2))
+        if op:
+            box = route.label_box
+            ax.text((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, op, ha='center',
+                    va='center', fontsize=LABEL_FONTSIZE, zorder=5,
+                    bbox=dict(boxstyle='round,pad=0.2', facecolor='white', edgecolor=color,
+                              linewidth=0.8))
+    title = 'Normal cell' if which == 'normal' else 'Reduction cell'
+    ax.text((x0 + x1) / 2, y1 - 0.4, title, ha='center', va='center', fontsize=13,
+            fontweight='bold')
+    return fig
+
+
+def _targets(path: str, formats: Sequence[str]) -> List[str]:
+    stem, ext = os.path.splitext(path)
+    if ext.lstrip('.').lower() in FORMATS:
+        formats, path = (ext.lstrip('.').lower(), ), stem
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f'unsupported picture format(s) {bad or formats}; choose from {FORMATS}')
+    return [f'{path}.{fmt}' for fmt in formats]
+
+
+def save_figure(fig: Figure, path: str, formats: Sequence[str] = ('png', 'svg'),
+                dpi: int = 150) -> List[str]:
+    """Save ``fig`` as ``path.<fmt>`` per format (or just ``path`` if it has an extension).
+
+    SVG text stays text (searchable, e.g. for op names), not outlines.
+    """
+    targets = _targets(path, formats)
+    folder = os.path.dirname(targets[0])
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    with rc_context({'svg.fonttype': 'none'}):
+        for target in targets:
+            fig.savefig(target, dpi=dpi, facecolor='white')
+    return targets
+
+
+def plot_cell(genotype: GenotypeLike, which: str = 'normal', path: str = 'cell',
+              formats: Sequence[str] = ('png', 'svg')) -> List[str]:
+    """Draw the ``which`` ('normal' | 'reduce') cell and save it; return the written paths.
+
+    ``genotype`` is a Genotype or anything :func:`get_genotype` accepts (a shipped
+    name, DARTS text, a JSON file). ``path`` without extension gets one file per
+    format; with ``.png``/``.svg``/``.pdf`` it is written as given.
+    """
+    return save_figure(draw_cell(genotype, which), path, formats)
+
+
+def plot_genotype(genotype: GenotypeLike, out_dir: str, prefix: str = '',
+                  formats: Sequence[str] = ('png', 'svg')) -> List[str]:
+    """Write ``<prefix>normal.<fmt>`` and ``<prefix>reduce.<fmt>`` to ``out_dir``.
+
+    Returns the written paths, normal cell first.
+    """
+    return [path for which in ('normal', 'reduce')
+            for path in plot_cell(genotype, which, os.path.join(out_dir, f'{prefix}{which}'),
+                                  formats)]
+
+
+__all__ = ['draw_cell', 'plot_cell', 'plot_genotype', 'save_figure', 'OP_COLORS']
