@@ -1,0 +1,19 @@
+# RelativeNAS search on CIFAR-10 with the paper's settings (Tan et al., TNNLS 2021):
+#   python tools/search.py configs/search/relnas_cifar.py [--data-root data/cifar10]
+# Reads data/cifar10/cifar-10-batches-py (the official python format, not downloaded).
+_base_ = ['../_base_/search_runtime.py']
+
+search = dict(
+    # CIFAR-10's 50k training images split 25k/25k by a seeded permutation.
+    data=dict(dataset='cifar10', data_root='data/cifar10', train_portion=0.5, split_seed=0),
+    # The proxy network: 8 cells, 16 initial channels, 3C stem, no auxiliary head.
+    supernet=dict(channels=16, num_cells=8, num_classes=10, stem_multiplier=3),
+    # Low-fidelity estimation: one epoch from the weight set with a fresh SGD, then
+    # the validation loss (the validation half is not augmented unless augment_valid).
+    evaluator=dict(type='EagerEvaluator', batch_size=256, momentum=0.9, weight_decay=3e-4,
+                   grad_clip=5.0, augment_valid=False),
+    # Slow-fast learning: lr cosine 0.1 -> 0.001 over the generations, drop-path
+    # ramped to 0.3; writeback='pair' is the authors' order, 'generation' lets all
+    # candidates of a generation run at once (see README, "Searching a cell").
+    algorithm=dict(pop_size=20, generations=50, lr_max=0.1, lr_min=0.001,
+                   drop_path_max=0.3, writeback='pair', seed=0))

@@ -1,0 +1,113 @@
+"""Splitting a generation's candidates over processes (torchrun / slurm ranks).
+
+``RelativeNAS.run_generation`` calls ``evaluate(jobs)``; :class:`DistributedEvaluate`
+is that function for any number of ranks: rank r evaluates ``jobs[r::world_size]``,
+then every rank receives every result (``all_gather_object``, states moved to the
+CPU first). Since a job carries its own seed, its result does not depend on the
+rank that ran it, and every rank applies the same results to the same search state.
+"""
+import hashlib
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Dict, List, Optional, Sequence, TypeVar
+
+import numpy as np
+import torch
+from mmengine.dist import all_gather_object, get_dist_info
+
+from ..search.evaluator import CandidateEvaluator, CandidateJob, CandidateResult
+
+T = TypeVar('T')
+
+
+@dataclass
+class Evaluated:
+    """A result with where and how long it was computed (for logs and records)."""
+
+    result: CandidateResult
+    rank: int
+    seconds: float
+
+
+ResultCallback = Callable[[Evaluated], None]
+
+
+def share_of(items: Sequence[T], rank: int, world_size: int) -> List[T]:
+    """Round-robin share of ``rank``: items ``rank, rank + world_size, ...``."""
+    if not 0 <= rank < world_size:
+        raise ValueError(f'rank {rank} outside 0..{world_size - 1}')
+    return list(items[rank::world_size])
+
+
+def _to_cpu(result: CandidateResult) -> CandidateResult:
+    return replace(result, state={k: v.detach().cpu() for k, v in result.state.items()})
+
+
+class DistributedEvaluate:
+    """``evaluate(jobs) -> results`` over all ranks of the default process group.
+
+    Args:
+        evaluator: runs one job on this process's device.
+        on_result: called once per candidate, as soon as this process knows its
+            result (its own jobs at once, other ranks' jobs after the gather).
+    """
+
+    def __init__(self, evaluator: CandidateEvaluator,
+                 on_result: Optional[ResultCallback] = None) -> None:
+        self.evaluator = evaluator
+        self.on_result = on_result
+        #: candidate index -> rank that evaluated it, since the last ``reset``.
+        self.evaluated_by: Dict[int, int] = {}
+
+    def reset(self) -> None:
+        self.evaluated_by = {}
+
+    def __call__(self, jobs: List[CandidateJob]) -> List[CandidateResult]:
+        rank, world_size = get_dist_info()
+        local = [self._run(job, rank) for job in share_of(jobs, rank, world_size)]
+        if world_size == 1:
+            gathered = local
+        else:
+            shared = [replace(e, result=_to_cpu(e.result)) for e in local]
+            gathered = [e for part in all_gather_object(shared) for e in part]
+            for e in gathered:
+                if e.rank != rank:
+                    self._record(e)
+        by_index = {e.result.index: e.result for e in gathered}
+        if sorted(by_index) != sorted(j.index for j in jobs) or len(gathered) != len(jobs):
+            raise RuntimeError(f'ranks returned candidates {sorted(e.result.index for e in gathered)}'
+                               f' for jobs {sorted(j.index for j in jobs)}')
+        return [by_index[j.index] for j in jobs]
+
+    def _run(self, job: CandidateJob, rank: int) -> Evaluated:
+        start = time.perf_counter()
+        result = self.evaluator.evaluate(job)
+        evaluated = Evaluated(result, rank, time.perf_counter() - start)
+        self._record(evaluated)
+        return evaluated
+
+    def _record(self, evaluated: Evaluated) -> None:
+        self.evaluated_by[evaluated.result.index] = evaluated.rank
+        if self.on_result is not None:
+            self.on_result(evaluated)
+
+
+def state_digest(population: np.ndarray, weights: Dict[str, torch.Tensor]) -> str:
+    """A hash of a search state's population and weight set, to compare ranks cheaply."""
+    h = hashlib.sha256(np.ascontiguousarray(population).tobytes())
+    for key in sorted(weights):
+        h.update(key.encode())
+        h.update(weights[key].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_same_on_all_ranks(digest: str, what: str) -> None:
+    """Raise on every rank if the ranks' ``digest`` values differ (a diverged search)."""
+    rank, world_size = get_dist_info()
+    if world_size == 1:
+        return
+    digests = all_gather_object(digest)
+    if len(set(digests)) != 1:
+        raise RuntimeError(f'{what} differs between ranks (digests {digests}); the ranks '
+                           f'have diverged, which must not happen: check that every rank '
+                           f'runs the same code, config and data')

@@ -1,0 +1,79 @@
+"""The generation loop of a search, and how tools/search.py drives a Runner with it.
+
+A search has no optimizer, dataloader or iterations of its own (each candidate is
+trained inside the evaluator), so it does not go through ``Runner.train()``, which
+requires all three. :func:`run_search` takes a Runner built from the config (env,
+distributed init, seeds, logger, visualizer, work_dir, hooks) and runs the loop in
+``cfg.search_loop`` between the ``before_run`` and ``after_run`` hooks. The loop
+calls the epoch-level hooks once per generation, and the search hook's
+``run_generation`` in between.
+"""
+from typing import Any, Dict, Optional
+
+from mmengine.model import BaseModel
+from mmengine.runner import BaseLoop
+
+from ..registry import LOOPS, MODELS
+from .search_hook import RelativeNASSearchHook
+
+
+@MODELS.register_module()
+class SearchRunnerModel(BaseModel):
+    """The model a Runner must hold during a search: it has no parameters.
+
+    The search's networks belong to RelativeNAS (the weight set) and to the
+    evaluator. Without parameters, it also needs no data-parallel wrapper:
+    configure ``model_wrapper_cfg=dict(type='MMSeparateDistributedDataParallel')``,
+    which wraps only submodules that have parameters (none).
+    """
+
+    def forward(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError('SearchRunnerModel is a placeholder: candidates are trained by '
+                           'the search evaluator, run the search with tools/search.py')
+
+
+@LOOPS.register_module()
+class SearchLoop(BaseLoop):
+    """One "epoch" per generation: before_train_epoch, the generation, after_train_epoch.
+
+    ``runner.call_hook('before_train')`` / ``('after_train')`` frame the generations,
+    as in a training loop. The loop stops when the algorithm says it is finished,
+    so a resumed search runs only the generations left.
+    """
+
+    def __init__(self, runner, dataloader: Optional[Dict] = None) -> None:
+        super().__init__(runner, dataloader)
+        hooks = [h for h in runner.hooks if isinstance(h, RelativeNASSearchHook)]
+        if len(hooks) != 1:
+            raise RuntimeError(f'SearchLoop needs exactly one RelativeNASSearchHook in '
+                               f'custom_hooks, found {len(hooks)}')
+        self.search = hooks[0]
+
+    @property
+    def epoch(self) -> int:
+        """Generations finished so far."""
+        return self.search.algorithm.generation if self.search.algorithm else 0
+
+    @property
+    def max_epochs(self) -> int:
+        return self.search.algorithm.generations if self.search.algorithm else 0
+
+    def run(self) -> Any:
+        runner = self.runner
+        runner.call_hook('before_train')
+        while not self.search.finished:
+            runner.call_hook('before_train_epoch')
+            self.search.run_generation(runner)
+            runner.call_hook('after_train_epoch')
+        runner.call_hook('after_train')
+        return self.search.algorithm
+
+
+def run_search(runner) -> Any:
+    """Run the search configured in ``runner.cfg`` (see the module docstring)."""
+    loop_cfg = dict(runner.cfg.get('search_loop', dict(type='relnas_mm.SearchLoop')))
+    loop = LOOPS.build(loop_cfg, default_args=dict(runner=runner, dataloader=None))
+    runner.call_hook('before_run')
+    algorithm = loop.run()
+    runner.call_hook('after_run')
+    return algorithm
