@@ -13,7 +13,7 @@ from relnas_mm.space.operations import DilConv, FactorizedReduce, SepConv
 TINY = dict(channels=4, num_cells=5, num_classes=3)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope='module')
 def _one_thread():
     """Tiny tensors on a shared 2-core machine run far faster without intra-op threads."""
     threads = torch.get_num_threads()
