@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from relnas_mm.models.supernet import op_module_of
+from relnas_mm.models.supernet import op_module_of, used_modules
 from relnas_mm.search.algorithm import (GenerationRecord, RelativeNAS, drop_prob_at, job_seed,
                                         lr_at)
 from relnas_mm.search.evaluator import CandidateResult, EagerEvaluator, split_search_data
@@ -153,8 +153,8 @@ def test_non_finite_candidate_is_worst_warned_and_not_written_back():
         record = search.run_generation(FakeEvaluate(nan=[0]))
     assert record.nonfinite == [0] and record.fast == [1] and record.slow == [0]
     assert record.best_index == 1
-    used0 = set(search.supernet.used_modules(genotypes[0]))
-    used1 = set(search.supernet.used_modules(genotypes[1]))
+    used0 = set(used_modules(genotypes[0], CFG['num_cells']))
+    used1 = set(used_modules(genotypes[1], CFG['num_cells']))
     assert used0 - used1
     for key, value in search.weight_set.state_dict().items():
         module = op_module_of(key)

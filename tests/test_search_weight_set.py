@@ -88,13 +88,22 @@ def test_snapshots_survive_write_back(setup):
     fast_state['classifier.bias'].sub_(100)
 
 
-def test_incomplete_trained_state_is_refused(setup):
+def test_trained_state_needs_only_the_keys_taken_from_it(setup):
     base, fast_used, slow_used, fast_state, slow_state = setup
+    # the slow learner may send just its own op modules
+    slow_only = {k: v for k, v in slow_state.items() if op_module_of(k) in slow_used}
+    ws = WeightSet(base)
+    ws.write_back(Contribution(fast_used, fast_state), Contribution(slow_used, slow_only))
+    reference = WeightSet(base)
+    reference.write_back(Contribution(fast_used, fast_state), Contribution(slow_used, slow_state))
+    assert all(torch.equal(ws[k], reference[k]) for k in base)
+    # a key that must come from a source and is missing is an error that changes nothing
     partial = dict(fast_state)
     partial.pop('classifier.weight')
+    fresh = WeightSet(base)
     with pytest.raises(KeyError, match='classifier.weight'):
-        WeightSet(base).write_back(Contribution(fast_used, partial),
-                                   Contribution(slow_used, slow_state))
+        fresh.write_back(Contribution(fast_used, partial), Contribution(slow_used, slow_state))
+    assert all(torch.equal(fresh[k], base[k]) for k in base)
 
 
 def test_state_dict_round_trip_and_checks(setup):

@@ -49,6 +49,21 @@ def reduction_layers(num_cells: int) -> Tuple[int, int]:
     return num_cells // 3, 2 * num_cells // 3
 
 
+def used_modules(genotype: Genotype, num_cells: int) -> List[str]:
+    """Prefixes (``cells.{i}.ops.{k}``) of the op modules ``genotype`` runs in a SuperNet.
+
+    A (input, op) pair named twice in a node is one module, listed once.
+    """
+    genotype = validate(genotype)
+    reductions = reduction_layers(num_cells)
+    used = []
+    for i in range(num_cells):
+        pairs = genotype.reduce if i in reductions else genotype.normal
+        slots = sorted({op_slot(k // 2, inp, op) for k, (op, inp) in enumerate(pairs)})
+        used += [f'cells.{i}.ops.{slot}' for slot in slots]
+    return used
+
+
 def drop_path(x: torch.Tensor, drop_prob: float,
               generator: Optional[torch.Generator]) -> torch.Tensor:
     """Zero whole samples with probability ``drop_prob``, scale survivors by 1/keep."""
@@ -145,13 +160,7 @@ class SuperNet(nn.Module):
 
     def used_modules(self, genotype: Genotype) -> List[str]:
         """Prefixes (``cells.{i}.ops.{k}``) of the op modules that ``genotype`` runs."""
-        genotype = validate(genotype)
-        used = []
-        for i, cell in enumerate(self.cells):
-            pairs = genotype.reduce if cell.reduction else genotype.normal
-            slots = sorted({op_slot(k // 2, inp, op) for k, (op, inp) in enumerate(pairs)})
-            used += [f'cells.{i}.ops.{slot}' for slot in slots]
-        return used
+        return used_modules(genotype, len(self.cells))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.genotype is None:

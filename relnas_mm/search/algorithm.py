@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..models.supernet import SuperNet, supernet_config
+from ..models.supernet import SuperNet, supernet_config, used_modules
 from ..space.encoding import DIM, bounds, decode_population
 from ..space.genotype import Genotype, format_genotype, parse_genotype
 from ..space.operations import PRIMITIVES
@@ -142,14 +142,13 @@ class RelativeNAS:
         self.population, self.velocity = initial_population(pop_size, self.rng, init_population)
         self.generation = 0
         self.history: List[GenerationRecord] = []
-        self.supernet = self._build_supernet(seed)
-        self.weight_set = WeightSet(self.supernet.state_dict(), device=device)
+        self.weight_set = WeightSet(self._initial_weights(seed), device=device)
 
-    def _build_supernet(self, seed: int) -> SuperNet:
-        """The SuperNet, initialised from ``seed`` without touching the global RNG."""
+    def _initial_weights(self, seed: int) -> Dict[str, torch.Tensor]:
+        """A SuperNet's initial state from ``seed``, without touching the global RNG."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return SuperNet(**self.model_cfg)
+            return SuperNet(**self.model_cfg).state_dict()
 
     @property
     def finished(self) -> bool:
@@ -247,7 +246,7 @@ class RelativeNAS:
 
         def contribution(i: int) -> Contribution:
             usable = math.isfinite(_ranking_loss(results[i]))
-            return Contribution(self.supernet.used_modules(genotypes[i]),
+            return Contribution(used_modules(genotypes[i], self.model_cfg['num_cells']),
                                 results[i].state if usable else None)
 
         weights.write_back(contribution(fast), contribution(slow))

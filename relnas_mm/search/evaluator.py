@@ -41,7 +41,12 @@ class CandidateJob:
 
 @dataclass
 class CandidateResult:
-    """The outcome of a job: validation loss/accuracy, mean training loss, trained state."""
+    """The outcome of a job: validation loss/accuracy, mean training loss, trained state.
+
+    ``state`` is the trained SuperNet state (at least its shared keys and the
+    candidate's own op modules), on any device; ``finite`` is False when a loss is
+    NaN/inf, in which case the search ranks the candidate last and ignores ``state``.
+    """
 
     index: int
     loss: float

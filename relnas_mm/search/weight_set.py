@@ -64,15 +64,22 @@ class WeightSet:
         return dict(self._state)
 
     def write_back(self, fast: Contribution, slow: Contribution) -> None:
-        """Apply one decided pair's contributions (see the module docstring)."""
-        for contribution in (fast, slow):
-            if contribution.state is not None:
-                self._check_keys(contribution.state)
+        """Apply one decided pair's contributions (see the module docstring).
+
+        A contributed state needs only the keys taken from it (the shared ones and
+        the candidate's own op modules); a missing one is an error and nothing changes.
+        """
         fast_used, slow_used = set(fast.used), set(slow.used)
+        plan = {}
         for key in self._state:
             source = self._source(self.module_of(key), fast, slow, fast_used, slow_used)
-            if source is not None:
-                self._state[key] = source[key].detach().to(self.device, copy=True)
+            if source is None:
+                continue
+            if key not in source:
+                raise KeyError(f'write-back: the trained state lacks {key!r}')
+            plan[key] = source[key]
+        for key, value in plan.items():
+            self._state[key] = value.detach().to(self.device, copy=True)
 
     @staticmethod
     def _source(module: Optional[str], fast: Contribution, slow: Contribution,
@@ -82,12 +89,6 @@ class WeightSet:
         if module in slow_used:
             return slow.state
         return None
-
-    def _check_keys(self, state: Mapping[str, torch.Tensor]) -> None:
-        missing = [k for k in self._state if k not in state]
-        if missing:
-            raise KeyError(f'trained state lacks {len(missing)} weight-set key(s), '
-                           f'e.g. {missing[0]!r}')
 
     def state_dict(self) -> State:
         """A CPU copy, for checkpoints."""
