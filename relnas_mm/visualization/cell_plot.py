@@ -14,10 +14,11 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch
 
-from ..space.genotype import Genotype, GenotypeLike, get_genotype
+from ..space.genotype import GenotypeLike, get_genotype
 from ..space.operations import PRIMITIVES
 
 Point = Tuple[float, float]
+Edge = Tuple[object, object, str]  # (source node, target node, op name; '' for concat)
 
 NODE_RADIUS = 0.42
 INCH_PER_UNIT = 0.85  # figure scale: data units are the same size in every picture
@@ -51,7 +52,7 @@ def _bezier(a: Point, b: Point, rad: float, ts: np.ndarray) -> np.ndarray:
 def _label_box(center: np.ndarray, text: str) -> np.ndarray:
     """Approximate (x0, y0, x1, y1) of an edge label (with its frame) in data units."""
     em = LABEL_FONTSIZE / 72 / INCH_PER_UNIT
-    half_w, half_h = 0.31 * em * len(text) + 0.35 * em, 0.85 * em
+    half_w, half_h = 0.31 * em * len(text) + 0.6 * em, 0.95 * em  # with a margin
     return np.array([center[0] - half_w, center[1] - half_h, center[0] + half_w,
                      center[1] + half_h])
 
@@ -62,7 +63,9 @@ def _overlap(box: np.ndarray, other: np.ndarray) -> float:
     return max(w, 0.0) * max(h, 0.0)
 
 
-class _Route(NamedTuple):
+class Route(NamedTuple):
+    """An edge's curve: matplotlib ``arc3`` curvature, sampled points, label frame or None."""
+
     rad: float
     curve: np.ndarray
     label_box: Optional[np.ndarray]
@@ -73,13 +76,21 @@ def _inside(box: np.ndarray, points: np.ndarray) -> int:
                       & (points[:, 1] > box[1]) & (points[:, 1] < box[3])))
 
 
-def _route(edges: List[Tuple[object, object, str]], pos: Dict[object, Point]) -> List[_Route]:
+def _box_distance(box: np.ndarray, points: np.ndarray) -> float:
+    """Smallest distance from any of ``points`` to the rectangle ``box``."""
+    dx = np.maximum.reduce([box[0] - points[:, 0], np.zeros(len(points)), points[:, 0] - box[2]])
+    dy = np.maximum.reduce([box[1] - points[:, 1], np.zeros(len(points)), points[:, 1] - box[3]])
+    return float(np.hypot(dx, dy).min())
+
+
+def _route(edges: List[Edge], pos: Dict[object, Point]) -> List[Route]:
     """Greedily pick a bend and label place per edge.
 
     The cost keeps curves off other nodes and off earlier curves, labels off each
     other and off earlier curves, and the picture compact.
     """
     ts = np.linspace(0.0, 1.0, 41)
+    centres = np.array(list(pos.values()))
     inner = (ts > 0.15) & (ts < 0.85)  # near the ends, edges of one node must meet
     band = max(abs(y) for _, y in pos.values()) + NODE_RADIUS
     boxes: List[np.ndarray] = []
@@ -106,11 +117,12 @@ def _route(edges: List[Tuple[object, object, str]], pos: Dict[object, Point]) ->
                 box = _label_box(_bezier(pos[src], pos[dst], rad, np.array([t]))[0], text)
                 cost = base
                 if text:
-                    near = np.min(np.linalg.norm(others - (box[:2] + box[2:]) / 2, axis=1))
+                    near = _box_distance(box, centres)
                     cost += (50.0 * sum(_overlap(box, b) for b in boxes) + 0.5 * abs(t - 0.5)
-                             + 5.0 * max(0.0, 1.0 - near) + 0.05 * _inside(box, drawn))
+                             + 20.0 * max(0.0, NODE_RADIUS + 0.15 - near)
+                             + 0.05 * _inside(box, drawn))
                 if best is None or cost < best[0]:
-                    best = (cost, bend, _Route(rad, curve, box if text else None))
+                    best = (cost, bend, Route(rad, curve, box if text else None))
         used.setdefault((src, dst), []).append(best[1])
         if best[2].label_box is not None:
             boxes.append(best[2].label_box)
@@ -124,26 +136,32 @@ def _node_label(key: object) -> str:
     return names[key] if key in names else str(key - 2)
 
 
-def _cell_edges(genotype: Genotype, which: str) -> Tuple[List[Tuple[object, object, str]],
-                                                          Sequence[int]]:
+class CellLayout(NamedTuple):
+    """Where everything goes: node centres, edges (ops first, concat last), their routes."""
+
+    positions: Dict[object, Point]
+    edges: List[Edge]
+    routes: List[Route]
+
+
+def layout_cell(genotype: GenotypeLike, which: str = 'normal') -> CellLayout:
+    """Place the nodes and route the edges of one cell (pure geometry, no drawing)."""
     if which not in ('normal', 'reduce'):
         raise ValueError(f'which must be "normal" or "reduce", got {which!r}')
+    genotype = get_genotype(genotype)
     pairs = genotype.normal if which == 'normal' else genotype.reduce
     concat = genotype.normal_concat if which == 'normal' else genotype.reduce_concat
+    pos = _positions(len(pairs) // 2)
     edges = [(inp, 2 + k // 2, op) for k, (op, inp) in enumerate(pairs)]
-    return edges, concat
+    # Long edges first: they have the fewest good routes.
+    edges.sort(key=lambda e: -abs(pos[e[1]][0] - pos[e[0]][0]))
+    edges += [(n, 'out', '') for n in concat]
+    return CellLayout(pos, edges, _route(edges, pos))
 
 
 def draw_cell(genotype: GenotypeLike, which: str = 'normal') -> Figure:
     """A matplotlib Figure of one cell (no pyplot, so no global backend state)."""
-    genotype = get_genotype(genotype)
-    edges, concat = _cell_edges(genotype, which)
-    pos = _positions(len(edges) // 2)
-    # Long edges first: they have the fewest good routes.
-    edges = sorted(edges, key=lambda e: -abs(pos[e[1]][0] - pos[e[0]][0]))
-    edges += [(n, 'out', '') for n in concat]
-    routes = _route(edges, pos)
-
+    pos, edges, routes = layout_cell(genotype, which)
     points = np.concatenate([r.curve for r in routes] + [
         np.array([r.label_box[:2], r.label_box[2:]]) for r in routes if r.label_box is not None
     ] + [np.array(list(pos.values()))])
@@ -228,4 +246,4 @@ def plot_genotype(genotype: GenotypeLike, out_dir: str, prefix: str = '',
                                   formats)]
 
 
-__all__ = ['draw_cell', 'plot_cell', 'plot_genotype', 'save_figure', 'OP_COLORS']
+__all__ = ['CellLayout', 'layout_cell', 'draw_cell', 'plot_cell', 'plot_genotype', 'save_figure', 'OP_COLORS']
