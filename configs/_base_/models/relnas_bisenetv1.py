@@ -1,0 +1,78 @@
+# BiSeNetV1 with RelNASNet as the context path. mmseg's ContextPath reads four
+# backbone features (strides 4, 8, 16, 32: 46, 184, 368, 736 channels for C=46) and
+# refines the stride-16 and stride-32 ones with attention modules of
+# context_channels[0] = 128 channels. relnas_mm.BiSeNetV1AnyContext is mmseg's
+# BiSeNetV1 whose feature fusion module takes spatial_channels[-1] +
+# context_channels[0] (128 + 128) channels, as in the BiSeNet paper; mmseg's own
+# class ties it to context_channels[1], the backbone's stride-16 width.
+# OHEM (threshold 0.7, at least 10,000 pixels) on the main and auxiliary heads.
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+ohem = dict(type='OHEMPixelSampler', thresh=0.7, min_kept=10000)
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255)
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='relnas_mm.BiSeNetV1AnyContext',
+        in_channels=3,
+        context_channels=(128, 368, 736),
+        spatial_channels=(64, 64, 64, 128),
+        out_indices=(0, 1, 2),
+        out_channels=256,
+        backbone_cfg=dict(
+            type='relnas_mm.RelNASNet',
+            genotype='RelativeNAS',
+            base_channels=46,
+            num_cells=14,
+            stem_type='imagenet',
+            out_indices=(0, 1, 2, 3)),
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        init_cfg=None),
+    decode_head=dict(
+        type='FCNHead',
+        in_channels=256,
+        in_index=0,
+        channels=256,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.1,
+        num_classes=19,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        sampler=ohem,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    auxiliary_head=[
+        dict(
+            type='FCNHead',
+            in_channels=128,
+            channels=64,
+            num_convs=1,
+            num_classes=19,
+            in_index=1,
+            norm_cfg=norm_cfg,
+            concat_input=False,
+            align_corners=False,
+            sampler=ohem,
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        dict(
+            type='FCNHead',
+            in_channels=128,
+            channels=64,
+            num_convs=1,
+            num_classes=19,
+            in_index=2,
+            norm_cfg=norm_cfg,
+            concat_input=False,
+            align_corners=False,
+            sampler=ohem,
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    ],
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

@@ -1,0 +1,29 @@
+# SimpleBaseline top-down pose estimation with the RelativeNAS ImageNet network as
+# backbone on COCO keypoints at 256x192: three 256-filter deconvolutions, Adam 1e-3,
+# 140 epochs, evaluated by OKS AP on val2017 with detected person boxes.
+# Paper: 68.5 AP.
+_base_ = [
+    '../_base_/models/relnas_simplebaseline.py',
+    '../_base_/datasets/coco_keypoints_256x192.py',
+    '../_base_/schedules/pose_adam_140e.py', '../_base_/default_runtime_pose.py'
+]
+
+# The cell: a shipped name ('RelativeNAS', 'DARTS_V2', 'PC_DARTS'), DARTS
+# "Genotype(...)" text, or the best_genotype.json a search wrote. From the command
+# line: --cfg-options model.backbone.genotype=PATH/best_genotype.json
+genotype = 'RelativeNAS'
+# ImageNet weights of the backbone: a classifier checkpoint written by
+# tools/convert_official.py (authors' weights) or by tools/train.py with
+# configs/imagenet/relnas_imagenet_mobile.py; its 'backbone.' keys are loaded.
+pretrained = None
+
+model = dict(
+    backbone=dict(
+        genotype=genotype,
+        init_cfg=None if pretrained is None else dict(
+            type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
+
+default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
+
+# network input (height, width), read by tools/analysis/get_flops.py
+input_hw = (256, 192)

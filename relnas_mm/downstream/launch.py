@@ -1,0 +1,43 @@
+"""What tools/train.py and tools/test.py share: one entry point for every scope.
+
+A config names its library through ``default_scope`` (``mmdet``, ``mmseg``,
+``mmpose``; ``relnas_mm`` or ``mmengine`` for the classification configs). Every
+library's runner is mmengine's ``Runner``, so the tools only have to register that
+library's modules before building it.
+"""
+import importlib
+import importlib.util
+from typing import Any
+
+#: Scopes whose modules live in mmengine itself or in relnas_mm.
+_NATIVE_SCOPES = (None, 'mmengine', 'relnas_mm')
+
+
+def register_scope_modules(cfg: Any) -> str:
+    """Import relnas_mm and register all modules of the config's ``default_scope``.
+
+    Returns the scope. Raises ImportError naming the scope when its package is not
+    installed, instead of a later "X is not in the registry" error.
+    """
+    import relnas_mm  # noqa: F401  (registers relnas_mm's modules)
+    import relnas_mm.downstream  # noqa: F401  (SSD/BiSeNet glue, checkpoint loading)
+    scope = cfg.get('default_scope')
+    if scope in _NATIVE_SCOPES:
+        return scope or 'mmengine'
+    if importlib.util.find_spec(scope) is None:
+        raise ImportError(f"the config's default_scope is '{scope}', but the package "
+                          f"'{scope}' is not installed (see README.md, Installation)")
+    utils = importlib.import_module(f'{scope}.utils')
+    register_all_modules = getattr(utils, 'register_all_modules', None)
+    if register_all_modules is not None:
+        register_all_modules(init_default_scope=False)
+    return scope
+
+
+def build_runner(cfg: Any) -> Any:
+    """mmengine's Runner, or the ``runner_type`` the config names."""
+    if 'runner_type' in cfg:
+        from mmengine.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg)

@@ -1,0 +1,102 @@
+"""Parameters and FLOPs of the network of any config in this repository.
+
+    python tools/analysis/get_flops.py CONFIG [--shape H W] [--cfg-options KEY=VALUE ...]
+
+The network runs once on a random (1, 3, H, W) batch in eval mode, as at test time
+(``mode='tensor'``: no data preprocessor, no post-processing, no training-only
+heads). H, W default to the config's ``input_hw``. FLOPs are counted by mmengine's
+flop counter, which counts one multiply-add as one FLOP (the "MAdds" of NAS papers).
+"Parameters (inference)" counts the modules that ran; "Parameters (all)" also
+counts training-only modules (auxiliary heads).
+"""
+import argparse
+from typing import Dict, Sequence, Tuple
+
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config, DictAction
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import MODELS, init_default_scope
+from torch import nn
+
+from relnas_mm.downstream.launch import register_scope_modules
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help="input height and width (default: the config's input_hw)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.backbone.genotype=PATH')
+    return parser.parse_args()
+
+
+class TensorMode(nn.Module):
+    """Calls an OpenMMLab model the way its test-time network runs: ``mode='tensor'``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor):
+        return self.model(inputs, None, mode='tensor')
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """The config's model in eval mode, with SyncBN replaced (it needs a process group)."""
+    scope = register_scope_modules(cfg)
+    init_default_scope(scope)
+    model = MODELS.build(cfg.model)
+    return revert_sync_batchnorm(model).eval()
+
+
+def input_hw(cfg: Config, shape: Sequence[int]) -> Tuple[int, int]:
+    """``--shape`` if given, else the config's ``input_hw``; a clear error otherwise."""
+    hw = shape or cfg.get('input_hw')
+    if hw is None or len(hw) != 2:
+        raise ValueError(f'{cfg.filename}: no input size; pass --shape H W '
+                         '(or set input_hw = (H, W) in the config)')
+    return int(hw[0]), int(hw[1])
+
+
+def inference_params(model: nn.Module, inputs: torch.Tensor) -> int:
+    """Parameters of the modules that take part in a test-time forward pass."""
+    ran = set()
+    hooks = [m.register_forward_hook(lambda mod, *_: ran.add(mod)) for m in model.modules()]
+    try:
+        with torch.no_grad():
+            model(inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return sum(p.numel() for m in ran for p in m.parameters(recurse=False))
+
+
+def complexity(model: nn.Module, hw: Tuple[int, int]) -> Dict[str, int]:
+    """``{'flops', 'params_inference', 'params_all'}`` of ``model`` on a (1, 3, H, W) input."""
+    wrapped = TensorMode(model).eval()
+    inputs = torch.randn(1, 3, *hw)
+    info = get_model_complexity_info(wrapped, inputs=(inputs, ), show_table=False,
+                                     show_arch=False)
+    return dict(flops=int(info['flops']), params_inference=inference_params(wrapped, inputs),
+                params_all=sum(p.numel() for p in model.parameters()))
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    hw = input_hw(cfg, args.shape)
+    result = complexity(build_model(cfg), hw)
+    print(f'Config: {args.config}')
+    print(f'Input shape: (1, 3, {hw[0]}, {hw[1]})')
+    print(f"Parameters (inference): {result['params_inference'] / 1e6:.2f} M "
+          f"({result['params_inference']:,})")
+    print(f"Parameters (all): {result['params_all'] / 1e6:.2f} M ({result['params_all']:,})")
+    print(f"FLOPs (multiply-adds): {result['flops'] / 1e9:.3f} G ({result['flops']:,})")
+
+
+if __name__ == '__main__':
+    main()

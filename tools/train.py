@@ -1,0 +1,77 @@
+"""Train any config of this repository (mmdet, mmseg, mmpose or mmengine scope).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--data-root DIR] [--resume [CKPT]]
+                          [--amp] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+
+Distributed: ``torchrun --nproc_per_node=8 tools/train.py CONFIG --launcher pytorch``.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+from relnas_mm.downstream.checkpoint_compat import allow_mmengine_checkpoints
+from relnas_mm.downstream.launch import build_runner, register_scope_modules
+from relnas_mm.downstream.preflight import preflight, set_data_root
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a model from a config')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
+    parser.add_argument('--data-root',
+                        help='dataset root replacing the data_root of every dataset of '
+                        'the train/val/test dataloaders')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from this checkpoint; without a path, resume from '
+                        'the latest checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (AmpOptimWrapper, dynamic loss scale)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.backbone.genotype=PATH '
+                        'train_cfg.max_epochs=1')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def make_config(args: argparse.Namespace) -> Config:
+    """The config with the command line applied (pure: builds nothing)."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.data_root is not None:
+        set_data_root(cfg, args.data_root)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = make_config(args)
+    register_scope_modules(cfg)
+    allow_mmengine_checkpoints()
+    has_val = cfg.get('val_dataloader') is not None and cfg.get('val_cfg') is not None
+    preflight(cfg, ('train', 'val') if has_val else ('train',))
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
