@@ -31,20 +31,21 @@ IMAGENET_STD = [58.395, 57.12, 57.375]
 DataSamples = Optional[Sequence[Any]]
 
 
-def _label_of(sample: Any, index: int) -> int:
-    """The integer class label of one data sample, or a clear error."""
+def _label_of(sample: Any, index: int) -> torch.Tensor:
+    """The class label of one data sample as a one-element LongTensor, or a clear error.
+
+    Only shapes and dtypes are checked, so labels already on the GPU cause no sync.
+    """
     label = sample
-    if isinstance(sample, BaseDataElement):
-        label = sample.get('gt_label')
-    elif isinstance(sample, dict):
+    if isinstance(sample, (BaseDataElement, dict)):
         label = sample.get('gt_label')
     if label is None:
         raise ValueError(f'data sample {index} has no gt_label: {sample!r}')
     label = torch.as_tensor(label)
-    if label.numel() != 1 or label.is_floating_point():
+    if label.numel() != 1 or label.is_floating_point() or label.dtype == torch.bool:
         raise ValueError(f'data sample {index}: gt_label must be one integer class index, '
                          f'got {label!r}')
-    return int(label.reshape(()))
+    return label.reshape(1).long()
 
 
 def gather_labels(data_samples: DataSamples, device: torch.device) -> torch.Tensor:
@@ -53,8 +54,8 @@ def gather_labels(data_samples: DataSamples, device: torch.device) -> torch.Tens
         raise ValueError('mode="loss" needs data_samples carrying gt_label')
     if isinstance(data_samples, torch.Tensor):
         return data_samples.to(device=device, dtype=torch.long).reshape(-1)
-    labels = [_label_of(s, i) for i, s in enumerate(data_samples)]
-    return torch.tensor(labels, dtype=torch.long, device=device)
+    labels = [_label_of(s, i).to(device) for i, s in enumerate(data_samples)]
+    return torch.cat(labels)
 
 
 @MODELS.register_module()
@@ -174,7 +175,7 @@ class RelNASClassifier(BaseModel):
         results = []
         for i, sample in enumerate(data_samples):
             if not isinstance(sample, BaseDataElement):
-                sample = BaseDataElement(gt_label=torch.tensor([_label_of(sample, i)]))
+                sample = BaseDataElement(gt_label=_label_of(sample, i))
             sample.set_field(scores[i], 'pred_score')
             sample.set_field(scores[i].argmax().reshape(1), 'pred_label')
             results.append(sample)
