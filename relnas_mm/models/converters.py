@@ -28,7 +28,8 @@ import torch
 
 from ..space.genotype import Genotype
 
-BN_SUFFIXES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
+# Tensor names of conv (weight) and BatchNorm modules.
+PARAM_SUFFIXES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 _RELU_CONV_BN = {'op.1': 'conv', 'op.2': 'bn'}
 _DIL_CONV = {'op.1': 'dw', 'op.2': 'pw', 'op.3': 'bn'}
 _SEP_CONV = {'op.1': '0.dw', 'op.2': '0.pw', 'op.3': '0.bn',
@@ -121,7 +122,7 @@ def _rename(rest: str, table: Dict[str, str], key: str, what: str) -> str:
     for src, dst in table.items():
         if rest.startswith(src + '.'):
             suffix = rest[len(src) + 1:]
-            if suffix in ('weight', ) or suffix in BN_SUFFIXES:
+            if suffix in PARAM_SUFFIXES:
                 return f'{dst}.{suffix}'
     raise ConversionError(f'cannot place key {key!r}: {what} has parameters '
                           f'{sorted(table)} (then .weight/.bias/running stats), not {rest!r}')
@@ -137,7 +138,7 @@ def _op_table(name: str, stride: int) -> Optional[Dict[str, str]]:
     return None  # pools and identity: no parameters
 
 
-def _cell_key(key: str, match: 're.Match', genotype: Genotype, info: NetworkInfo) -> str:
+def _cell_key(key: str, match: re.Match, genotype: Genotype, info: NetworkInfo) -> str:
     i = int(match.group(1))
     rest = match.group(4)
     reductions = (info.num_cells // 3, 2 * info.num_cells // 3)
