@@ -1,6 +1,6 @@
 """Pictures of the search results: DARTS-style cells and the search curves (matplotlib only)."""
-from .cell_plot import OP_COLORS, draw_cell, plot_cell, plot_genotype, save_figure
+from .cell_plot import OP_COLORS, draw_cell, layout_cell, plot_cell, plot_genotype, save_figure
 from .curves import draw_search_curves, plot_search_curves
 
-__all__ = ['OP_COLORS', 'draw_cell', 'plot_cell', 'plot_genotype', 'save_figure',
+__all__ = ['OP_COLORS', 'draw_cell', 'layout_cell', 'plot_cell', 'plot_genotype', 'save_figure',
            'draw_search_curves', 'plot_search_curves']

@@ -83,52 +83,63 @@ def _box_distance(box: np.ndarray, points: np.ndarray) -> float:
     return float(np.hypot(dx, dy).min())
 
 
-def _route(edges: List[Edge], pos: Dict[object, Point]) -> List[Route]:
-    """Greedily pick a bend and label place per edge.
+class _Router:
+    """Greedy edge routing: each edge takes the cheapest bend and label place in turn.
 
-    The cost keeps curves off other nodes and off earlier curves, labels off each
-    other and off earlier curves, and the picture compact.
+    The costs keep curves off other nodes and off earlier curves, labels off nodes,
+    each other and earlier curves, and the picture compact (small bends).
     """
-    ts = np.linspace(0.0, 1.0, 41)
-    centres = np.array(list(pos.values()))
-    inner = (ts > 0.15) & (ts < 0.85)  # near the ends, edges of one node must meet
-    band = max(abs(y) for _, y in pos.values()) + NODE_RADIUS
-    boxes: List[np.ndarray] = []
-    drawn = np.empty((0, 2))
-    used: Dict[Tuple[object, object], List[float]] = {}
-    routes = []
-    for src, dst, text in edges:
-        others = np.array([p for k, p in pos.items() if k not in (src, dst)])
-        length = float(np.hypot(*np.subtract(pos[dst], pos[src])))
-        best = None
+
+    TS = np.linspace(0.0, 1.0, 41)
+    INNER = (TS > 0.15) & (TS < 0.85)  # near their ends, edges of one node must meet
+
+    def __init__(self, pos: Dict[object, Point]) -> None:
+        self.pos = pos
+        self.centres = np.array(list(pos.values()))
+        self.band = max(abs(y) for _, y in pos.values()) + NODE_RADIUS
+        self.boxes: List[np.ndarray] = []
+        self.drawn = np.empty((0, 2))
+        self.bends: Dict[Tuple[object, object], List[float]] = {}
+
+    def _curve_cost(self, curve: np.ndarray, others: np.ndarray, bend: float) -> float:
+        gap = np.linalg.norm(curve[:, None] - others[None], axis=2).min()
+        close = 0.0
+        if len(self.drawn):
+            dist = np.linalg.norm(curve[self.INNER][:, None] - self.drawn[None], axis=2).min(1)
+            close = float(np.mean(dist < 0.18))
+        return (100.0 * max(0.0, 1.5 * NODE_RADIUS - gap) + abs(bend) + 4.0 * close
+                + 3.0 * max(0.0, np.abs(curve[:, 1]).max() - self.band))
+
+    def _label_cost(self, box: np.ndarray, t: float) -> float:
+        near = _box_distance(box, self.centres)
+        return (50.0 * sum(_overlap(box, b) for b in self.boxes) + 0.5 * abs(t - 0.5)
+                + 20.0 * max(0.0, NODE_RADIUS + 0.15 - near) + 0.05 * _inside(box, self.drawn))
+
+    def route(self, src: object, dst: object, text: str) -> Route:
+        a, b = self.pos[src], self.pos[dst]
+        others = np.array([p for k, p in self.pos.items() if k not in (src, dst)])
+        length = float(np.hypot(b[0] - a[0], b[1] - a[1]))
+        twins = self.bends.setdefault((src, dst), [])
+        best = (np.inf, 0.0, None)
         for bend in BENDS:
-            if any(abs(bend - u) < 0.5 for u in used.get((src, dst), [])):
+            if any(abs(bend - u) < 0.5 for u in twins):
                 continue  # a duplicate edge keeps clear of its twin
             rad = 2 * bend / length  # arc3's ``rad`` is relative to the edge length
-            curve = _bezier(pos[src], pos[dst], rad, ts)
-            gap = np.min(np.linalg.norm(curve[:, None] - others[None], axis=2))
-            close = 0.0
-            if len(drawn):
-                dist = np.linalg.norm(curve[inner][:, None] - drawn[None], axis=2).min(1)
-                close = float(np.mean(dist < 0.18))
-            base = (100.0 * max(0.0, 1.5 * NODE_RADIUS - gap) + abs(bend) + 4.0 * close
-                    + 3.0 * max(0.0, np.abs(curve[:, 1]).max() - band))
-            for t in (LABEL_TS if text else (0.5, )):
-                box = _label_box(_bezier(pos[src], pos[dst], rad, np.array([t]))[0], text)
-                cost = base
-                if text:
-                    near = _box_distance(box, centres)
-                    cost += (50.0 * sum(_overlap(box, b) for b in boxes) + 0.5 * abs(t - 0.5)
-                             + 20.0 * max(0.0, NODE_RADIUS + 0.15 - near)
-                             + 0.05 * _inside(box, drawn))
-                if best is None or cost < best[0]:
-                    best = (cost, bend, Route(rad, curve, box if text else None))
-        used.setdefault((src, dst), []).append(best[1])
-        if best[2].label_box is not None:
-            boxes.append(best[2].label_box)
-        drawn = np.concatenate([drawn, best[2].curve[inner]])
-        routes.append(best[2])
-    return routes
+            curve = _bezier(a, b, rad, self.TS)
+            cost = self._curve_cost(curve, others, bend)
+            if not text:
+                best = min(best, (cost, bend, Route(rad, curve, None)), key=lambda c: c[0])
+                continue
+            for t in LABEL_TS:
+                box = _label_box(_bezier(a, b, rad, np.array([t]))[0], text)
+                best = min(best, (cost + self._label_cost(box, t), bend, Route(rad, curve, box)),
+                           key=lambda c: c[0])
+        _, bend, route = best
+        twins.append(bend)
+        if route.label_box is not None:
+            self.boxes.append(route.label_box)
+        self.drawn = np.concatenate([self.drawn, route.curve[self.INNER]])
+        return route
 
 
 def _node_label(key: object) -> str:
@@ -156,7 +167,8 @@ def layout_cell(genotype: GenotypeLike, which: str = 'normal') -> CellLayout:
     # Long edges first: they have the fewest good routes.
     edges.sort(key=lambda e: -abs(pos[e[1]][0] - pos[e[0]][0]))
     edges += [(n, 'out', '') for n in concat]
-    return CellLayout(pos, edges, _route(edges, pos))
+    router = _Router(pos)
+    return CellLayout(pos, edges, [router.route(*edge) for edge in edges])
 
 
 def draw_cell(genotype: GenotypeLike, which: str = 'normal') -> Figure:
@@ -246,4 +258,5 @@ def plot_genotype(genotype: GenotypeLike, out_dir: str, prefix: str = '',
                                   formats)]
 
 
-__all__ = ['CellLayout', 'layout_cell', 'draw_cell', 'plot_cell', 'plot_genotype', 'save_figure', 'OP_COLORS']
+__all__ = ['CellLayout', 'Route', 'layout_cell', 'draw_cell', 'plot_cell', 'plot_genotype',
+           'save_figure', 'OP_COLORS']
