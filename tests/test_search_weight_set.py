@@ -88,6 +88,15 @@ def test_snapshots_survive_write_back(setup):
     fast_state['classifier.bias'].sub_(100)
 
 
+def test_copy_is_independent(setup):
+    base, fast_used, slow_used, fast_state, slow_state = setup
+    ws = WeightSet(base)
+    copy = ws.copy()
+    copy.write_back(Contribution(fast_used, fast_state), Contribution(slow_used, slow_state))
+    assert all(torch.equal(ws[k], base[k]) for k in base)
+    assert torch.equal(copy['classifier.bias'], fast_state['classifier.bias'])
+
+
 def test_trained_state_needs_only_the_keys_taken_from_it(setup):
     base, fast_used, slow_used, fast_state, slow_state = setup
     # the slow learner may send just its own op modules

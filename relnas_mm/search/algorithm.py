@@ -194,7 +194,7 @@ class RelativeNAS:
         lr, drop_prob = self.current_lr(), self.current_drop_prob()
         genotypes = decode_population(self.population)
         pairs = make_pairs(n, self.rng)
-        weights = WeightSet(self.weight_set.snapshot(), device=self.weight_set.device)
+        weights = self.weight_set.copy()  # committed only if the generation completes
         results: Dict[int, CandidateResult] = {}
 
         def job(index: int, snapshot: Mapping[str, torch.Tensor]) -> CandidateJob:

@@ -59,6 +59,12 @@ class WeightSet:
     def __getitem__(self, key: str) -> torch.Tensor:
         return self._state[key]
 
+    def copy(self) -> 'WeightSet':
+        """An independent set sharing the tensors (cheap: they are never written in place)."""
+        other = WeightSet.__new__(WeightSet)
+        other.device, other.module_of, other._state = self.device, self.module_of, dict(self._state)
+        return other
+
     def snapshot(self) -> State:
         """The current state as a new dict sharing the (read-only) tensors."""
         return dict(self._state)
