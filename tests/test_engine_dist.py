@@ -60,6 +60,29 @@ def test_single_process_evaluates_in_job_order_and_reports_each_once():
     assert evaluate.evaluated_by == {}
 
 
+class BatchEvaluator(SeededEvaluator):
+    """An evaluator that can run several candidates in one call (like FastEvaluator)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def evaluate_many(self, jobs):
+        self.batches.append([j.index for j in jobs])
+        return [self.evaluate(j) for j in jobs]
+
+
+def test_evaluate_many_gets_the_whole_share_at_once():
+    evaluator = BatchEvaluator()
+    seen = []
+    results = DistributedEvaluate(evaluator, on_result=lambda e: seen.append(e.result.index))(
+        _jobs([2, 1, 3]))
+    assert evaluator.batches == [[2, 1, 3]]
+    assert [r.index for r in results] == seen == [2, 1, 3]
+    single = DistributedEvaluate(SeededEvaluator())(_jobs([2, 1, 3]))
+    assert [r.loss for r in results] == [r.loss for r in single]
+
+
 def test_state_digest_sees_any_change():
     import numpy as np
     pop = np.zeros((2, 32))

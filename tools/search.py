@@ -10,6 +10,8 @@ import argparse
 import os
 import os.path as osp
 
+import torch
+import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -63,9 +65,27 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def init_cpu_process_group(cfg: Config) -> None:
+    """Create the process group of a CPU-only multi-process run before the Runner does.
+
+    mmengine 0.10.7's ``init_dist`` calls ``torch.cuda.set_device`` for every launcher,
+    which fails without CUDA; the Runner skips its own init when a group exists.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available() or torch_dist.is_initialized():
+        return
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'nccl')
+    if cfg.launcher != 'pytorch' or backend != 'gloo':
+        raise RuntimeError(
+            f'no CUDA device: a CPU-only multi-process search needs --launcher pytorch '
+            f'(torchrun) and --cfg-options env_cfg.dist_cfg.backend=gloo, got '
+            f'--launcher {cfg.launcher} and backend {backend!r}')
+    torch_dist.init_process_group(backend='gloo')
+
+
 def main() -> None:
     args = parse_args()
     cfg = build_config(args)
+    init_cpu_process_group(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     run_search(runner)
 

@@ -64,7 +64,7 @@ class DistributedEvaluate:
 
     def __call__(self, jobs: List[CandidateJob]) -> List[CandidateResult]:
         rank, world_size = get_dist_info()
-        local = [self._run(job, rank) for job in share_of(jobs, rank, world_size)]
+        local = self._run(share_of(jobs, rank, world_size), rank)
         if world_size == 1:
             gathered = local
         else:
@@ -73,18 +73,33 @@ class DistributedEvaluate:
             for e in gathered:
                 if e.rank != rank:
                     self._record(e)
+        got = sorted(e.result.index for e in gathered)
+        if got != sorted(j.index for j in jobs):
+            raise RuntimeError(f'the ranks returned candidates {got} for the jobs '
+                               f'{sorted(j.index for j in jobs)}')
         by_index = {e.result.index: e.result for e in gathered}
-        if sorted(by_index) != sorted(j.index for j in jobs) or len(gathered) != len(jobs):
-            raise RuntimeError(f'ranks returned candidates {sorted(e.result.index for e in gathered)}'
-                               f' for jobs {sorted(j.index for j in jobs)}')
         return [by_index[j.index] for j in jobs]
 
-    def _run(self, job: CandidateJob, rank: int) -> Evaluated:
-        start = time.perf_counter()
-        result = self.evaluator.evaluate(job)
-        evaluated = Evaluated(result, rank, time.perf_counter() - start)
-        self._record(evaluated)
+    def _run(self, jobs: List[CandidateJob], rank: int) -> List[Evaluated]:
+        """This rank's share: one by one, or in one call if the evaluator has
+        ``evaluate_many`` (candidates sharing the device; times are then the average)."""
+        many = getattr(self.evaluator, 'evaluate_many', None)
+        if many is None:
+            batches, run = [[job] for job in jobs], self._evaluate_one
+        else:
+            batches, run = ([jobs] if jobs else []), many
+        evaluated = []
+        for batch in batches:
+            start = time.perf_counter()
+            results = run(batch)
+            seconds = (time.perf_counter() - start) / len(batch)
+            for result in results:
+                evaluated.append(Evaluated(result, rank, seconds))
+                self._record(evaluated[-1])
         return evaluated
+
+    def _evaluate_one(self, batch: List[CandidateJob]) -> List[CandidateResult]:
+        return [self.evaluator.evaluate(batch[0])]
 
     def _record(self, evaluated: Evaluated) -> None:
         self.evaluated_by[evaluated.result.index] = evaluated.rank
@@ -97,7 +112,8 @@ def state_digest(population: np.ndarray, weights: Dict[str, torch.Tensor]) -> st
     h = hashlib.sha256(np.ascontiguousarray(population).tobytes())
     for key in sorted(weights):
         h.update(key.encode())
-        h.update(weights[key].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        flat = weights[key].detach().cpu().contiguous().reshape(-1)
+        h.update(flat.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 

@@ -1,0 +1,231 @@
+"""tools/search.py end to end on tiny learnable data: results, kill-and-resume, two ranks, errors.
+
+The runs that must be separate processes (a real SIGKILL, torchrun) are subprocesses;
+the short runs (error cases, a NaN candidate) run in this process through the same
+script. All runs use one thread, so single- and multi-process runs do the same
+floating-point work and their states can be compared for equality.
+"""
+import glob
+import json
+import math
+import os
+import os.path as osp
+import runpy
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+pytest.importorskip('mmengine')
+
+from fixtures_data import make_cifar_like  # noqa: E402
+
+from relnas_mm.datasets.cifar_io import CIFARDataError  # noqa: E402
+from relnas_mm.engine.checkpoint import (SearchStateError, latest_search_state,  # noqa: E402
+                                         load_search_state)
+from relnas_mm.search import EagerEvaluator  # noqa: E402
+from relnas_mm.space.genotype import get_genotype  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SCRIPT = osp.join(ROOT, 'tools', 'search.py')
+CONFIG = osp.join(ROOT, 'configs', 'search', 'relnas_cifar.py')
+GENERATIONS = 3
+TINY = [f'search.algorithm.generations={GENERATIONS}', 'search.algorithm.pop_size=4',
+        'search.supernet.channels=4', 'search.supernet.num_cells=3',
+        'search.evaluator.batch_size=16', 'randomness.deterministic=True']
+RUN_TIMEOUT = 300
+
+
+def _env() -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    env['PYTHONPATH'] = os.pathsep.join([ROOT, env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+    return env
+
+
+def _args(work_dir: str, data_root: str, *options: str, resume: bool = False) -> list:
+    return [CONFIG, '--work-dir', work_dir, '--data-root', data_root,
+            *(['--resume'] if resume else []), '--cfg-options', *TINY, *options]
+
+
+def _search(*args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, SCRIPT, *args], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _search_in_process(monkeypatch, name: str, *args: str) -> None:
+    """Run tools/search.py in this process (a unique experiment name per run, one thread)."""
+    monkeypatch.setattr(sys, 'argv', [SCRIPT, *args, f'experiment_name={name}'])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runpy.run_path(SCRIPT, run_name='__main__')
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _final_state(work_dir: str) -> dict:
+    return load_search_state(osp.join(work_dir, f'search_state_gen_{GENERATIONS:03d}.pth'))
+
+
+def _assert_same_search(a: dict, b: dict) -> None:
+    sa, sb = a['algorithm'], b['algorithm']
+    assert sa['generation'] == sb['generation'] == GENERATIONS
+    assert torch.equal(sa['population'], sb['population'])
+    assert torch.equal(sa['velocity'], sb['velocity'])
+    assert sa['rng'] == sb['rng']
+    assert sa['weight_set'].keys() == sb['weight_set'].keys()
+    assert all(torch.equal(sa['weight_set'][k], sb['weight_set'][k]) for k in sa['weight_set'])
+    assert sa['history'] == sb['history']
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory) -> str:
+    return make_cifar_like(str(tmp_path_factory.mktemp('data') / 'cifar'), n_train=64, n_test=8)
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory, data_root) -> str:
+    """An uninterrupted single-process search; returns its work_dir."""
+    work_dir = str(tmp_path_factory.mktemp('reference'))
+    _search(*_args(work_dir, data_root))
+    return work_dir
+
+
+def test_search_writes_all_results(reference):
+    best = get_genotype(osp.join(reference, 'best_genotype.json'))
+    with open(osp.join(reference, 'search_history.json')) as f:
+        history = json.load(f)['generations']
+    assert [h['generation'] for h in history] == list(range(GENERATIONS))
+    assert all(len(h['genotypes']) == 4 and h['evaluated_by'] == [0] * 4 for h in history)
+    # the result is the best member of the last generation
+    assert get_genotype(history[-1]['best_genotype']) == best
+    assert history[-1]['best_loss'] == min(history[-1]['losses'])
+    for name in ('normal', 'reduce'):
+        for ext in ('png', 'svg'):
+            assert osp.getsize(osp.join(reference, 'cells', f'{name}.{ext}')) > 0
+    assert osp.getsize(osp.join(reference, 'search_curves.png')) > 0
+    # a checkpoint per generation (the default keeps 3), latest = the last one
+    assert [osp.basename(p) for p in sorted(glob.glob(osp.join(reference, '*.pth')))] == [
+        f'search_state_gen_{g:03d}.pth' for g in range(1, GENERATIONS + 1)]
+    assert latest_search_state(reference).endswith(f'gen_{GENERATIONS:03d}.pth')
+    # one summary line per generation in the log, the same scalars in the visualizer
+    log = open(glob.glob(osp.join(reference, '*', '*.log'))[0]).read()
+    for g in range(1, GENERATIONS + 1):
+        assert f'Generation [{g}/{GENERATIONS}] lr' in log
+    assert log.count('(rank 0): val loss') == 4 * GENERATIONS
+    scalars = glob.glob(osp.join(reference, '*', 'vis_data', 'scalars.json'))[0]
+    steps = [json.loads(line) for line in open(scalars)]
+    assert [s['step'] for s in steps] == list(range(1, GENERATIONS + 1))
+    assert [s['best_val_loss'] for s in steps] == pytest.approx(
+        [h['best_loss'] for h in history])
+
+
+def test_result_feeds_the_backbone(reference):
+    from relnas_mm.models.backbone import RelNASNet
+    net = RelNASNet(genotype=osp.join(reference, 'best_genotype.json'), base_channels=4,
+                    num_cells=3, stem_type='cifar')
+    assert net.genotype == get_genotype(osp.join(reference, 'best_genotype.json'))
+
+
+def test_killed_search_resumes_to_the_same_result(reference, data_root, tmp_path):
+    work_dir = str(tmp_path / 'killed')
+    proc = subprocess.Popen([sys.executable, SCRIPT, *_args(work_dir, data_root)], cwd=ROOT,
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + RUN_TIMEOUT
+    try:
+        while latest_search_state(work_dir) is None:  # generation 1 checkpointed
+            assert proc.poll() is None, 'the search ended before its first checkpoint'
+            assert time.monotonic() < deadline, 'no checkpoint in time'
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert latest_search_state(work_dir).endswith('search_state_gen_001.pth')
+    assert not osp.exists(osp.join(work_dir, 'best_genotype.json')) or \
+        load_search_state(latest_search_state(work_dir))['generation'] < GENERATIONS
+    _search(*_args(work_dir, data_root, resume=True))
+    _assert_same_search(_final_state(work_dir), _final_state(reference))
+    assert open(osp.join(work_dir, 'best_genotype.json')).read() == \
+        open(osp.join(reference, 'best_genotype.json')).read()
+
+
+def test_two_processes_split_candidates_and_match_one(reference, data_root, tmp_path):
+    work_dir = str(tmp_path / 'two_ranks')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
+           SCRIPT, *_args(work_dir, data_root, 'env_cfg.dist_cfg.backend=gloo'),
+           '--launcher', 'pytorch']
+    # --launcher after --cfg-options' values: argparse ends the list at the next option
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(osp.join(work_dir, 'search_history.json')) as f:
+        history = json.load(f)['generations']
+    assert len(history) == GENERATIONS
+    for record in history:
+        ranks = record['evaluated_by']  # rank of candidate 0..N-1: each evaluated once
+        assert len(ranks) == 4 and sorted(set(ranks)) == [0, 1]
+        for a, b in record['pairs']:  # 'pair' mode: the two members ran side by side
+            assert ranks[a] != ranks[b]
+    _assert_same_search(_final_state(work_dir), _final_state(reference))
+
+
+class NaNForCandidateOne(EagerEvaluator):
+    """The real evaluator, except that candidate 1 always diverges."""
+
+    def evaluate(self, job):
+        result = super().evaluate(job)
+        if job.index == 1:
+            result.loss, result.finite = math.nan, False
+        return result
+
+
+def test_nonfinite_candidate_is_logged_and_the_search_goes_on(monkeypatch, data_root, tmp_path):
+    work_dir = str(tmp_path / 'nan')
+    _search_in_process(monkeypatch, 'nan_candidate', *_args(
+        work_dir, data_root, 'search.algorithm.generations=2',
+        f'search.evaluator.type={__name__}.NaNForCandidateOne', 'randomness.deterministic=False'))
+    with open(osp.join(work_dir, 'search_history.json')) as f:
+        history = json.load(f)['generations']
+    assert len(history) == 2
+    assert all(h['nonfinite'] == [1] and h['best_index'] != 1 for h in history)
+    log = open(glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
+    assert log.count('candidate 1 (') >= 2 and 'non-finite loss' in log
+    assert 'WARNING' in log
+
+
+def test_missing_dataset_fails_before_the_search(monkeypatch, tmp_path):
+    work_dir = str(tmp_path / 'w')
+    with pytest.raises(CIFARDataError, match='CIFAR-10 not found'):
+        _search_in_process(monkeypatch, 'missing_data',
+                           *_args(work_dir, str(tmp_path / 'nowhere')))
+    assert latest_search_state(work_dir) is None
+
+
+@pytest.mark.parametrize('option, message', [
+    ('search.algorithm.pop_size=3', r'search\.algorithm: pop_size must be an even'),
+    ('search.algorithm.writeback=sometimes', r'search\.algorithm: writeback must be one of'),
+    ('search.algorithm.popsize=4', r'search\.algorithm: .*popsize'),
+    ('search.data.dataset=mnist', r'search\.data\.dataset: expected one of'),
+    ('search.evaluator.type=Nope', r'search\.evaluator\.type: .Nope. is not'),
+])
+def test_bad_settings_name_the_key(monkeypatch, data_root, tmp_path, option, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        _search_in_process(monkeypatch, f'bad_{option.split("=")[0]}',
+                           *_args(str(tmp_path / 'w'), data_root, option))
+
+
+def test_checkpoint_of_another_search_is_refused(monkeypatch, reference, data_root, tmp_path):
+    checkpoint = osp.join(reference, 'search_state_gen_001.pth')
+    monkeypatch.setattr(sys, 'argv', [
+        SCRIPT, CONFIG, '--work-dir', str(tmp_path / 'w'), '--data-root', data_root,
+        '--resume', checkpoint, '--cfg-options', *TINY, 'search.supernet.channels=6',
+        'experiment_name=foreign_checkpoint'])
+    with pytest.raises(SearchStateError, match=r'search\.supernet\.channels is 4 there but 6'):
+        runpy.run_path(SCRIPT, run_name='__main__')
