@@ -2,6 +2,7 @@
 import hashlib
 import os
 import pickle
+import struct
 import tarfile
 
 import numpy as np
@@ -60,6 +61,36 @@ def test_files_follow_the_official_layout(tmp_path):
         meta = pickle.load(f, encoding='bytes')
     assert meta[b'label_names'] == [f'c{k}'.encode() for k in range(10)]
     assert meta[b'num_vis'] == 3072
+
+
+def _py2_str(raw):
+    """Python 2 ``str`` opcodes (SHORT_BINSTRING / BINSTRING)."""
+    return b'U' + bytes([len(raw)]) + raw if len(raw) < 256 else (
+        b'T' + struct.pack('<i', len(raw)) + raw)
+
+
+def _py2_pickle(rows, labels):
+    """A batch dict byte for byte as Python 2 + numpy 1 pickled the official files."""
+    array = (b'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85' + _py2_str(b'b')
+             + b'\x87R(K\x01M' + struct.pack('<H', len(rows)) + b'M\x00\x0c\x86'
+             + b'cnumpy\ndtype\n' + _py2_str(b'u1') + b'K\x00K\x01\x87R(K\x03' + _py2_str(b'|')
+             + b'NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89' + _py2_str(rows.tobytes())
+             + b'tb')
+    label_list = b'](' + b''.join(b'K' + bytes([v]) for v in labels) + b'e'
+    return (b'\x80\x02}(' + _py2_str(b'data') + array + _py2_str(b'labels') + label_list
+            + _py2_str(b'batch_label') + _py2_str(b'testing batch 1 of 1') + b'u.')
+
+
+def test_reads_files_as_python2_wrote_them(tmp_path):
+    """The official archive's files: Python 2 strings, numpy.core module path."""
+    root = make_cifar_like(str(tmp_path), n_train=5, n_test=3)
+    images, labels = _arrays(3, 4)
+    rows = images.transpose(0, 3, 1, 2).reshape(3, 3072)
+    (tmp_path / 'cifar-10-batches-py' / 'test_batch').write_bytes(
+        _py2_pickle(rows, [int(v) for v in labels]))
+    got_images, got_labels = load_cifar10(root, 'test')
+    np.testing.assert_array_equal(got_images, images)
+    np.testing.assert_array_equal(got_labels, labels)
 
 
 def test_reads_files_pickled_by_python3_with_str_keys(tmp_path):
