@@ -95,8 +95,8 @@ def find_cifar10_dir(root: str) -> str:
     nested = os.path.join(root, BASE_FOLDER)
     if os.path.isdir(nested):
         return nested
-    if os.path.isfile(os.path.join(root, META_FILE)) or os.path.basename(
-            os.path.normpath(root)) == BASE_FOLDER:
+    if os.path.isfile(os.path.join(root, META_FILE)) or (
+            os.path.basename(os.path.normpath(root)) == BASE_FOLDER and os.path.isdir(root)):
         return root
     where = 'does not exist' if not os.path.isdir(root) else 'holds no CIFAR-10 files'
     raise CIFARDataError(
@@ -298,8 +298,9 @@ def download_cifar10(root: str, url: str = CIFAR10_URL, md5: Optional[str] = CIF
         except OSError as exc:
             raise CIFARDataError(f'downloading {url} to {archive} failed: {exc}') from None
         os.replace(f'{archive}.part', archive)
-    if md5 is not None and _md5(archive) != md5:
-        raise CIFARDataError(f'{archive} is corrupt: md5 {_md5(archive)} != expected {md5}; '
+    got = _md5(archive) if md5 is not None else None
+    if got != md5:
+        raise CIFARDataError(f'{archive} is corrupt: md5 {got} != expected {md5}; '
                              f'delete it and download again')
     with tarfile.open(archive, 'r:gz') as tar:
         if hasattr(tarfile, 'data_filter'):  # refuse absolute paths and links out of root
