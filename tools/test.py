@@ -63,10 +63,10 @@ def make_config(args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = make_config(args)
+    check_checkpoint(args.checkpoint, 'CHECKPOINT')
+    preflight(cfg, ('test', ))
     register_scope_modules(cfg)
     allow_mmengine_checkpoints()
-    check_checkpoint(args.checkpoint, 'CHECKPOINT')
-    preflight(cfg, ('test',))
     runner = build_runner(cfg)
     runner.test()
 

@@ -12,7 +12,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 from relnas_mm.downstream.checkpoint_compat import allow_mmengine_checkpoints
-from relnas_mm.downstream.launch import build_runner, register_scope_modules
+from relnas_mm.downstream.launch import build_runner, check_amp_device, register_scope_modules
 from relnas_mm.downstream.preflight import preflight, set_data_root
 
 
@@ -65,10 +65,12 @@ def make_config(args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = make_config(args)
+    if args.amp:
+        check_amp_device()
+    has_val = cfg.get('val_dataloader') is not None and cfg.get('val_cfg') is not None
+    preflight(cfg, ('train', 'val') if has_val else ('train', ))
     register_scope_modules(cfg)
     allow_mmengine_checkpoints()
-    has_val = cfg.get('val_dataloader') is not None and cfg.get('val_cfg') is not None
-    preflight(cfg, ('train', 'val') if has_val else ('train',))
     runner = build_runner(cfg)
     runner.train()
 

@@ -34,6 +34,17 @@ def register_scope_modules(cfg: Any) -> str:
     return scope
 
 
+def check_amp_device() -> None:
+    """mmengine's AmpOptimWrapper runs on CUDA, NPU, MLU or MUSA devices only: say so
+    up front instead of failing inside the runner."""
+    from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                                 is_npu_available)
+    if not (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available()):
+        raise RuntimeError('--amp needs a CUDA (or NPU/MLU/MUSA) device: mmengine\'s '
+                           'AmpOptimWrapper does not run on the CPU')
+
+
 def build_runner(cfg: Any) -> Any:
     """mmengine's Runner, or the ``runner_type`` the config names."""
     if 'runner_type' in cfg:

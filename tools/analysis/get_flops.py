@@ -55,7 +55,7 @@ def input_hw(cfg: Config, shape: Sequence[int]) -> Tuple[int, int]:
     """``--shape`` if given, else the config's ``input_hw``; a clear error otherwise."""
     hw = shape or cfg.get('input_hw')
     if hw is None or len(hw) != 2:
-        raise ValueError(f'{cfg.filename}: no input size; pass --shape H W '
+        raise ValueError(f"{cfg.filename or 'the config'}: no input size; pass --shape H W "
                          '(or set input_hw = (H, W) in the config)')
     return int(hw[0]), int(hw[1])
 

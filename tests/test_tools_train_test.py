@@ -1,0 +1,134 @@
+"""tools/train.py and tools/test.py: resuming, and clear errors before training.
+
+Uses the CIFAR-10 config (plain mmengine, the cheapest) shrunk by --cfg-options.
+"""
+import importlib.util
+import os
+import sys
+
+import pytest
+import torch
+from fixtures_data import make_cifar_like
+from fixtures_downstream import LOADER_OPTIONS, REPO, check_ok, make_voc, run_tool
+
+from relnas_mm.downstream.preflight import DataCheckError
+
+pytest.importorskip('mmengine')
+
+CIFAR = 'configs/cifar/relnas_cifar10.py'
+SMALL = ['model.backbone.base_channels=8', 'model.backbone.num_cells=5'] + LOADER_OPTIONS
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    """--resume loads an mmengine checkpoint under torch>=2.6's weights_only default
+    (message hub, numpy state) and continues the epoch count."""
+    root = make_cifar_like(str(tmp_path / 'cifar'), n_train=4, n_test=2)
+    work = str(tmp_path / 'work')
+    base = ['tools/train.py', CIFAR, '--work-dir', work, '--data-root', root]
+    check_ok(run_tool(*base, '--cfg-options', *SMALL, 'train_cfg.max_epochs=1'))
+    out = check_ok(run_tool(*base, '--resume', '--cfg-options', *SMALL,
+                            'train_cfg.max_epochs=2'))
+    assert 'resumed epoch: 1' in out
+    assert 'Epoch(train) [2]' in out and 'Epoch(train) [1]' not in out
+    ckpt = torch.load(os.path.join(work, 'epoch_2.pth'), map_location='cpu',
+                      weights_only=False)
+    assert ckpt['meta']['epoch'] == 2
+
+
+def _main_fails(monkeypatch, name: str, *argv: str):
+    """Run tools/<name>.py's main() in-process; return the exception it raised.
+
+    The runner is never built: the errors come from the checks before it."""
+    tool = _tool_module(name)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    monkeypatch.setattr(tool, 'build_runner', _no_runner)
+    with pytest.raises(Exception) as info:
+        tool.main()
+    return info.value
+
+
+def _no_runner(cfg):
+    raise AssertionError('the checks let a bad config through to the runner')
+
+
+def test_wrong_data_root_is_reported_before_training(tmp_path, monkeypatch):
+    missing = str(tmp_path / 'no_such_dir')
+    error = _main_fails(monkeypatch, 'train', CIFAR, '--data-root', missing)
+    assert isinstance(error, DataCheckError)
+    assert f"train_dataloader.dataset.data_root: directory '{missing}' does not exist" \
+        in str(error)
+    assert f"val_dataloader.dataset.data_root: directory '{missing}'" in str(error)
+
+
+def test_missing_annotation_file_is_named_before_training(tmp_path, monkeypatch):
+    devkit = make_voc(str(tmp_path))
+    lost = os.path.join(devkit, 'VOC2012', 'ImageSets', 'Main', 'trainval.txt')
+    os.remove(lost)
+    error = _main_fails(monkeypatch, 'train', 'configs/det/relnas_ssd_voc.py', '--data-root',
+                        devkit)
+    assert isinstance(error, DataCheckError)
+    assert f"train_dataloader.dataset.datasets[1].ann_file: '{lost}' does not exist" \
+        in str(error)
+
+
+def test_unparsable_genotype_file_is_named_before_training(tmp_path):
+    """Through the real command line: a non-zero exit naming the key and the file."""
+    root = make_cifar_like(str(tmp_path / 'cifar'), n_train=4, n_test=2)
+    bad = tmp_path / 'best_genotype.json'
+    bad.write_text('{"normal": [["sep_conv_3x3", 0], ')
+    proc = run_tool('tools/train.py', CIFAR, '--work-dir', str(tmp_path / 'w'), '--data-root',
+                    root, '--cfg-options', *SMALL, f'model.backbone.genotype={bad}')
+    assert proc.returncode != 0
+    assert 'Epoch(train)' not in proc.stdout
+    assert (f'GenotypeError: model.backbone.genotype: genotype file {bad} is not valid JSON'
+            in proc.stdout), proc.stdout[-3000:]
+
+
+def test_test_tool_names_a_missing_checkpoint(tmp_path, monkeypatch):
+    missing = str(tmp_path / 'epoch_9.pth')
+    error = _main_fails(monkeypatch, 'test', CIFAR, missing)
+    assert isinstance(error, FileNotFoundError)
+    assert str(error) == f"CHECKPOINT: checkpoint '{missing}' does not exist"
+
+
+def _tool_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _config_from_argv(monkeypatch, name: str, *argv: str):
+    tool = _tool_module(name)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    return tool.make_config(tool.parse_args())
+
+
+def test_train_command_line_options(monkeypatch):
+    cfg = _config_from_argv(monkeypatch, 'train', CIFAR, '--amp', '--resume')
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert cfg.optim_wrapper.clip_grad.max_norm == 5  # the rest of the wrapper is kept
+    assert cfg.resume is True and cfg.load_from is None  # latest checkpoint of work_dir
+    assert cfg.work_dir == './work_dirs/relnas_cifar10'
+
+    cfg = _config_from_argv(monkeypatch, 'train', CIFAR, '--resume', 'w/epoch_3.pth',
+                            '--work-dir', 'w', '--data-root', '/data/c10')
+    assert (cfg.resume, cfg.load_from, cfg.work_dir) == (True, 'w/epoch_3.pth', 'w')
+    assert cfg.train_dataloader.dataset.data_root == '/data/c10'
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+
+
+def test_test_command_line_options(monkeypatch):
+    cfg = _config_from_argv(monkeypatch, 'test', CIFAR, 'c.pth', '--out', 'preds.pkl')
+    assert cfg.load_from == 'c.pth'
+    assert [m['type'] for m in cfg.test_evaluator] == ['relnas_mm.Accuracy', 'DumpResults']
+    assert cfg.test_evaluator[1].out_file_path == 'preds.pkl'
+    with pytest.raises(ValueError, match='--out must be a .pkl'):
+        _config_from_argv(monkeypatch, 'test', CIFAR, 'c.pth', '--out', 'preds.json')
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='AMP runs where CUDA is available')
+def test_amp_on_the_cpu_is_refused_before_training(monkeypatch):
+    error = _main_fails(monkeypatch, 'train', CIFAR, '--amp')
+    assert isinstance(error, RuntimeError) and '--amp needs a CUDA' in str(error)
