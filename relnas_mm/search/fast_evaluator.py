@@ -1,0 +1,424 @@
+"""Fast candidate evaluation: the reference's computation with the host overheads removed.
+
+``FastEvaluator`` computes what ``EagerEvaluator`` computes — the same operations in the
+same order from the same generator draws — and differs only in how the work reaches the
+device. On a GPU the search network is so small (16 channels) that the eager loop is
+bound by the host: thousands of kernel launches per step, each a few microseconds of
+Python and driver time. So:
+
+* only the candidate's own modules are loaded, optimised and copied out: the SuperNet
+  holds every (edge, operation) module, about 5,000 tensors, of which a candidate
+  trains about a fifth (the reference loads and clones all of them);
+* SGD and gradient clipping run as multi-tensor (foreach) kernels;
+* on CUDA the whole training step (gather, augmentation, forward, backward, clipping,
+  SGD step, loss sum) is captured once per candidate as a CUDA graph and replayed, and
+  so is the validation forward: two launches per step, no host sync until the end;
+* ``evaluate_many`` runs several candidates at once, each on its own replica of the
+  network and its own CUDA stream, so that their small kernels share the GPU.
+
+No mmengine here: the GPU machines run torch alone.
+"""
+import contextlib
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, ContextManager, Dict, Generator, List, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.supernet import SuperNet, op_module_of, supernet_config
+from .augment import augment_batch, normalize
+from .evaluator import CandidateEvaluator, CandidateJob, CandidateResult, Device, SearchData
+
+logger = logging.getLogger('relnas_mm')
+
+SGD_IMPLS = ('foreach', 'fused', 'loop')
+NORM_IMPLS = ('cudnn', 'native', 'compiled')
+
+StepFn = Callable[[torch.Tensor], None]
+
+
+# ----------------------------------------------------------------------------- batch norm
+def _cudnn_off() -> ContextManager:
+    """cuDNN disabled, every other cuDNN flag as it is now."""
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(enabled=False, benchmark=cudnn.benchmark,
+                       deterministic=cudnn.deterministic, allow_tf32=cudnn.allow_tf32)
+
+
+def _native_bn_forward(module: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    # the kernel (and so its backward) is picked when the forward runs
+    with _cudnn_off():
+        return nn.BatchNorm2d.forward(module, x)
+
+
+_COMPILED_BN: Optional[Callable[..., torch.Tensor]] = None
+
+
+def _compiled_batch_norm() -> Callable[..., torch.Tensor]:
+    global _COMPILED_BN
+    if _COMPILED_BN is None:
+        # one specialisation per (shape, training) pair; the search net has about a dozen
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+        _COMPILED_BN = torch.compile(F.batch_norm, dynamic=False)
+    return _COMPILED_BN
+
+
+def _compiled_bn_forward(module: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    # nn.BatchNorm2d.forward with momentum set and running stats tracked, minus Python checks
+    if module.training:
+        module.num_batches_tracked.add_(1)
+    return _compiled_batch_norm()(x, module.running_mean, module.running_var, module.weight,
+                                  module.bias, module.training, module.momentum, module.eps)
+
+
+def use_batch_norm(model: nn.Module, impl: str) -> None:
+    """Switch every BatchNorm2d of ``model`` to ``impl`` ('cudnn', 'native' or 'compiled').
+
+    'cudnn' is PyTorch's default dispatch (cuDNN on CUDA); 'native' forces PyTorch's own
+    kernels, which handle few channels over many pixels differently; 'compiled' uses a
+    ``torch.compile``d batch norm (Triton kernels on CUDA). Same maths, other kernels.
+    """
+    if impl not in NORM_IMPLS:
+        raise ValueError(f'norm must be one of {NORM_IMPLS}, got {impl!r}')
+    if impl == 'cudnn':
+        return
+    forward = _native_bn_forward if impl == 'native' else _compiled_bn_forward
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            if module.momentum is None or not module.track_running_stats:
+                raise ValueError(f'norm={impl!r} needs BatchNorm2d with a momentum and '
+                                 f'running stats, got {module}')
+            module.forward = forward.__get__(module)
+
+
+# ----------------------------------------------------------------------------- replicas
+@dataclass
+class _Replica:
+    """One copy of the search network with the stream its candidates run on."""
+
+    model: SuperNet
+    tensors: Dict[str, torch.Tensor]  # state_dict(keep_vars=True): the live tensors
+    stream: Optional[Any]  # torch.cuda.Stream on CUDA
+    shared_modules: List[nn.Module]  # every module outside the per-(edge, op) ones
+    op_modules: Dict[str, List[nn.Module]]  # op-module prefix -> its modules
+
+    def set_training(self, used: List[str], mode: bool) -> None:
+        """``model.train(mode)`` for the modules a candidate runs only (5,000 -> ~300)."""
+        for module in self.shared_modules:
+            module.training = mode
+        for prefix in used:
+            for module in self.op_modules[prefix]:
+                module.training = mode
+
+
+@dataclass
+class _Pending:
+    """A candidate whose work is enqueued: sums still on the device, trained tensors."""
+
+    job: CandidateJob
+    sums: torch.Tensor  # (train loss sum, valid loss sum, correct)
+    trained: Dict[str, torch.Tensor]
+    n_train: int
+    n_valid: int
+
+
+def _on(stream: Optional[Any]) -> ContextManager:
+    return torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()
+
+
+class FastEvaluator(CandidateEvaluator):
+    """The reference estimation (``EagerEvaluator``), engineered for speed.
+
+    Same arguments and results as ``EagerEvaluator``, plus:
+
+    Args:
+        cuda_graph: capture each candidate's training step and validation forward as
+            CUDA graphs (CUDA only; elsewhere, or if capture fails, steps run eagerly and
+            one line is logged to the 'relnas_mm' logger).
+        channels_last: run the network in channels-last memory format. None: on CUDA
+            only (the CPU is slower with it; see the README).
+        sgd: 'foreach' (multi-tensor kernels, bitwise the same as ``torch.optim.SGD``'s
+            default), 'fused' (one kernel; may differ in the last bits) or 'loop'
+            (one tensor at a time).
+        norm: batch-norm kernels, see ``use_batch_norm``.
+        streams: candidates run at once by ``evaluate_many`` (each on its own network
+            replica and CUDA stream; on the CPU they are only interleaved).
+        warmup_steps: eager steps before a capture (cuDNN/cuBLAS set-up, SGD buffers).
+        valid_batch_size: validation batch (default ``batch_size``); eval-mode results
+            do not depend on it beyond rounding. Must equal ``batch_size`` with
+            ``augment_valid``, whose draws are per batch.
+
+    The trained state of a result holds copies of the tensors the candidate trained
+    (its op modules and everything shared); its other entries are the job's own,
+    read-only, tensors, equal to what the reference returns for them.
+    """
+
+    def __init__(self, data: SearchData, model_cfg: Optional[Mapping[str, Any]] = None,
+                 batch_size: int = 256, momentum: float = 0.9, weight_decay: float = 3e-4,
+                 grad_clip: float = 5.0, augment_valid: bool = False, device: Device = None,
+                 cuda_graph: bool = True, channels_last: Optional[bool] = None,
+                 sgd: str = 'foreach', norm: str = 'cudnn', streams: int = 1,
+                 warmup_steps: int = 1, valid_batch_size: Optional[int] = None) -> None:
+        self.device = torch.device(device) if device is not None else data.device
+        self.data = data if data.device == self.device else data.to(self.device)
+        self.model_cfg = supernet_config(**(model_cfg or {}))
+        _check_settings(batch_size, valid_batch_size, augment_valid, sgd, streams,
+                        warmup_steps)
+        _check_labels(self.data, self.model_cfg['num_classes'])
+        self.batch_size = batch_size
+        self.valid_batch_size = valid_batch_size or batch_size
+        self.momentum, self.weight_decay, self.grad_clip = momentum, weight_decay, grad_clip
+        self.augment_valid = augment_valid
+        on_cuda = self.device.type == 'cuda'
+        self.cuda_graph = bool(cuda_graph) and on_cuda
+        if cuda_graph and not on_cuda:
+            logger.info('FastEvaluator: CUDA graphs need a CUDA device; %s runs eagerly',
+                        self.device)
+        self.channels_last = on_cuda if channels_last is None else bool(channels_last)
+        self.sgd, self.norm, self.warmup_steps = sgd, norm, warmup_steps
+        self._replicas = [self._replica() for _ in range(streams)]
+        self._keys = list(self._replicas[0].tensors)
+        self._module_of = {k: op_module_of(k) for k in self._keys}
+        self._param_names = [n for n, _ in self._replicas[0].model.named_parameters()]
+
+    def _replica(self) -> _Replica:
+        model = SuperNet(**self.model_cfg).to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        use_batch_norm(model, self.norm)
+        stream = torch.cuda.Stream(self.device) if self.device.type == 'cuda' else None
+        shared: List[nn.Module] = []
+        ops: Dict[str, List[nn.Module]] = {}
+        for name, module in model.named_modules():
+            prefix = op_module_of(f'{name}.x')
+            if prefix is None:
+                shared.append(module)
+            else:
+                ops.setdefault(prefix, []).append(module)
+        return _Replica(model, dict(model.state_dict(keep_vars=True)), stream, shared, ops)
+
+    def num_steps(self) -> int:
+        """Training steps per candidate: ceil(n_train / batch_size)."""
+        return math.ceil(self.data.train_images.shape[0] / self.batch_size)
+
+    # ------------------------------------------------------------------------- API
+    def evaluate(self, job: CandidateJob) -> CandidateResult:
+        return self.evaluate_many([job])[0]
+
+    def evaluate_many(self, jobs: List[CandidateJob]) -> List[CandidateResult]:
+        """Evaluate ``jobs`` (results in the same order), up to ``streams`` at once.
+
+        Each candidate is a coroutine that yields after every enqueued step; running
+        them round-robin keeps every stream fed. Results are those of one-by-one
+        evaluation: a job's outcome depends on its own seed and weights only.
+        """
+        main = torch.cuda.current_stream(self.device) if self.device.type == 'cuda' else None
+        waiting = list(enumerate(jobs))
+        free = list(self._replicas)
+        running: List[list] = []
+        pending: List[Optional[_Pending]] = [None] * len(jobs)
+        while waiting or running:
+            while free and waiting:
+                pos, job = waiting.pop(0)
+                replica = free.pop(0)
+                running.append([pos, replica, self._candidate(replica, job, main)])
+            for entry in list(running):
+                pos, replica, coroutine = entry
+                with _on(replica.stream):
+                    try:
+                        next(coroutine)
+                    except StopIteration as done:
+                        pending[pos] = done.value
+                        running.remove(entry)
+                        free.append(replica)
+        return _results(pending)
+
+    # ------------------------------------------------------------------------- one candidate
+    def _candidate(self, replica: _Replica, job: CandidateJob,
+                   main: Optional[Any]) -> Generator[None, None, _Pending]:
+        """Enqueue one job on ``replica``'s stream, yielding after every step."""
+        if replica.stream is not None:
+            replica.stream.wait_stream(main)  # the job's weights and the replica are free
+        model, tensors = replica.model, replica.tensors
+        used = model.used_modules(job.genotype)
+        keys = self._trained_keys(used, job)
+        with torch.no_grad():
+            for key in keys:
+                tensors[key].copy_(job.weights[key])
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(int(job.seed))
+        model.set_genotype(job.genotype)
+        model.drop_prob = float(job.drop_prob)
+        model.generator = generator
+        key_set = set(keys)
+        params = [tensors[n] for n in self._param_names if n in key_set]
+        sums = torch.zeros(3, device=self.device)
+        replica.set_training(used, True)
+        yield from self._train(model, params, float(job.lr), generator, sums[0])
+        replica.set_training(used, False)
+        yield from self._validate(model, generator, sums[1], sums[2])
+        model.generator = None
+        with _on(main):
+            if main is not None:
+                main.wait_stream(replica.stream)
+            trained = {k: tensors[k].detach().clone(memory_format=torch.contiguous_format)
+                       for k in keys}
+            sums = sums.clone()
+        return _Pending(job, sums, trained, self.data.train_images.shape[0],
+                        self.data.valid_images.shape[0])
+
+    def _trained_keys(self, used_modules: List[str], job: CandidateJob) -> List[str]:
+        """The state keys a candidate reads and trains: shared ones and its op modules'."""
+        used = set(used_modules)
+        keys = [k for k in self._keys if self._module_of[k] is None or self._module_of[k] in used]
+        missing = [k for k in keys if k not in job.weights]
+        if missing:
+            raise KeyError(f'CandidateJob {job.index}: weights lack {len(missing)} key(s) of '
+                           f'the SuperNet {dict(self.model_cfg)}, e.g. {missing[0]!r}')
+        return keys
+
+    def _optimizer(self, params: List[torch.Tensor], lr: float) -> torch.optim.SGD:
+        impl = dict(foreach=dict(foreach=True), fused=dict(fused=True),
+                    loop=dict(foreach=False))[self.sgd]
+        return torch.optim.SGD(params, lr=lr, momentum=self.momentum,
+                               weight_decay=self.weight_decay, **impl)
+
+    def _inputs(self, images: torch.Tensor) -> torch.Tensor:
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last \
+            else images
+
+    def _train(self, model: SuperNet, params: List[torch.Tensor], lr: float,
+               generator: torch.Generator, total: torch.Tensor) -> Generator[None, None, None]:
+        data, optimizer = self.data, self._optimizer(params, lr)
+
+        def step(idx: torch.Tensor) -> None:
+            for p in params:
+                p.grad = None
+            inputs = augment_batch(data.train_images.index_select(0, idx), generator)
+            loss = F.cross_entropy(model(self._inputs(inputs)),
+                                   data.train_labels.index_select(0, idx))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            optimizer.step()
+            total.add_(loss.detach() * idx.numel())
+
+        n = data.train_images.shape[0]
+        order = torch.randperm(n, generator=generator, device=self.device)
+        yield from self._steps(step, order, self.batch_size, generator)
+        for p in params:
+            p.grad = None  # also frees the graph's gradient buffers
+
+    def _validate(self, model: SuperNet, generator: torch.Generator, total: torch.Tensor,
+                  correct: torch.Tensor) -> Generator[None, None, None]:
+        data = self.data
+
+        @torch.no_grad()
+        def step(idx: torch.Tensor) -> None:
+            images = data.valid_images.index_select(0, idx)
+            labels = data.valid_labels.index_select(0, idx)
+            inputs = augment_batch(images, generator) if self.augment_valid else normalize(images)
+            logits = model(self._inputs(inputs))
+            total.add_(F.cross_entropy(logits, labels, reduction='sum'))
+            correct.add_((logits.argmax(dim=1) == labels).sum())
+
+        order = torch.arange(data.valid_images.shape[0], device=self.device)
+        yield from self._steps(step, order, self.valid_batch_size, generator)
+
+    # ------------------------------------------------------------------------- steps and graphs
+    def _steps(self, step: StepFn, order: torch.Tensor, batch: int,
+               generator: torch.Generator) -> Generator[None, None, None]:
+        """Run ``step`` over ``order`` in batches: a few eagerly, then a replayed graph.
+
+        The last partial batch (another shape) always runs eagerly.
+        """
+        full = order.numel() // batch
+        graph, static_idx = None, None
+        for i in range(full):
+            idx = order[i * batch:(i + 1) * batch]
+            if graph is not None:
+                static_idx.copy_(idx)
+                graph.replay()
+            elif self.cuda_graph and i == self.warmup_steps and full > i + 1:
+                static_idx = idx.clone()
+                graph = self._capture(step, static_idx, generator)
+                if graph is not None:
+                    graph.replay()
+                else:
+                    step(idx)
+            else:
+                step(idx)
+            yield
+        if order.numel() > full * batch:
+            step(order[full * batch:])
+            yield
+
+    def _capture(self, step: StepFn, static_idx: torch.Tensor,
+                 generator: torch.Generator) -> Optional['torch.cuda.CUDAGraph']:
+        """``step`` on ``static_idx`` as a CUDA graph (not run); None if capture fails.
+
+        Captures on the replica's own (non-default) stream, which has already run the
+        warm-up steps. ``torch.cuda.graph`` is not used because it synchronises the whole
+        device, which would stall the other candidates' streams.
+        """
+        rng_state = generator.get_state()
+        try:
+            graph = torch.cuda.CUDAGraph()
+            graph.register_generator_state(generator)
+            graph.capture_begin()
+            try:
+                step(static_idx)
+            finally:
+                graph.capture_end()
+        except RuntimeError as err:
+            generator.set_state(rng_state)
+            self.cuda_graph = False
+            logger.warning('FastEvaluator: CUDA graph capture failed (%s); falling back to '
+                           'eager steps', str(err).splitlines()[0] if str(err) else repr(err))
+            return None
+        return graph
+
+
+def _results(pending: List[Optional[_Pending]]) -> List[CandidateResult]:
+    """Turn enqueued candidates into results with one host sync for all of them."""
+    values = torch.stack([p.sums for p in pending]).tolist()
+    results = []
+    for p, (train_sum, valid_sum, correct) in zip(pending, values):
+        job = p.job
+        state = dict(job.weights)
+        state.update(p.trained)
+        loss, train_loss = valid_sum / p.n_valid, train_sum / p.n_train
+        results.append(CandidateResult(index=job.index, loss=loss, acc=correct / p.n_valid,
+                                       train_loss=train_loss, state=state,
+                                       finite=math.isfinite(loss) and math.isfinite(train_loss)))
+    return results
+
+
+def _check_settings(batch_size: int, valid_batch_size: Optional[int], augment_valid: bool,
+                    sgd: str, streams: int, warmup_steps: int) -> None:
+    for name, value, low in (('batch_size', batch_size, 1), ('streams', streams, 1),
+                             ('warmup_steps', warmup_steps, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f'FastEvaluator: {name} must be an integer >= {low}, '
+                             f'got {value!r}')
+    if valid_batch_size is not None and (not isinstance(valid_batch_size, int)
+                                         or valid_batch_size < 1):
+        raise ValueError(f'FastEvaluator: valid_batch_size must be a positive integer or None, '
+                         f'got {valid_batch_size!r}')
+    if augment_valid and valid_batch_size not in (None, batch_size):
+        raise ValueError(f'FastEvaluator: with augment_valid the validation batch must equal '
+                         f'batch_size ({batch_size}), got valid_batch_size={valid_batch_size} '
+                         f'(the augmentation draws per batch)')
+    if sgd not in SGD_IMPLS:
+        raise ValueError(f'FastEvaluator: sgd must be one of {SGD_IMPLS}, got {sgd!r}')
+
+
+def _check_labels(data: SearchData, num_classes: int) -> None:
+    for name in ('train', 'valid'):
+        labels = getattr(data, f'{name}_labels')
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(f'SearchData.{name}_labels span {lo}..{hi}, outside '
+                             f'0..{num_classes - 1} (num_classes={num_classes})')

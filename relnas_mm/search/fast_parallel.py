@@ -1,0 +1,331 @@
+"""Several candidates at once in worker processes, and the one function the search calls.
+
+``make_evaluate(data, kind='fast', workers=N, ...)`` returns the ``evaluate(jobs) ->
+results`` callable that ``RelativeNAS.run_generation`` takes: in this process when
+``workers`` is 0, else spread over N worker processes (each builds its evaluator once,
+from a picklable ``EvaluatorSpec``; the search data reaches them as shared-memory CPU
+tensors). Several processes can share one GPU; the eager reference, bound by the host,
+gains most from that, the CUDA-graph engine from ``streams`` inside one process.
+
+A job's result depends only on the job (its seed drives every random draw), so the
+results equal sequential evaluation whichever worker runs which job.
+
+Weights travel packed: one flat tensor per dtype instead of thousands of small tensors,
+and only the tensors a candidate changed come back.
+"""
+import math
+import queue
+import time
+import traceback
+import weakref
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+import torch.multiprocessing as mp
+
+from ..space.genotype import Genotype
+from .evaluator import (CandidateEvaluator, CandidateJob, CandidateResult, EagerEvaluator,
+                        SearchData)
+from .fast_evaluator import FastEvaluator
+
+EVALUATORS = {'eager': EagerEvaluator, 'fast': FastEvaluator}
+#: seconds between checks that the workers are alive while waiting for them
+POLL_S = 1.0
+
+
+# ----------------------------------------------------------------------------- packing
+@dataclass
+class PackedState:
+    """A state dict as one flat tensor per dtype plus names and shapes (cheap to send)."""
+
+    names: List[str]
+    shapes: List[Tuple[int, ...]]
+    dtypes: List[torch.dtype]
+    flats: Dict[torch.dtype, torch.Tensor]
+
+    @classmethod
+    def pack(cls, state: Mapping[str, torch.Tensor]) -> 'PackedState':
+        names = list(state)
+        groups: Dict[torch.dtype, List[torch.Tensor]] = {}
+        for name in names:
+            groups.setdefault(state[name].dtype, []).append(state[name].detach().reshape(-1))
+        flats = {dtype: torch.cat(parts).cpu() for dtype, parts in groups.items()}
+        return cls(names, [tuple(state[n].shape) for n in names],
+                   [state[n].dtype for n in names], flats)
+
+    def unpack(self, device: Optional[torch.device] = None) -> Dict[str, torch.Tensor]:
+        """Views into the flat tensors (moved to ``device`` first, one copy per dtype)."""
+        flats = {d: f.to(device) if device is not None else f for d, f in self.flats.items()}
+        offsets = dict.fromkeys(flats, 0)
+        state = {}
+        for name, shape, dtype in zip(self.names, self.shapes, self.dtypes):
+            numel = math.prod(shape)
+            state[name] = flats[dtype][offsets[dtype]:offsets[dtype] + numel].view(shape)
+            offsets[dtype] += numel
+        return state
+
+
+@dataclass
+class _JobMessage:
+    index: int
+    genotype: Genotype
+    weights: PackedState
+    lr: float
+    drop_prob: float
+    seed: int
+
+    def job(self, device: torch.device) -> CandidateJob:
+        return CandidateJob(index=self.index, genotype=self.genotype,
+                            weights=self.weights.unpack(device), lr=self.lr,
+                            drop_prob=self.drop_prob, seed=self.seed)
+
+
+@dataclass
+class _ResultMessage:
+    index: int
+    loss: float
+    acc: float
+    train_loss: float
+    finite: bool
+    changed: PackedState  # the state entries that are not the job's own tensors
+
+    @classmethod
+    def of(cls, result: CandidateResult, job: CandidateJob) -> '_ResultMessage':
+        changed = {k: v for k, v in result.state.items() if v is not job.weights.get(k)}
+        return cls(result.index, result.loss, result.acc, result.train_loss, result.finite,
+                   PackedState.pack(changed))
+
+    def result(self, job: CandidateJob) -> CandidateResult:
+        device = next(iter(job.weights.values())).device
+        state = dict(job.weights)
+        state.update(self.changed.unpack(device))
+        return CandidateResult(index=self.index, loss=self.loss, acc=self.acc,
+                               train_loss=self.train_loss, state=state, finite=self.finite)
+
+
+# ----------------------------------------------------------------------------- building
+@dataclass
+class EvaluatorSpec:
+    """How to build an evaluator in any process.
+
+    Args:
+        kind: 'eager' (``EagerEvaluator``, the reference) or 'fast' (``FastEvaluator``).
+        data: the search halves.
+        options: the evaluator's other keyword arguments (model_cfg, batch_size,
+            device, cuda_graph, ...).
+    """
+
+    kind: str
+    data: SearchData
+    options: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVALUATORS:
+            raise ValueError(f'evaluator kind must be one of {sorted(EVALUATORS)}, '
+                             f'got {self.kind!r}')
+        if 'data' in self.options:
+            raise ValueError('EvaluatorSpec.options must not contain "data"; pass it as data')
+
+    def build(self) -> CandidateEvaluator:
+        return EVALUATORS[self.kind](self.data, **self.options)
+
+
+def evaluate_all(evaluator: CandidateEvaluator,
+                 jobs: Sequence[CandidateJob]) -> List[CandidateResult]:
+    """``jobs`` through ``evaluator``, at once where it can (``evaluate_many``)."""
+    many = getattr(evaluator, 'evaluate_many', None)
+    return many(list(jobs)) if many is not None else [evaluator.evaluate(j) for j in jobs]
+
+
+class InProcessEvaluate:
+    """``evaluate(jobs)`` over one evaluator in this process."""
+
+    def __init__(self, evaluator: CandidateEvaluator) -> None:
+        self.evaluator = evaluator
+
+    def __call__(self, jobs: List[CandidateJob]) -> List[CandidateResult]:
+        return evaluate_all(self.evaluator, jobs)
+
+    def close(self) -> None:
+        """Nothing to release (for symmetry with ``ParallelEvaluate``)."""
+
+    def __enter__(self) -> 'InProcessEvaluate':
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ----------------------------------------------------------------------------- workers
+def _worker(rank: int, spec: EvaluatorSpec, threads: int, tasks: Any, replies: Any) -> None:
+    """A worker process: build the evaluator once, then evaluate chunks until None."""
+    try:
+        torch.set_num_threads(threads)
+        evaluator = spec.build()
+        device = getattr(evaluator, 'device', torch.device('cpu'))
+    except BaseException:  # report anything, the parent decides
+        replies.put(('error', rank, None, traceback.format_exc()))
+        return
+    replies.put(('ready', rank, None, None))
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        call, positions, messages = task
+        try:
+            jobs = [m.job(device) for m in messages]
+            out = evaluate_all(evaluator, jobs)
+            replies.put(('done', call, positions,
+                         [_ResultMessage.of(r, j) for r, j in zip(out, jobs)]))
+        except BaseException:
+            replies.put(('error', call, positions, traceback.format_exc()))
+
+
+def _shutdown(processes: List[Any], tasks: Any) -> None:
+    for _ in processes:
+        tasks.put(None)
+    for p in processes:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.terminate()
+            p.join()
+
+
+class ParallelEvaluate:
+    """``evaluate(jobs)`` over ``workers`` spawned processes, results in job order.
+
+    Args:
+        spec: how each worker builds its evaluator. Data on a GPU is sent as CPU
+            shared memory and moved back to the device in each worker.
+        workers: number of processes.
+        threads: intra-op threads per worker (default: this process's threads divided
+            among the workers, at least 1).
+        devices: optional per-worker devices (worker w uses ``devices[w % len]``),
+            e.g. several GPUs; default: the spec's device.
+        chunk: jobs handed to a worker at a time (default: the spec's ``streams``,
+            so that a FastEvaluator runs that many at once).
+    """
+
+    def __init__(self, spec: EvaluatorSpec, workers: int, threads: Optional[int] = None,
+                 devices: Optional[Sequence[str]] = None, chunk: Optional[int] = None,
+                 start_timeout: float = 600.0) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f'ParallelEvaluate: workers must be a positive integer, '
+                             f'got {workers!r}')
+        data = spec.data
+        options = dict(spec.options)
+        options.setdefault('device', str(data.device))
+        if data.device.type != 'cpu':
+            data = data.to('cpu')
+        for tensor in (data.train_images, data.train_labels, data.valid_images,
+                       data.valid_labels):
+            tensor.share_memory_()
+        self.chunk = chunk or int(options.get('streams', 1))
+        threads = threads or max(1, torch.get_num_threads() // workers)
+        ctx = mp.get_context('spawn')
+        self._tasks, self._replies = ctx.Queue(), ctx.Queue()
+        self._processes = []
+        for rank in range(workers):
+            worker_options = dict(options)
+            if devices:
+                worker_options['device'] = devices[rank % len(devices)]
+            worker_spec = replace(spec, data=data, options=worker_options)
+            process = ctx.Process(target=_worker, daemon=True, name=f'relnas-eval-{rank}',
+                                  args=(rank, worker_spec, threads, self._tasks, self._replies))
+            process.start()
+            self._processes.append(process)
+        self._finalizer = weakref.finalize(self, _shutdown, self._processes, self._tasks)
+        self._calls = 0
+        self._wait_ready(start_timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for _ in self._processes:
+            kind, rank, _, text = self._get(deadline)
+            if kind == 'error':
+                self.close()
+                raise RuntimeError(f'ParallelEvaluate: worker {rank} could not build its '
+                                   f'evaluator:\n{text}')
+
+    def _get(self, deadline: Optional[float] = None) -> tuple:
+        """The next reply; raises if a worker died meanwhile or ``deadline`` passed."""
+        while True:
+            try:
+                return self._replies.get(timeout=POLL_S)
+            except queue.Empty:
+                dead = [(p.name, p.exitcode) for p in self._processes if not p.is_alive()]
+                late = deadline is not None and time.monotonic() > deadline
+                if dead or late:
+                    self.close()
+                    problem = (f'worker process(es) died: {dead} (name, exit code)' if dead
+                               else 'workers not ready in time')
+                    raise RuntimeError(f'ParallelEvaluate: {problem}') from None
+
+    def __call__(self, jobs: List[CandidateJob]) -> List[CandidateResult]:
+        if self._finalizer.alive is False:
+            raise RuntimeError('ParallelEvaluate: already closed')
+        self._calls += 1
+        call = self._calls
+        packed: Dict[int, PackedState] = {}  # snapshots shared by several jobs go once
+        messages = []
+        for job in jobs:
+            if id(job.weights) not in packed:
+                packed[id(job.weights)] = PackedState.pack(job.weights)
+            weights = packed[id(job.weights)]
+            messages.append(_JobMessage(job.index, job.genotype, weights, float(job.lr),
+                                        float(job.drop_prob), int(job.seed)))
+        for start in range(0, len(jobs), self.chunk):
+            positions = list(range(start, min(start + self.chunk, len(jobs))))
+            self._tasks.put((call, positions, [messages[i] for i in positions]))
+        results: List[Optional[CandidateResult]] = [None] * len(jobs)
+        remaining = len(jobs)
+        while remaining:
+            kind, reply_call, positions, payload = self._get()
+            if kind == 'error':
+                indices = [jobs[i].index for i in positions]
+                raise RuntimeError(f'ParallelEvaluate: a worker failed on candidate(s) '
+                                   f'{indices}:\n{payload}')
+            if reply_call != call:
+                continue  # a reply left over from an interrupted earlier call
+            for pos, message in zip(positions, payload):
+                results[pos] = message.result(jobs[pos])
+            remaining -= len(positions)
+        return results
+
+    def close(self) -> None:
+        """Stop the workers (also done when the object is garbage collected)."""
+        self._finalizer()
+
+    def __enter__(self) -> 'ParallelEvaluate':
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_evaluate(data: SearchData, kind: str = 'fast', workers: int = 0,
+                  threads: Optional[int] = None, devices: Optional[Sequence[str]] = None,
+                  **options: Any) -> Any:
+    """The search's ``evaluate(jobs) -> results`` callable (with ``close()``).
+
+    Args:
+        data: the search halves.
+        kind: 'eager' (the reference) or 'fast'.
+        workers: 0 evaluates in this process; N > 0 in N worker processes.
+        threads, devices: worker settings, see ``ParallelEvaluate``.
+        **options: the evaluator's keyword arguments (model_cfg, batch_size, device,
+            cuda_graph, channels_last, streams, ...).
+
+    Example::
+
+        evaluate = make_evaluate(data, 'fast', model_cfg=dict(channels=16, num_cells=8),
+                                 device='cuda', streams=2)
+        record = search.run_generation(evaluate)
+    """
+    spec = EvaluatorSpec(kind, data, dict(options))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f'make_evaluate: workers must be an integer >= 0, got {workers!r}')
+    if workers == 0:
+        return InProcessEvaluate(spec.build())
+    return ParallelEvaluate(spec, workers, threads=threads, devices=devices)
