@@ -1,0 +1,47 @@
+"""Draw cells and search curves from the command line.
+
+    python -m relnas_mm.visualization RelativeNAS --out-dir cells/
+    python -m relnas_mm.visualization work_dirs/x/best_genotype.json --out-dir work_dirs/x/cells \
+        --history work_dirs/x/search_history.json
+"""
+import argparse
+import json
+import os
+from typing import List, Optional
+
+from .cell_plot import FORMATS, plot_genotype
+from .curves import plot_search_curves
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog='python -m relnas_mm.visualization',
+                                     description='Draw the normal and reduction cells of a '
+                                     'genotype (and optionally the search curves).')
+    parser.add_argument('genotype', help='shipped name (RelativeNAS, DARTS_V2, PC_DARTS), '
+                        'DARTS "Genotype(...)" text, or a genotype JSON file')
+    parser.add_argument('--out-dir', default='.', help='folder for the pictures')
+    parser.add_argument('--prefix', default='', help='file name prefix')
+    parser.add_argument('--formats', nargs='+', default=['png', 'svg'], choices=FORMATS)
+    parser.add_argument('--history', help='search_history.json written by the search: '
+                        'also draw search_curves.png')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> List[str]:
+    args = parse_args(argv)
+    paths = plot_genotype(args.genotype, args.out_dir, args.prefix, args.formats)
+    if args.history:
+        with open(args.history) as f:
+            history = json.load(f)
+        generations = history.get('generations') if isinstance(history, dict) else history
+        if not isinstance(generations, list):
+            raise SystemExit(f'{args.history}: expected a list of generations or a dict with '
+                             f'"generations"')
+        paths += plot_search_curves(
+            generations, os.path.join(args.out_dir, f'{args.prefix}search_curves'), args.formats)
+    print('\n'.join(paths))
+    return paths
+
+
+if __name__ == '__main__':
+    main()
