@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 from relnas_mm.visualization.__main__ import main
 
 
@@ -21,10 +23,6 @@ def test_command_line_draws_cells_and_curves(tmp_path, capsys):
 def test_command_line_refuses_a_history_without_generations(tmp_path):
     history = tmp_path / 'h.json'
     history.write_text(json.dumps({'search': {}}))
-    try:
+    with pytest.raises(SystemExit, match=r'h\.json: expected a list of generations'):
         main(['RelativeNAS', '--out-dir', str(tmp_path), '--formats', 'svg',
               '--history', str(history)])
-    except SystemExit as exc:
-        assert 'h.json' in str(exc) and 'generations' in str(exc)
-    else:
-        raise AssertionError('a history without generations was accepted')
