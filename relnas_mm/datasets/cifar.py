@@ -3,6 +3,7 @@ from typing import Callable, Dict, List, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.dist import barrier, get_local_rank
 
 from ..registry import DATASETS
 from .cifar_io import CIFAR10_CLASSES, download_cifar10, load_cifar10, load_cifar10_classes
@@ -35,7 +36,9 @@ class CIFAR10Dataset(BaseDataset):
 
     def _prepare_files(self) -> None:
         if self.download:
-            download_cifar10(self.data_root)
+            if get_local_rank() == 0:  # one download per machine; the other ranks wait
+                download_cifar10(self.data_root)
+            barrier()
 
     def load_data_list(self) -> List[dict]:
         self._prepare_files()

@@ -294,10 +294,10 @@ def download_cifar10(root: str, url: str = CIFAR10_URL, md5: Optional[str] = CIF
     if not (os.path.isfile(archive) and (md5 is None or _md5(archive) == md5)):
         logger.info('downloading %s to %s', url, archive)
         try:
-            urllib.request.urlretrieve(url, f'{archive}.part')
+            urllib.request.urlretrieve(url, f'{archive}.part{os.getpid()}')
         except OSError as exc:
             raise CIFARDataError(f'downloading {url} to {archive} failed: {exc}') from None
-        os.replace(f'{archive}.part', archive)
+        os.replace(f'{archive}.part{os.getpid()}', archive)
     got = _md5(archive) if md5 is not None else None
     if got != md5:
         raise CIFARDataError(f'{archive} is corrupt: md5 {got} != expected {md5}; '
