@@ -1,0 +1,292 @@
+"""Time candidate evaluation: the eager reference against the fast engine, same candidates.
+
+    PYTHONPATH=. python tools/benchmark_search.py [--device cuda|cpu] [--candidates N]
+        [--channels 16] [--cells 8] [--batch-size 256] [--train-size 25000]
+        [--workers K] [--variant "k=v,k=v" ...] [--group pair|all] [--json OUT]
+
+Random candidates (a decoded random population), synthetic uint8 images resident on the
+device with learnable labels. Prints seconds per candidate for each engine (a warm-up
+candidate excluded, the device synchronised around the timings), their ratio, peak
+memory, the largest relative loss difference between engines, and the projected time
+of the paper's full search (20 candidates x 50 generations at 25k/25k images). Before
+timing, a short same-results check (a few fp32 steps, TF32 off) compares every fast
+variant with the reference.
+
+A ``--variant`` is a comma-separated list of FastEvaluator / make_evaluate options,
+e.g. ``--variant "" --variant "channels_last=0" --variant "norm=native,streams=4"``;
+the empty string is the defaults. Needs torch only (no mmengine).
+"""
+import argparse
+import json
+import math
+import resource
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from relnas_mm.models.supernet import SuperNet
+from relnas_mm.search.algorithm import job_seed
+from relnas_mm.search.evaluator import CandidateJob, EagerEvaluator, SearchData
+from relnas_mm.search.fast_parallel import make_evaluate
+from relnas_mm.space.encoding import decode_population, random_population
+from relnas_mm.space.genotype import format_genotype
+
+#: the paper's search: 20 candidates x 50 generations, 25k training / 25k validation images
+PAPER_EVALUATIONS = 20 * 50
+PAPER_TRAIN = PAPER_VALID = 25000
+CHECK_TOLERANCE = 1e-4
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--candidates', type=int, default=4, help='timed candidates')
+    parser.add_argument('--channels', type=int, default=16)
+    parser.add_argument('--cells', type=int, default=8)
+    parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--train-size', type=int, default=PAPER_TRAIN)
+    parser.add_argument('--valid-size', type=int, help='default: the train size')
+    parser.add_argument('--workers', type=int, default=0,
+                        help='worker processes for the fast engine (0: in this process)')
+    parser.add_argument('--variant', action='append',
+                        help='fast-engine options "k=v,k=v" (repeatable; default: "")')
+    parser.add_argument('--group', choices=('pair', 'all'), default='pair',
+                        help='jobs per evaluate call: pairs (the faithful per-pair mode) '
+                        'or all candidates at once (the per-generation mode)')
+    parser.add_argument('--lr', type=float, default=0.05)
+    parser.add_argument('--drop-prob', type=float, default=0.15)
+    parser.add_argument('--check-steps', type=int, default=4,
+                        help='training steps of the same-results check (0: skip it)')
+    parser.add_argument('--repeats', type=int, default=1,
+                        help='time each engine this many times, report the fastest')
+    parser.add_argument('--skip-eager', action='store_true',
+                        help='time the fast variants only (no ratio)')
+    parser.add_argument('--cudnn-benchmark', action='store_true')
+    parser.add_argument('--threads', type=int, help='torch intra-op threads')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--json', help='write the figures to this JSON file')
+    args = parser.parse_args(argv)
+    args.valid_size = args.valid_size or args.train_size
+    args.variant = args.variant or ['']
+    for key in ('candidates', 'channels', 'cells', 'batch_size', 'train_size', 'valid_size'):
+        if getattr(args, key) < 1:
+            parser.error(f'--{key.replace("_", "-")} must be >= 1')
+    return args
+
+
+def parse_variant(text: str) -> Dict[str, Any]:
+    """'channels_last=0,norm=native' -> {'channels_last': False, 'norm': 'native'}."""
+    options: Dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(','))):
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise ValueError(f'--variant {text!r}: expected k=v items, got {item!r}')
+        options[key.strip()] = _value(value.strip())
+    return options
+
+
+def _value(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ('true', 'false', 'none'):
+        return {'true': True, 'false': False, 'none': None}[lowered]
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def synthetic_data(n_train: int, n_valid: int, device: str, seed: int) -> SearchData:
+    """Random uint8 images around 10 class templates (learnable labels), on the device."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+
+    def half(n: int) -> tuple:
+        templates = torch.randint(0, 256, (10, 3, 32, 32), generator=gen, device=device)
+        labels = torch.randint(0, 10, (n, ), generator=gen, device=device)
+        noise = torch.randint(0, 256, (n, 3, 32, 32), generator=gen, device=device)
+        images = (templates[labels] + noise) // 2
+        return images.to(torch.uint8), labels
+
+    return SearchData(*half(n_train), *half(n_valid))
+
+
+def make_jobs(n: int, weights: Dict[str, torch.Tensor], lr: float, drop_prob: float,
+              seed: int) -> List[CandidateJob]:
+    genotypes = decode_population(random_population(n, np.random.default_rng(seed)))
+    return [CandidateJob(index=i, genotype=g, weights=weights, lr=lr, drop_prob=drop_prob,
+                         seed=job_seed(seed, 0, i)) for i, g in enumerate(genotypes)]
+
+
+def sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def reset_peak(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_mb(device: str) -> float:
+    """GPU: peak allocated by this process; CPU: peak resident set of this process plus
+    that of its largest worker (ru_maxrss, never reset: the peak so far)."""
+    if device.startswith('cuda'):
+        return torch.cuda.max_memory_allocated() / 2**20
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024
+
+
+def groups(jobs: List[CandidateJob], group: str) -> List[List[CandidateJob]]:
+    size = 2 if group == 'pair' else len(jobs)
+    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+
+
+def time_engine(evaluate: Any, warmup: List[CandidateJob], jobs: List[CandidateJob],
+                args: argparse.Namespace) -> Dict[str, Any]:
+    """Seconds per candidate (fastest of ``repeats``), peak memory, the results."""
+    evaluate(warmup)
+    best, results = math.inf, []
+    reset_peak(args.device)
+    for _ in range(args.repeats):
+        sync(args.device)
+        start = time.perf_counter()
+        results = [r for chunk in groups(jobs, args.group) for r in evaluate(chunk)]
+        sync(args.device)
+        best = min(best, (time.perf_counter() - start) / len(jobs))
+    return dict(seconds_per_candidate=best, peak_memory_mb=peak_memory_mb(args.device),
+                results=results)
+
+
+def relative_differences(reference: List[Any], other: List[Any]) -> Dict[str, float]:
+    """Largest relative differences of the losses and of the trained state."""
+    def rel(a: float, b: float) -> float:
+        return abs(a - b) / max(abs(a), 1e-12)
+
+    state = 0.0
+    for a, b in zip(reference, other):
+        for key, value in a.state.items():
+            if value.is_floating_point():
+                diff = (value - b.state[key].to(value.device)).abs().max().item()
+                state = max(state, diff / max(value.abs().max().item(), 1e-12))
+    return dict(loss=max(rel(a.loss, b.loss) for a, b in zip(reference, other)),
+                train_loss=max(rel(a.train_loss, b.train_loss)
+                               for a, b in zip(reference, other)),
+                state=state)
+
+
+def same_results_check(args: argparse.Namespace, model_cfg: Dict[str, int],
+                       weights: Dict[str, torch.Tensor],
+                       variants: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
+    """A few fp32 steps, every variant against the reference, 2 candidates.
+
+    TF32 off and deterministic cuDNN algorithms, so that run-to-run noise of the GPU
+    kernels does not hide (or fake) a difference between the engines.
+    """
+    data = synthetic_data(args.check_steps * args.batch_size, 3 * args.batch_size,
+                          args.device, args.seed + 1)
+    jobs = make_jobs(2, weights, args.lr, args.drop_prob, args.seed + 1)
+    jobs[0].drop_prob = 0.0
+    cudnn = torch.backends.cudnn
+    saved = torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32, cudnn.deterministic
+    torch.backends.cuda.matmul.allow_tf32 = cudnn.allow_tf32 = False
+    cudnn.deterministic = True
+    try:
+        common = dict(model_cfg=model_cfg, batch_size=args.batch_size, device=args.device)
+        reference = [EagerEvaluator(data, **common).evaluate(j) for j in jobs]
+        out = {}
+        for name, options in variants.items():
+            options = {k: v for k, v in options.items() if k != 'workers'}
+            with make_evaluate(data, 'fast', **common, **options) as evaluate:
+                out[name] = relative_differences(reference, evaluate(jobs))
+        return out
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32, cudnn.deterministic = saved
+
+
+def projected_minutes(seconds_per_candidate: float, args: argparse.Namespace) -> float:
+    """Seconds per candidate scaled to 25k/25k images (linear in images), x 1000, in min."""
+    scale = (PAPER_TRAIN + PAPER_VALID) / (args.train_size + args.valid_size)
+    return seconds_per_candidate * scale * PAPER_EVALUATIONS / 60
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
+    model_cfg = dict(channels=args.channels, num_cells=args.cells)
+    variants = {name: parse_variant(name) for name in args.variant}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        weights = {k: v.to(args.device) for k, v in SuperNet(**model_cfg).state_dict().items()}
+    report: Dict[str, Any] = dict(
+        settings={k: v for k, v in vars(args).items() if k != 'json'},
+        torch=torch.__version__,
+        device_name=(torch.cuda.get_device_name() if args.device.startswith('cuda')
+                     else f'cpu ({torch.get_num_threads()} threads)'))
+    print(f'torch {torch.__version__} on {report["device_name"]}; C={args.channels}, '
+          f'{args.cells} cells, batch {args.batch_size}, {args.train_size}/{args.valid_size} '
+          f'images, {args.candidates} candidates in {args.group}s')
+    if args.check_steps:
+        report['check'] = same_results_check(args, model_cfg, weights, variants)
+        for name, diff in report['check'].items():
+            verdict = 'PASS' if max(diff['loss'], diff['train_loss']) <= CHECK_TOLERANCE \
+                else 'FAIL'
+            print(f'same-results check [{name or "defaults"}] ({args.check_steps} steps, '
+                  f'fp32): max rel. diff loss {diff["loss"]:.2e}, train loss '
+                  f'{diff["train_loss"]:.2e}, state {diff["state"]:.2e} -> {verdict}')
+    data = synthetic_data(args.train_size, args.valid_size, args.device, args.seed)
+    jobs = make_jobs(args.candidates + 2, weights, args.lr, args.drop_prob, args.seed)
+    warmup, jobs = jobs[:2], jobs[2:]
+    report['genotypes'] = [format_genotype(j.genotype) for j in jobs]
+    common = dict(model_cfg=model_cfg, batch_size=args.batch_size, device=args.device)
+    engines: Dict[str, Dict[str, Any]] = {}
+    if not args.skip_eager:
+        eager = EagerEvaluator(data, **common)
+        engines['eager'] = time_engine(lambda js: [eager.evaluate(j) for j in js],
+                                       warmup, jobs, args)
+        del eager
+    for name, options in variants.items():
+        options = dict(options)
+        workers = options.pop('workers', args.workers)
+        with make_evaluate(data, 'fast', workers=workers, **common, **options) as evaluate:
+            engines[f'fast[{name}]'] = time_engine(evaluate, warmup, jobs, args)
+    report['engines'] = _summarise(engines, args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+        print(f'figures written to {args.json}')
+    return report
+
+
+def _summarise(engines: Dict[str, Dict[str, Any]],
+               args: argparse.Namespace) -> Dict[str, Dict[str, Any]]:
+    eager = engines.get('eager')
+    summary = {}
+    for name, figures in engines.items():
+        row = dict(seconds_per_candidate=figures['seconds_per_candidate'],
+                   peak_memory_mb=figures['peak_memory_mb'],
+                   projected_search_minutes=projected_minutes(
+                       figures['seconds_per_candidate'], args))
+        line = (f'{name:<28} {row["seconds_per_candidate"]:8.3f} s/candidate  '
+                f'peak {row["peak_memory_mb"]:8.0f} MB  paper-scale search '
+                f'{row["projected_search_minutes"]:7.1f} min')
+        if eager is not None and figures is not eager:
+            row['speedup'] = eager['seconds_per_candidate'] / figures['seconds_per_candidate']
+            row['max_rel_diff'] = relative_differences(eager['results'], figures['results'])
+            line += (f'  x{row["speedup"]:.2f} vs eager  max rel. diff loss '
+                     f'{row["max_rel_diff"]["loss"]:.1e} train {row["max_rel_diff"]["train_loss"]:.1e}')
+        print(line)
+        summary[name] = row
+    return summary
+
+
+if __name__ == '__main__':
+    main()
+    sys.exit(0)
