@@ -1,0 +1,61 @@
+"""tools/benchmark_search.py runs with torch alone and reports comparable figures."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# mmengine and mmcv made unimportable, as on a machine with torch alone
+RUN_WITHOUT_OPENMMLAB = '''
+import runpy, sys
+for name in ('mmengine', 'mmcv', 'mmdet', 'mmseg', 'mmpose'):
+    sys.modules[name] = None
+sys.argv = ['benchmark_search.py'] + sys.argv[1:]
+runpy.run_path('tools/benchmark_search.py', run_name='__main__')
+assert 'mmengine' not in {m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}
+'''
+
+
+def test_benchmark_runs_without_mmengine_and_reports(tmp_path):
+    out = tmp_path / 'bench.json'
+    args = ['--device', 'cpu', '--channels', '4', '--cells', '3', '--batch-size', '8',
+            '--train-size', '20', '--valid-size', '12', '--candidates', '2',
+            '--check-steps', '2', '--threads', '1', '--variant', 'sgd=loop,warmup_steps=2',
+            '--json', str(out)]
+    proc = subprocess.run([sys.executable, '-c', RUN_WITHOUT_OPENMMLAB] + args, cwd=REPO,
+                          env={'PYTHONPATH': REPO, 'PATH': '/usr/bin:/bin'},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report['engines']) == {'eager', 'fast[sgd=loop,warmup_steps=2]'}
+    assert len(report['genotypes']) == 2
+    for name, diff in report['check'].items():
+        assert diff == {'loss': 0.0, 'train_loss': 0.0, 'state': 0.0}, name  # bitwise on CPU
+    eager = report['engines']['eager']
+    for name in ['fast[sgd=loop,warmup_steps=2]']:
+        row = report['engines'][name]
+        assert row['max_rel_diff']['loss'] == 0.0 and row['max_rel_diff']['train_loss'] == 0.0
+        assert row['speedup'] == pytest.approx(
+            eager['seconds_per_candidate'] / row['seconds_per_candidate'])
+        # 1000 candidates at 25k + 25k images, scaled from 20 + 12 images
+        assert row['projected_search_minutes'] == pytest.approx(
+            row['seconds_per_candidate'] * 50000 / 32 * 1000 / 60)
+        assert row['peak_memory_mb'] > 0
+    assert 'same-results check [sgd=loop,warmup_steps=2]' in proc.stdout
+    assert '-> PASS' in proc.stdout and ' vs eager ' in proc.stdout
+
+
+def test_bad_variant_is_refused():
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    try:
+        from benchmark_search import parse_variant
+    finally:
+        sys.path.pop(0)
+    assert parse_variant('channels_last=1, norm=native,streams=4') == dict(
+        channels_last=1, norm='native', streams=4)
+    assert parse_variant('') == {}
+    with pytest.raises(ValueError, match="expected k=v items, got 'streams'"):
+        parse_variant('streams')
