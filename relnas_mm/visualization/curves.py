@@ -56,13 +56,13 @@ def draw_search_curves(history: Sequence[Mapping[str, Any]]) -> Figure:
     axes[0].plot(gens, mean, marker=marker, markersize=3, color='#1f77b4', linestyle='--',
                  label='mean validation loss')
     axes[0].set_ylabel('validation loss')
-    axes[0].legend(loc='upper right', frameon=False)
+    axes[0].legend(loc='best', frameon=True, framealpha=0.85)
     axes[0].set_title('RelativeNAS search: population per generation')
     if acc is not None:
         axes[1].plot(gens, acc, marker=marker, markersize=3, color='#2ca02c',
                      label='best validation accuracy')
         axes[1].set_ylabel('accuracy (%)')
-        axes[1].legend(loc='lower right', frameon=False)
+        axes[1].legend(loc='best', frameon=True, framealpha=0.85)
     for ax in axes:
         ax.grid(True, alpha=0.3)
     axes[-1].set_xlabel('generation')
