@@ -41,57 +41,58 @@ StepFn = Callable[[torch.Tensor], None]
 
 
 # ----------------------------------------------------------------------------- batch norm
-def _cudnn_off() -> ContextManager:
-    """cuDNN disabled, every other cuDNN flag as it is now."""
-    cudnn = torch.backends.cudnn
-    return cudnn.flags(enabled=False, benchmark=cudnn.benchmark,
-                       deterministic=cudnn.deterministic, allow_tf32=cudnn.allow_tf32)
-
-
-def _native_bn_forward(module: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-    # the kernel (and so its backward) is picked when the forward runs
-    with _cudnn_off():
-        return nn.BatchNorm2d.forward(module, x)
+def _native_batch_norm(x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor,
+                       weight: torch.Tensor, bias: torch.Tensor, training: bool,
+                       momentum: float, eps: float) -> torch.Tensor:
+    # PyTorch's own kernels (what batch_norm dispatches to when cuDNN is not used)
+    return torch.native_batch_norm(x, weight, bias, running_mean, running_var, training,
+                                   momentum, eps)[0]
 
 
 _COMPILED_BN: Optional[Callable[..., torch.Tensor]] = None
 
 
-def _compiled_batch_norm() -> Callable[..., torch.Tensor]:
+def _compiled_batch_norm(*args: Any) -> torch.Tensor:
     global _COMPILED_BN
     if _COMPILED_BN is None:
         # one specialisation per (shape, training) pair; the search net has about a dozen
         torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
         _COMPILED_BN = torch.compile(F.batch_norm, dynamic=False)
-    return _COMPILED_BN
+    return _COMPILED_BN(*args)
 
 
-def _compiled_bn_forward(module: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-    # nn.BatchNorm2d.forward with momentum set and running stats tracked, minus Python checks
+BATCH_NORMS = {'native': _native_batch_norm, 'compiled': _compiled_batch_norm}
+
+
+def _functional_bn_forward(module: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    """nn.BatchNorm2d.forward (momentum set, running stats tracked) through another kernel."""
     if module.training:
         module.num_batches_tracked.add_(1)
-    return _compiled_batch_norm()(x, module.running_mean, module.running_var, module.weight,
-                                  module.bias, module.training, module.momentum, module.eps)
+    return BATCH_NORMS[module.relnas_norm](x, module.running_mean, module.running_var,
+                                           module.weight, module.bias, module.training,
+                                           module.momentum, module.eps)
 
 
 def use_batch_norm(model: nn.Module, impl: str) -> None:
     """Switch every BatchNorm2d of ``model`` to ``impl`` ('cudnn', 'native' or 'compiled').
 
-    'cudnn' is PyTorch's default dispatch (cuDNN on CUDA); 'native' forces PyTorch's own
-    kernels, which handle few channels over many pixels differently; 'compiled' uses a
-    ``torch.compile``d batch norm (Triton kernels on CUDA). Same maths, other kernels.
+    'cudnn' is PyTorch's default dispatch (cuDNN on CUDA); 'native' calls PyTorch's own
+    kernels (``torch.native_batch_norm``), which split few channels over many pixels
+    differently; 'compiled' uses a ``torch.compile``d batch norm (Triton kernels on
+    CUDA; the first calls compile, minutes). Same maths, other kernels. On the CPU
+    'native' is what the default runs anyway.
     """
     if impl not in NORM_IMPLS:
         raise ValueError(f'norm must be one of {NORM_IMPLS}, got {impl!r}')
     if impl == 'cudnn':
         return
-    forward = _native_bn_forward if impl == 'native' else _compiled_bn_forward
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
             if module.momentum is None or not module.track_running_stats:
                 raise ValueError(f'norm={impl!r} needs BatchNorm2d with a momentum and '
                                  f'running stats, got {module}')
-            module.forward = forward.__get__(module)
+            module.relnas_norm = impl
+            module.forward = _functional_bn_forward.__get__(module)
 
 
 # ----------------------------------------------------------------------------- replicas
@@ -123,6 +124,7 @@ class _Pending:
     trained: Dict[str, torch.Tensor]
     n_train: int
     n_valid: int
+    graphs: List[Any]  # kept alive until the device is done with them
 
 
 def _on(stream: Optional[Any]) -> ContextManager:
@@ -257,10 +259,11 @@ class FastEvaluator(CandidateEvaluator):
         key_set = set(keys)
         params = [tensors[n] for n in self._param_names if n in key_set]
         sums = torch.zeros(3, device=self.device)
+        graphs: List[Any] = []
         replica.set_training(used, True)
-        yield from self._train(model, params, float(job.lr), generator, sums[0])
+        yield from self._train(model, params, float(job.lr), generator, sums[0], graphs)
         replica.set_training(used, False)
-        yield from self._validate(model, generator, sums[1], sums[2])
+        yield from self._validate(model, generator, sums[1], sums[2], graphs)
         model.generator = None
         with _on(main):
             if main is not None:
@@ -269,7 +272,7 @@ class FastEvaluator(CandidateEvaluator):
                        for k in keys}
             sums = sums.clone()
         return _Pending(job, sums, trained, self.data.train_images.shape[0],
-                        self.data.valid_images.shape[0])
+                        self.data.valid_images.shape[0], graphs)
 
     def _trained_keys(self, used_modules: List[str], job: CandidateJob) -> List[str]:
         """The state keys a candidate reads and trains: shared ones and its op modules'."""
@@ -292,7 +295,8 @@ class FastEvaluator(CandidateEvaluator):
             else images
 
     def _train(self, model: SuperNet, params: List[torch.Tensor], lr: float,
-               generator: torch.Generator, total: torch.Tensor) -> Generator[None, None, None]:
+               generator: torch.Generator, total: torch.Tensor,
+               graphs: List[Any]) -> Generator[None, None, None]:
         data, optimizer = self.data, self._optimizer(params, lr)
 
         def step(idx: torch.Tensor) -> None:
@@ -308,12 +312,12 @@ class FastEvaluator(CandidateEvaluator):
 
         n = data.train_images.shape[0]
         order = torch.randperm(n, generator=generator, device=self.device)
-        yield from self._steps(step, order, self.batch_size, generator)
+        yield from self._steps(step, order, self.batch_size, generator, graphs)
         for p in params:
             p.grad = None  # also frees the graph's gradient buffers
 
     def _validate(self, model: SuperNet, generator: torch.Generator, total: torch.Tensor,
-                  correct: torch.Tensor) -> Generator[None, None, None]:
+                  correct: torch.Tensor, graphs: List[Any]) -> Generator[None, None, None]:
         data = self.data
 
         @torch.no_grad()
@@ -326,14 +330,15 @@ class FastEvaluator(CandidateEvaluator):
             correct.add_((logits.argmax(dim=1) == labels).sum())
 
         order = torch.arange(data.valid_images.shape[0], device=self.device)
-        yield from self._steps(step, order, self.valid_batch_size, generator)
+        yield from self._steps(step, order, self.valid_batch_size, generator, graphs)
 
     # ------------------------------------------------------------------------- steps and graphs
-    def _steps(self, step: StepFn, order: torch.Tensor, batch: int,
-               generator: torch.Generator) -> Generator[None, None, None]:
+    def _steps(self, step: StepFn, order: torch.Tensor, batch: int, generator: torch.Generator,
+               graphs: List[Any]) -> Generator[None, None, None]:
         """Run ``step`` over ``order`` in batches: a few eagerly, then a replayed graph.
 
-        The last partial batch (another shape) always runs eagerly.
+        The last partial batch (another shape) always runs eagerly. A captured graph is
+        appended to ``graphs``, which the caller keeps until the device has run it.
         """
         full = order.numel() // batch
         graph, static_idx = None, None
@@ -346,6 +351,7 @@ class FastEvaluator(CandidateEvaluator):
                 static_idx = idx.clone()
                 graph = self._capture(step, static_idx, generator)
                 if graph is not None:
+                    graphs.append(graph)
                     graph.replay()
                 else:
                     step(idx)
