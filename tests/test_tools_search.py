@@ -214,9 +214,11 @@ def test_missing_dataset_fails_before_the_search(monkeypatch, tmp_path):
     ('search.algorithm.popsize=4', r'search\.algorithm: .*popsize'),
     ('search.data.dataset=mnist', r'search\.data\.dataset: expected one of'),
     ('search.evaluator.type=Nope', r'search\.evaluator\.type: .Nope. is not'),
+    ('search.data.num_images=1', r'search\.data\.num_images: expected an integer in 2\.\.64'),
+    ('search.data.datset=cifar10', r'search\.data: unknown key\(s\) \[.datset.\]'),
 ])
 def test_bad_settings_name_the_key(monkeypatch, data_root, tmp_path, option, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+    with pytest.raises((ValueError, TypeError, KeyError), match=message):
         _search_in_process(monkeypatch, f'bad_{option.split("=")[0]}',
                            *_args(str(tmp_path / 'w'), data_root, option))
 

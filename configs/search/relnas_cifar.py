@@ -4,8 +4,10 @@
 _base_ = ['../_base_/search_runtime.py']
 
 search = dict(
-    # CIFAR-10's 50k training images split 25k/25k by a seeded permutation.
-    data=dict(dataset='cifar10', data_root='data/cifar10', train_portion=0.5, split_seed=0),
+    # CIFAR-10's 50k training images split 25k/25k by a seeded permutation
+    # (num_images=N keeps a seeded subset of N images, for quick trials).
+    data=dict(dataset='cifar10', data_root='data/cifar10', train_portion=0.5, split_seed=0,
+              num_images=None),
     # The proxy network: 8 cells, 16 initial channels, 3C stem, no auxiliary head.
     supernet=dict(channels=16, num_cells=8, num_classes=10, stem_multiplier=3),
     # Low-fidelity estimation: one epoch from the weight set with a fresh SGD, then

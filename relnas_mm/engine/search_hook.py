@@ -4,7 +4,7 @@ It reads the config's ``search`` section::
 
     search = dict(
         data=dict(dataset='cifar10', data_root='data/cifar10', train_portion=0.5,
-                  split_seed=0),
+                  split_seed=0, num_images=None),
         supernet=dict(channels=16, num_cells=8, num_classes=10, stem_multiplier=3),
         evaluator=dict(type='EagerEvaluator', batch_size=256, momentum=0.9,
                        weight_decay=3e-4, grad_clip=5.0, augment_valid=False),
@@ -44,17 +44,36 @@ from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state
 
 DATASETS = ('cifar10', 'demo_digits')
 SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm')
+DATA_KEYS = ('dataset', 'data_root', 'train_portion', 'split_seed', 'num_images')
 HISTORY_FILE = 'search_history.json'
 BEST_FILE = 'best_genotype.json'
 CURVES_FILE = 'search_curves.png'
 CELLS_DIR = 'cells'
 
 
-def _section(search_cfg: Mapping[str, Any], name: str) -> Dict[str, Any]:
-    value = search_cfg.get(name, {})
-    if not isinstance(value, Mapping):
-        raise TypeError(f'search.{name}: expected a dict, got {type(value).__name__}')
-    return dict(value)
+def read_search_config(cfg: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The ``search`` section of a config as plain dicts, its keys checked."""
+    search_cfg = cfg.get('search')
+    if not isinstance(search_cfg, Mapping):
+        raise KeyError(f'{getattr(cfg, "filename", "the config")}: the search needs a "search" '
+                       f'section, a dict with {list(SECTIONS)}')
+    unknown = sorted(set(search_cfg) - set(SECTIONS))
+    if unknown:
+        raise KeyError(f'search: unknown key(s) {unknown}; expected {list(SECTIONS)}')
+    sections = {}
+    for name in SECTIONS:
+        value = search_cfg.get(name, {})
+        if not isinstance(value, Mapping):
+            raise TypeError(f'search.{name}: expected a dict, got {type(value).__name__}')
+        sections[name] = _plain_dict(value)
+    unknown = sorted(set(sections['data']) - set(DATA_KEYS))
+    if unknown:
+        raise KeyError(f'search.data: unknown key(s) {unknown}; expected {list(DATA_KEYS)}')
+    return sections
+
+
+def _plain_dict(value: Mapping[str, Any]) -> Dict[str, Any]:
+    return value.to_dict() if hasattr(value, 'to_dict') else dict(value)
 
 
 def _built(what: str, factory: Any, **kwargs: Any) -> Any:
@@ -67,7 +86,10 @@ def _built(what: str, factory: Any, **kwargs: Any) -> Any:
 
 
 def load_search_images(data_cfg: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
-    """The images the search splits in two: CIFAR-10's training set or the demo digits."""
+    """The images the search splits in two: CIFAR-10's training set or the demo digits.
+
+    ``num_images`` (optional) keeps a seeded subset, for demos and smoke tests.
+    """
     dataset = data_cfg.get('dataset', 'cifar10')
     root = data_cfg.get('data_root')
     if dataset not in DATASETS:
@@ -78,14 +100,27 @@ def load_search_images(data_cfg: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndar
         if is_main_process():
             prepare_demo_digits(root)
         barrier()
-    return load_cifar10(root, 'train')
+    images, labels = load_cifar10(root, 'train')
+    num_images = data_cfg.get('num_images')
+    if num_images is None:
+        return images, labels
+    if isinstance(num_images, bool) or not isinstance(num_images, int) \
+            or not 2 <= num_images <= len(images):
+        raise ValueError(f'search.data.num_images: expected an integer in 2..{len(images)} '
+                         f'(the images in {root}) or None, got {num_images!r}')
+    keep = np.sort(np.random.default_rng(data_cfg.get('split_seed', 0)).permutation(
+        len(images))[:num_images])
+    return images[keep], labels[keep]
 
 
 def evaluator_class(name: str) -> type:
     """An evaluator named in relnas_mm.search (``'EagerEvaluator'``) or by a dotted path."""
     if '.' in name:
         module, _, attr = name.rpartition('.')
-        cls = getattr(importlib.import_module(module), attr, None)
+        try:
+            cls = getattr(importlib.import_module(module), attr, None)
+        except ImportError as exc:
+            raise ValueError(f'search.evaluator.type: cannot import {name!r}: {exc}') from exc
     else:
         cls = getattr(search_core, name, None)
     if not (isinstance(cls, type) and issubclass(cls, CandidateEvaluator)):
@@ -119,33 +154,35 @@ class RelativeNASSearchHook(Hook):
 
     # ------------------------------------------------------------------ setup
     def before_run(self, runner) -> None:
-        search_cfg = runner.cfg.get('search')
-        if not isinstance(search_cfg, Mapping):
-            raise KeyError(f'{runner.cfg.filename}: RelativeNASSearchHook needs a "search" '
-                           f'section (dict with {SECTIONS})')
-        unknown = sorted(set(search_cfg) - set(SECTIONS))
-        if unknown:
-            raise KeyError(f'search: unknown key(s) {unknown}; expected {list(SECTIONS)}')
-        cfg = {name: _section(search_cfg, name) for name in SECTIONS}
+        cfg = read_search_config(runner.cfg)
         self.fingerprint = search_fingerprint(cfg)
         device = torch.device(get_device())
-        self.algorithm = self._build_algorithm(cfg, device)
+        self.algorithm = self._build_algorithm(cfg, device)  # bad settings fail before the data
         images, labels = load_search_images(cfg['data'])
         data = _built('search.data', split_search_data, images=images, labels=labels,
                       seed=cfg['data'].get('split_seed', 0),
                       train_portion=cfg['data'].get('train_portion', 0.5), device=device)
-        evaluator_cfg = cfg['evaluator']
+        evaluator_cfg = dict(cfg['evaluator'])
         cls = evaluator_class(evaluator_cfg.pop('type', 'EagerEvaluator'))
         evaluator = _built('search.evaluator', cls, data=data, model_cfg=cfg['supernet'],
                            device=device, **evaluator_cfg)
-        self.evaluate = DistributedEvaluate(evaluator, on_result=lambda e: self._log_candidate(
-            runner, e))
-        runner.logger.info(
-            f'RelativeNAS search: {cfg["data"].get("dataset", "cifar10")} from '
-            f'{cfg["data"].get("data_root")}, {data.train_images.shape[0]} training / '
-            f'{data.valid_images.shape[0]} validation images on {device}, '
-            f'{get_dist_info()[1]} process(es), writeback={self.algorithm.writeback!r}')
+        self.evaluate = DistributedEvaluate(
+            evaluator, on_result=lambda e: self._log_candidate(runner, e))
+        self._log_setup(runner, cfg['data'], data, device)
         self._maybe_resume(runner)
+
+    def _log_setup(self, runner, data_cfg: Mapping[str, Any], data: Any,
+                   device: torch.device) -> None:
+        world_size = get_dist_info()[1]
+        runner.logger.info(
+            f'RelativeNAS search: {data_cfg.get("dataset", "cifar10")} from '
+            f'{data_cfg.get("data_root")}, {data.train_images.shape[0]} training / '
+            f'{data.valid_images.shape[0]} validation images on {device}, '
+            f'{world_size} process(es), writeback={self.algorithm.writeback!r}')
+        if self.algorithm.writeback == 'pair' and world_size > 2:
+            runner.logger.warning(
+                f'writeback="pair" evaluates one pair at a time: only 2 of the {world_size} '
+                f'ranks have work; search.algorithm.writeback="generation" uses them all')
 
     @staticmethod
     def _build_algorithm(cfg: Mapping[str, Dict[str, Any]], device: torch.device) -> RelativeNAS:

@@ -1,0 +1,55 @@
+"""Pieces of the search hook that need no runner: data selection and evaluator lookup.
+
+The hook inside a Runner is exercised end to end by tests/test_tools_search.py.
+"""
+import numpy as np
+import pytest
+
+pytest.importorskip('mmengine')
+
+from relnas_mm.datasets.cifar_io import CIFARDataError, load_cifar10  # noqa: E402
+from relnas_mm.engine.search_hook import evaluator_class, load_search_images  # noqa: E402
+from relnas_mm.search import EagerEvaluator  # noqa: E402
+
+
+def test_all_training_images_by_default(cifar_root):
+    images, labels = load_search_images(dict(dataset='cifar10', data_root=cifar_root))
+    expected_images, expected_labels = load_cifar10(cifar_root, 'train')
+    np.testing.assert_array_equal(images, expected_images)
+    np.testing.assert_array_equal(labels, expected_labels)
+
+
+def test_num_images_keeps_a_seeded_subset(cifar_root):
+    full, full_labels = load_cifar10(cifar_root, 'train')
+    cfg = dict(dataset='cifar10', data_root=cifar_root, num_images=10, split_seed=3)
+    images, labels = load_search_images(cfg)
+    again, _ = load_search_images(cfg)
+    other, _ = load_search_images(dict(cfg, split_seed=4))
+    assert images.shape == (10, 32, 32, 3)
+    np.testing.assert_array_equal(images, again)
+    assert not np.array_equal(images, other)
+    rows = {full[i].tobytes(): full_labels[i] for i in range(len(full))}
+    assert all(rows[img.tobytes()] == lab for img, lab in zip(images, labels))
+
+
+@pytest.mark.parametrize('value', [1, 65, 2.5, True])
+def test_num_images_out_of_range_names_the_key(cifar_root, value):
+    with pytest.raises(ValueError, match=r'search\.data\.num_images: expected an integer in 2\.\.64'):
+        load_search_images(dict(dataset='cifar10', data_root=cifar_root, num_images=value))
+
+
+def test_missing_data_is_the_readers_error(tmp_path):
+    with pytest.raises(CIFARDataError, match=str(tmp_path / 'none')):
+        load_search_images(dict(dataset='cifar10', data_root=str(tmp_path / 'none')))
+    with pytest.raises(ValueError, match=r'search\.data\.data_root is not set'):
+        load_search_images(dict(dataset='cifar10', data_root=None))
+
+
+def test_evaluator_by_name_or_dotted_path():
+    assert evaluator_class('EagerEvaluator') is EagerEvaluator
+    assert evaluator_class('relnas_mm.search.evaluator.EagerEvaluator') is EagerEvaluator
+    for bad in ('RelativeNAS', 'numpy.ndarray', 'relnas_mm.search.Nothing'):
+        with pytest.raises(ValueError, match=r'search\.evaluator\.type: .* is not a '):
+            evaluator_class(bad)
+    with pytest.raises(ValueError, match=r'search\.evaluator\.type: cannot import'):
+        evaluator_class('no_such_package.Evaluator')
