@@ -200,6 +200,21 @@ def test_nonfinite_candidate_is_logged_and_the_search_goes_on(monkeypatch, data_
     assert 'WARNING' in log
 
 
+def test_generation_writeback_from_a_seeded_population(monkeypatch, data_root, tmp_path):
+    work_dir = str(tmp_path / 'generation')
+    _search_in_process(monkeypatch, 'generation_mode', *_args(
+        work_dir, data_root, 'search.algorithm.generations=1',
+        'search.algorithm.writeback=generation', "search.algorithm.init_population=['RelativeNAS']",
+        'randomness.deterministic=False'))
+    with open(osp.join(work_dir, 'search_history.json')) as f:
+        history = json.load(f)
+    assert history['search']['algorithm.writeback'] == 'generation'
+    record = history['generations'][0]
+    assert get_genotype(record['genotypes'][0]) == get_genotype('RelativeNAS')
+    assert get_genotype(osp.join(work_dir, 'best_genotype.json')) == get_genotype(
+        record['genotypes'][record['best_index']])
+
+
 def test_missing_dataset_fails_before_the_search(monkeypatch, tmp_path):
     work_dir = str(tmp_path / 'w')
     with pytest.raises(CIFARDataError, match='CIFAR-10 not found'):
