@@ -53,7 +53,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if 'search' not in cfg:
         raise KeyError(f'{args.config} has no "search" section: is it a search config?')
     if args.data_root is not None:
-        cfg.search.data.data_root = args.data_root
+        cfg.merge_from_dict({'search.data.data_root': args.data_root})
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
