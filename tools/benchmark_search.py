@@ -6,19 +6,20 @@
 
 Random candidates (a decoded random population), synthetic uint8 images resident on the
 device with learnable labels. Prints seconds per candidate for each engine (a warm-up
-candidate excluded, the device synchronised around the timings), their ratio, peak
-memory, the largest relative loss difference between engines, and the projected time
-of the paper's full search (20 candidates x 50 generations at 25k/25k images). Before
-timing, a short same-results check (a few fp32 steps, TF32 off) compares every fast
-variant with the reference.
+pair excluded, the device synchronised around every timed call, the engines taking
+turns on each group of jobs), their ratio, peak memory, the largest relative loss
+difference between engines, and the projected time of the paper's full search (20
+candidates x 50 generations at 25k/25k images). Before timing, a short same-results
+check (a few fp32 steps, TF32 off, deterministic cuDNN) compares every fast variant
+with the reference.
 
 A ``--variant`` is a comma-separated list of FastEvaluator / make_evaluate options,
-e.g. ``--variant "" --variant "channels_last=0" --variant "norm=native,streams=4"``;
+e.g. ``--variant "" --variant "channels_last=1" --variant "norm=native,streams=4"``;
 the empty string is the defaults. Needs torch only (no mmengine).
 """
 import argparse
+import contextlib
 import json
-import math
 import resource
 import sys
 import time
@@ -133,8 +134,9 @@ def reset_peak(device: str) -> None:
 
 
 def peak_memory_mb(device: str) -> float:
-    """GPU: peak allocated by this process; CPU: peak resident set of this process plus
-    that of its largest worker (ru_maxrss, never reset: the peak so far)."""
+    """GPU: peak allocated by this process (worker processes not included); CPU: peak
+    resident set of this process plus that of its largest worker (ru_maxrss, never
+    reset: the peak so far)."""
     if device.startswith('cuda'):
         return torch.cuda.max_memory_allocated() / 2**20
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -147,20 +149,32 @@ def groups(jobs: List[CandidateJob], group: str) -> List[List[CandidateJob]]:
     return [jobs[i:i + size] for i in range(0, len(jobs), size)]
 
 
-def time_engine(evaluate: Any, warmup: List[CandidateJob], jobs: List[CandidateJob],
-                args: argparse.Namespace) -> Dict[str, Any]:
-    """Seconds per candidate (fastest of ``repeats``), peak memory, the results."""
-    evaluate(warmup)
-    best, results = math.inf, []
-    reset_peak(args.device)
-    for _ in range(args.repeats):
-        sync(args.device)
-        start = time.perf_counter()
-        results = [r for chunk in groups(jobs, args.group) for r in evaluate(chunk)]
-        sync(args.device)
-        best = min(best, (time.perf_counter() - start) / len(jobs))
-    return dict(seconds_per_candidate=best, peak_memory_mb=peak_memory_mb(args.device),
-                results=results)
+def time_engines(engines: Dict[str, Any], warmup: List[CandidateJob], jobs: List[CandidateJob],
+                 args: argparse.Namespace) -> Dict[str, Dict[str, Any]]:
+    """Seconds per candidate (fastest of ``repeats``), peak memory and results per engine.
+
+    The engines take turns on every group of jobs, so that a load that drifts over the
+    run (a shared machine) weighs on all of them alike.
+    """
+    for evaluate in engines.values():
+        evaluate(warmup)
+    totals = {name: [0.0] * args.repeats for name in engines}
+    peaks = dict.fromkeys(engines, 0.0)
+    results: Dict[str, List[Any]] = {name: [] for name in engines}
+    for repeat in range(args.repeats):
+        for chunk in groups(jobs, args.group):
+            for name, evaluate in engines.items():
+                reset_peak(args.device)
+                sync(args.device)
+                start = time.perf_counter()
+                out = evaluate(chunk)
+                sync(args.device)
+                totals[name][repeat] += time.perf_counter() - start
+                peaks[name] = max(peaks[name], peak_memory_mb(args.device))
+                if repeat == 0:
+                    results[name] += out
+    return {name: dict(seconds_per_candidate=min(totals[name]) / len(jobs),
+                       peak_memory_mb=peaks[name], results=results[name]) for name in engines}
 
 
 def relative_differences(reference: List[Any], other: List[Any]) -> Dict[str, float]:
@@ -246,18 +260,18 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     warmup, jobs = jobs[:2], jobs[2:]
     report['genotypes'] = [format_genotype(j.genotype) for j in jobs]
     common = dict(model_cfg=model_cfg, batch_size=args.batch_size, device=args.device)
-    engines: Dict[str, Dict[str, Any]] = {}
-    if not args.skip_eager:
-        eager = EagerEvaluator(data, **common)
-        engines['eager'] = time_engine(lambda js: [eager.evaluate(j) for j in js],
-                                       warmup, jobs, args)
-        del eager
-    for name, options in variants.items():
-        options = dict(options)
-        workers = options.pop('workers', args.workers)
-        with make_evaluate(data, 'fast', workers=workers, **common, **options) as evaluate:
-            engines[f'fast[{name}]'] = time_engine(evaluate, warmup, jobs, args)
-    report['engines'] = _summarise(engines, args)
+    with contextlib.ExitStack() as stack:
+        engines: Dict[str, Any] = {}
+        if not args.skip_eager:
+            eager = EagerEvaluator(data, **common)
+            engines['eager'] = lambda js: [eager.evaluate(j) for j in js]
+        for name, options in variants.items():
+            options = dict(options)
+            workers = options.pop('workers', args.workers)
+            engines[f'fast[{name}]'] = stack.enter_context(
+                make_evaluate(data, 'fast', workers=workers, **common, **options))
+        timed = time_engines(engines, warmup, jobs, args)
+    report['engines'] = _summarise(timed, args)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
