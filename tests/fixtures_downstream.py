@@ -165,9 +165,14 @@ def make_coco_keypoints(root: str, size: Tuple[int, int] = (96, 64), seed: int =
 
 # ------------------------------------------------------------------------ tools
 def run_tool(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``python <args>`` from the repository root (as a user would), single-threaded
-    dataloading; returns the completed process (stdout and stderr merged)."""
+    """Run ``python <args>`` from the repository root (as a user would); returns the
+    completed process (stdout and stderr merged).
+
+    One intra-op thread: the networks are tiny, and on a busy 2-core machine (the
+    rest of the suite, pytest-xdist) torch's thread pool spins far more than it works.
+    """
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env.setdefault('OMP_NUM_THREADS', '1')
     return subprocess.run([sys.executable, *args], cwd=REPO, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -191,3 +196,26 @@ LOADER_OPTIONS = [
     f'{phase}_dataloader.{key}' for phase in ('train', 'val', 'test')
     for key in ('num_workers=0', 'persistent_workers=False', 'batch_size=2')
 ]
+
+# Small networks for each config family: RelNASNet with C=8 and 5 cells has stages of
+# 8, 32, 64 and 128 channels (strides 4, 8, 16, 32 with the ImageNet stem); the
+# necks and heads are narrowed to match. Keys are config keys (as --cfg-options).
+SMALL_NET = {'model.backbone.base_channels': 8, 'model.backbone.num_cells': 5}
+SMALL_DET = dict(SMALL_NET, **{
+    'model.neck.in_channels': (64, 128),
+    'model.neck.out_channels': (64, 128, 32, 32, 32, 16),
+    'model.bbox_head.in_channels': (64, 128, 32, 32, 32, 16)})
+SMALL_SEG = {
+    'model.backbone.backbone_cfg.base_channels': 8, 'model.backbone.backbone_cfg.num_cells': 5,
+    'model.backbone.context_channels': (16, 64, 128),
+    'model.backbone.spatial_channels': (8, 8, 8, 16), 'model.backbone.out_channels': 32,
+    'model.decode_head.in_channels': 32, 'model.decode_head.channels': 32,
+    'model.auxiliary_head.0.in_channels': 16, 'model.auxiliary_head.0.channels': 8,
+    'model.auxiliary_head.1.in_channels': 16, 'model.auxiliary_head.1.channels': 8}
+SMALL_POSE = dict(SMALL_NET, **{'model.head.in_channels': 128,
+                                'model.head.deconv_out_channels': (16, 16, 16)})
+
+
+def cli_options(options: Dict[str, object]) -> List[str]:
+    """``KEY=VALUE`` strings for --cfg-options (tuples without spaces, as DictAction reads)."""
+    return [f"{key}={str(value).replace(' ', '')}" for key, value in options.items()]

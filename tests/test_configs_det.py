@@ -1,21 +1,19 @@
 """End to end: configs/det/relnas_ssd_voc.py trains and tests on a tiny VOCdevkit.
 
-Only --cfg-options shrink it: RelNASNet with C=8 and 5 cells (stride-16/32 stages
-of 64 and 128 channels) and narrow extra layers; input size, anchors, data
-pipeline, VOC07+12 datasets and the VOC metric are the config's.
+Only --cfg-options shrink it (RelNASNet with C=8 and 5 cells, narrow extra layers,
+one epoch, small loaders); input size, anchors, data pipeline, the VOC07+12
+datasets and the VOC metric are the config's.
 """
 import os
 
 import pytest
-from fixtures_downstream import LOADER_OPTIONS, check_ok, make_voc, read_test_metrics, run_tool
+from fixtures_downstream import (LOADER_OPTIONS, SMALL_DET, check_ok, cli_options, make_voc,
+                                 read_test_metrics, run_tool)
 
 pytest.importorskip('mmdet')
 
 CONFIG = 'configs/det/relnas_ssd_voc.py'
-CHANNELS = '(64,128,32,32,32,16)'
-SMALL = ['model.backbone.base_channels=8', 'model.backbone.num_cells=5',
-         'model.neck.in_channels=(64,128)', f'model.neck.out_channels={CHANNELS}',
-         f'model.bbox_head.in_channels={CHANNELS}', 'train_cfg.max_epochs=1'] + LOADER_OPTIONS
+SMALL = cli_options(SMALL_DET) + LOADER_OPTIONS + ['train_cfg.max_epochs=1']
 
 
 def test_ssd_voc_config_trains_and_reports_map(tmp_path):

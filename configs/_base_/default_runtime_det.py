@@ -1,6 +1,9 @@
 # Runtime of the detection configs (mmdet 3.x conventions).
 default_scope = 'mmdet'
-custom_imports = dict(imports=['relnas_mm', 'relnas_mm.downstream'], allow_failed_imports=False)
+# relnas_mm.downstream.ssd_head registers relnas_mm.SSDHeadFixed
+custom_imports = dict(
+    imports=['relnas_mm', 'relnas_mm.downstream', 'relnas_mm.downstream.ssd_head'],
+    allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -1,6 +1,9 @@
 # Runtime of the segmentation configs (mmsegmentation 1.x conventions).
 default_scope = 'mmseg'
-custom_imports = dict(imports=['relnas_mm', 'relnas_mm.downstream'], allow_failed_imports=False)
+# relnas_mm.downstream.bisenetv1 registers relnas_mm.BiSeNetV1AnyContext
+custom_imports = dict(
+    imports=['relnas_mm', 'relnas_mm.downstream', 'relnas_mm.downstream.bisenetv1'],
+    allow_failed_imports=False)
 
 env_cfg = dict(
     cudnn_benchmark=True,

@@ -11,16 +11,19 @@ from typing import Any
 
 #: Scopes whose modules live in mmengine itself or in relnas_mm.
 _NATIVE_SCOPES = (None, 'mmengine', 'relnas_mm')
+#: relnas_mm's subclasses of a library's modules, registered with that library.
+_GLUE = {'mmdet': 'relnas_mm.downstream.ssd_head', 'mmseg': 'relnas_mm.downstream.bisenetv1'}
 
 
 def register_scope_modules(cfg: Any) -> str:
-    """Import relnas_mm and register all modules of the config's ``default_scope``.
+    """Import relnas_mm and register all modules of the config's ``default_scope``
+    (and relnas_mm's glue for that library).
 
     Returns the scope. Raises ImportError naming the scope when its package is not
     installed, instead of a later "X is not in the registry" error.
     """
     import relnas_mm  # noqa: F401  (registers relnas_mm's modules)
-    import relnas_mm.downstream  # noqa: F401  (SSD/BiSeNet glue, checkpoint loading)
+    import relnas_mm.downstream  # noqa: F401  (checkpoint loading)
     scope = cfg.get('default_scope')
     if scope in _NATIVE_SCOPES:
         return scope or 'mmengine'
@@ -31,6 +34,8 @@ def register_scope_modules(cfg: Any) -> str:
     register_all_modules = getattr(utils, 'register_all_modules', None)
     if register_all_modules is not None:
         register_all_modules(init_default_scope=False)
+    if scope in _GLUE:
+        importlib.import_module(_GLUE[scope])
     return scope
 
 

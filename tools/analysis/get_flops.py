@@ -5,7 +5,9 @@
 The network runs once on a random (1, 3, H, W) batch in eval mode, as at test time
 (``mode='tensor'``: no data preprocessor, no post-processing, no training-only
 heads). H, W default to the config's ``input_hw``. FLOPs are counted by mmengine's
-flop counter, which counts one multiply-add as one FLOP (the "MAdds" of NAS papers).
+flop counter (fvcore's rules): one multiply-add of a convolution, linear layer or
+matrix product is one FLOP (the "MAdds" of NAS papers); element-wise operations,
+normalisation and pooling are not counted.
 "Parameters (inference)" counts the modules that ran; "Parameters (all)" also
 counts training-only modules (auxiliary heads).
 """
@@ -13,7 +15,7 @@ import argparse
 from typing import Dict, Sequence, Tuple
 
 import torch
-from mmengine.analysis import get_model_complexity_info
+from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config, DictAction
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, init_default_scope
@@ -77,9 +79,11 @@ def complexity(model: nn.Module, hw: Tuple[int, int]) -> Dict[str, int]:
     """``{'flops', 'params_inference', 'params_all'}`` of ``model`` on a (1, 3, H, W) input."""
     wrapped = TensorMode(model).eval()
     inputs = torch.randn(1, 3, *hw)
-    info = get_model_complexity_info(wrapped, inputs=(inputs, ), show_table=False,
-                                     show_arch=False)
-    return dict(flops=int(info['flops']), params_inference=inference_params(wrapped, inputs),
+    analyzer = FlopAnalyzer(wrapped, (inputs, ))
+    # element-wise ops, BN and pooling are not counted (fvcore's convention); modules
+    # the trace skips are training-only heads or dead code (unused cell inputs)
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return dict(flops=int(analyzer.total()), params_inference=inference_params(wrapped, inputs),
                 params_all=sum(p.numel() for p in model.parameters()))
 
 

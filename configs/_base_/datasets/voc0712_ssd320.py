@@ -57,7 +57,7 @@ train_dataloader = dict(
                 data_root=data_root,
                 ann_file='VOC2007/ImageSets/Main/trainval.txt',
                 data_prefix=dict(sub_data_root='VOC2007/'),
-                filter_cfg=dict(filter_empty_gt=True, min_size=32, bbox_min_size=32),
+                filter_cfg=dict(filter_empty_gt=True, min_size=32),
                 pipeline=train_pipeline,
                 backend_args=backend_args),
             dict(
@@ -65,7 +65,7 @@ train_dataloader = dict(
                 data_root=data_root,
                 ann_file='VOC2012/ImageSets/Main/trainval.txt',
                 data_prefix=dict(sub_data_root='VOC2012/'),
-                filter_cfg=dict(filter_empty_gt=True, min_size=32, bbox_min_size=32),
+                filter_cfg=dict(filter_empty_gt=True, min_size=32),
                 pipeline=train_pipeline,
                 backend_args=backend_args)
         ]))

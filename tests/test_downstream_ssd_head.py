@@ -1,0 +1,56 @@
+"""relnas_mm.SSDHeadFixed: mmdet 3.3.0's SSDHead, but prediction works."""
+import pytest
+import torch
+
+pytest.importorskip('mmdet')
+from mmdet.models.dense_heads import SSDHead  # noqa: E402
+from mmengine.config import ConfigDict  # noqa: E402
+
+from relnas_mm.downstream.ssd_head import SSDHeadFixed  # noqa: E402
+from relnas_mm.registry import MODELS  # noqa: E402
+
+CHANNELS = (16, 32, 8, 8, 8, 8)
+ANCHORS = dict(type='SSDAnchorGenerator', scale_major=False, strides=[16, 32, 64, 107, 160, 320],
+               ratios=[[2, 3]] * 6, min_sizes=[48, 100, 150, 202, 253, 304],
+               max_sizes=[100, 150, 202, 253, 304, 320])
+TEST_CFG = ConfigDict(nms_pre=100, nms=dict(type='nms', iou_threshold=0.45), min_bbox_size=0,
+                      score_thr=0.02, max_per_img=20)
+SIZES = (20, 10, 5, 3, 2, 1)  # feature maps of a 320x320 input
+
+
+def _head(cls):
+    torch.manual_seed(0)
+    return cls(num_classes=3, in_channels=CHANNELS, use_depthwise=True, anchor_generator=ANCHORS,
+               bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0] * 4,
+                               target_stds=[0.1, 0.1, 0.2, 0.2]),
+               test_cfg=TEST_CFG).eval()
+
+
+def _predict(head):
+    feats = [torch.randn(1, c, s, s) for c, s in zip(CHANNELS, SIZES)]
+    metas = [dict(img_shape=(320, 320), ori_shape=(320, 320), scale_factor=(1.0, 1.0))]
+    with torch.no_grad():
+        cls_scores, bbox_preds = head(feats)
+        return head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas)
+
+
+def test_mmdet_ssd_head_cannot_predict():
+    """The upstream bug this class exists for (drop the class once mmdet fixes it)."""
+    with pytest.raises(AttributeError, match="no attribute 'loss_cls'"):
+        _predict(_head(SSDHead))
+
+
+def test_fixed_head_predicts_softmax_scores():
+    results = _predict(_head(SSDHeadFixed))
+    assert len(results) == 1
+    boxes, scores, labels = results[0].bboxes, results[0].scores, results[0].labels
+    assert boxes.shape[1] == 4 and len(boxes) == len(scores) == len(labels) <= 20
+    assert len(boxes) > 0
+    assert ((scores >= 0.02) & (scores <= 1)).all()  # softmax probabilities over the threshold
+    assert ((labels >= 0) & (labels < 3)).all()  # background (index 3) never a label
+
+
+def test_same_parameters_as_mmdet_head_and_registered():
+    fixed, plain = _head(SSDHeadFixed), _head(SSDHead)
+    assert fixed.state_dict().keys() == plain.state_dict().keys()  # checkpoints interchange
+    assert MODELS.get('SSDHeadFixed') is SSDHeadFixed
