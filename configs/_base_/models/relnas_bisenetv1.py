@@ -76,3 +76,7 @@ model = dict(
     ],
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
+
+# With the published cell the reduction cells never read their first input, so
+# their preprocess0 gets no gradient: DDP must allow unused parameters.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

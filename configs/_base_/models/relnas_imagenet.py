@@ -19,3 +19,7 @@ model = dict(
         type='ImgDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375]))
+
+# With the published cell the reduction cells never read their first input, so
+# their preprocess0 gets no gradient: DDP must allow unused parameters.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

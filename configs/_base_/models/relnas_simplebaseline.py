@@ -26,3 +26,7 @@ model = dict(
         decoder=dict(
             type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)),
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
+
+# With the published cell the reduction cells never read their first input, so
+# their preprocess0 gets no gradient: DDP must allow unused parameters.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
