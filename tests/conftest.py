@@ -1,6 +1,16 @@
-"""Shared fixtures that create small real-format data (see fixtures_data.py)."""
-import pytest
-from fixtures_data import make_cifar_like
+"""Shared test settings and fixtures that create small real-format data (see fixtures_data.py)."""
+import os
+
+# One math thread per process: the suite runs on 2 cores, often as 2 pytest-xdist
+# workers that also start tools/*.py subprocesses (which inherit this variable);
+# more threads than cores made tiny networks 10-30x slower here.
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from fixtures_data import make_cifar_like  # noqa: E402
+
+torch.set_num_threads(1)
 
 
 @pytest.fixture
