@@ -14,7 +14,7 @@ from fixtures_downstream import REPO, SMALL_DET, SMALL_POSE, SMALL_SEG
 
 pytest.importorskip('mmengine')
 from mmengine.config import Config  # noqa: E402
-from mmengine.registry import MODELS, init_default_scope  # noqa: E402
+from mmengine.registry import MODELS, DefaultScope  # noqa: E402
 
 from relnas_mm.downstream.launch import register_scope_modules  # noqa: E402
 from relnas_mm.models.classifiers import imagenet_network  # noqa: E402
@@ -57,9 +57,9 @@ def _config_with_pretrained(tmp_path, name: str, checkpoint: str) -> Config:
 def _initialised_backbone(cfg: Config, scope: str, options: dict, where: str):
     pytest.importorskip(scope)
     cfg.merge_from_dict(options)
-    init_default_scope(register_scope_modules(cfg))
-    model = MODELS.build(cfg.model)
-    model.init_weights()
+    with DefaultScope.overwrite_default_scope(register_scope_modules(cfg)):
+        model = MODELS.build(cfg.model)
+        model.init_weights()
     module = model
     for attr in where.split('.'):
         module = getattr(module, attr)

@@ -5,6 +5,7 @@ import torch
 pytest.importorskip('mmdet')
 from mmdet.models.dense_heads import SSDHead  # noqa: E402
 from mmengine.config import ConfigDict  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
 
 from relnas_mm.downstream.ssd_head import SSDHeadFixed  # noqa: E402
 from relnas_mm.registry import MODELS  # noqa: E402
@@ -20,10 +21,12 @@ SIZES = (20, 10, 5, 3, 2, 1)  # feature maps of a 320x320 input
 
 def _head(cls):
     torch.manual_seed(0)
-    return cls(num_classes=3, in_channels=CHANNELS, use_depthwise=True, anchor_generator=ANCHORS,
-               bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0] * 4,
-                               target_stds=[0.1, 0.1, 0.2, 0.2]),
-               test_cfg=TEST_CFG).eval()
+    with DefaultScope.overwrite_default_scope('mmdet'):  # whatever scope earlier tests left
+        return cls(num_classes=3, in_channels=CHANNELS, use_depthwise=True,
+                   anchor_generator=ANCHORS,
+                   bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0] * 4,
+                                   target_stds=[0.1, 0.1, 0.2, 0.2]),
+                   test_cfg=TEST_CFG).eval()
 
 
 def _predict(head):

@@ -18,7 +18,7 @@ import torch
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config, DictAction
 from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS, DefaultScope
 from torch import nn
 
 from relnas_mm.downstream.launch import register_scope_modules
@@ -47,9 +47,8 @@ class TensorMode(nn.Module):
 
 def build_model(cfg: Config) -> nn.Module:
     """The config's model in eval mode, with SyncBN replaced (it needs a process group)."""
-    scope = register_scope_modules(cfg)
-    init_default_scope(scope)
-    model = MODELS.build(cfg.model)
+    with DefaultScope.overwrite_default_scope(register_scope_modules(cfg)):
+        model = MODELS.build(cfg.model)
     return revert_sync_batchnorm(model).eval()
 
 
