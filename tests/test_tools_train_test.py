@@ -1,8 +1,9 @@
-"""tools/train.py and tools/test.py: command-line options and clear errors before training.
+"""tools/train.py and tools/test.py: command-line options, clear errors before training,
+and CPU multi-process training.
 
-Resuming, --data-root and --out run end to end in tests/test_configs_*.py; here the
-tools' main() runs in-process with the runner replaced by a guard, so a bad input
-must be stopped by the checks before anything is built.
+Resuming, --data-root and --out run end to end in tests/test_configs_*.py. For bad
+input the tools' main() runs in-process with the runner replaced by a guard, so the
+checks must stop it before anything is built.
 """
 import importlib.util
 import os
@@ -10,9 +11,14 @@ import sys
 
 import pytest
 import torch
-from fixtures_downstream import REPO, make_voc
+from fixtures_data import make_cifar_like
+from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_options, make_voc,
+                                 run_tool)
 
 pytest.importorskip('mmengine')
+from mmengine.config import Config  # noqa: E402
+
+from relnas_mm.downstream.launch import prepare_cpu_distributed  # noqa: E402
 from relnas_mm.downstream.preflight import DataCheckError  # noqa: E402
 from relnas_mm.space.genotype import GenotypeError  # noqa: E402
 
@@ -115,3 +121,26 @@ def test_test_command_line_options(monkeypatch):
 def test_amp_on_the_cpu_is_refused_before_training(monkeypatch):
     error = _main_fails(monkeypatch, 'train', CIFAR, '--amp')
     assert isinstance(error, RuntimeError) and '--amp needs a CUDA' in str(error)
+
+
+def test_cpu_distributed_training_with_torchrun(tmp_path):
+    """--launcher pytorch on CPUs (gloo): 2 ranks split the data (8 images, batch 2 per
+    rank: 2 iterations) and DDP accepts the reduction cells' unused preprocess0."""
+    root = make_cifar_like(str(tmp_path / 'cifar'), n_train=8, n_test=4)
+    proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', 'tools/train.py',
+                    CIFAR, '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'w'),
+                    '--data-root', root, '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
+                    'train_cfg.max_epochs=1', *cli_options(SMALL_NET), *LOADER_OPTIONS)
+    out = check_ok(proc)
+    assert 'Distributed training: True' in out
+    assert 'Epoch(train) [1][2/2]' in out and 'accuracy/top1' in out
+    assert os.path.isfile(tmp_path / 'w' / 'epoch_1.pth')
+
+
+def test_cpu_distributed_needs_torchrun_and_gloo():
+    if torch.cuda.is_available():
+        pytest.skip('with CUDA, mmengine initialises the process group itself')
+    cfg = Config(dict(launcher='pytorch', env_cfg=dict(dist_cfg=dict(backend='nccl'))))
+    with pytest.raises(RuntimeError, match='backend=gloo'):
+        prepare_cpu_distributed(cfg)
+    prepare_cpu_distributed(Config(dict(launcher='none')))  # single process: nothing to do

@@ -9,6 +9,9 @@ import importlib
 import importlib.util
 from typing import Any
 
+import torch
+import torch.distributed as torch_dist
+
 #: Scopes whose modules live in mmengine itself or in relnas_mm.
 _NATIVE_SCOPES = (None, 'mmengine', 'relnas_mm')
 #: relnas_mm's subclasses of a library's modules, registered with that library.
@@ -50,8 +53,34 @@ def check_amp_device() -> None:
                            'AmpOptimWrapper does not run on the CPU')
 
 
+def prepare_cpu_distributed(cfg: Any) -> None:
+    """Make a CPU-only multi-process run (torchrun, gloo) work with mmengine 0.10.7.
+
+    Its ``init_dist`` calls ``torch.cuda.set_device`` for every launcher, and its DDP
+    wrapper gets ``device_ids=[LOCAL_RANK]``; both fail without CUDA. So the process
+    group is created here (the Runner skips its own init when one exists) and DDP is
+    told that CPU modules have no device ids. With CUDA, or without a launcher, this
+    does nothing.
+    """
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available() \
+            or torch_dist.is_initialized():
+        return
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'nccl')
+    if cfg.launcher != 'pytorch' or backend != 'gloo':
+        raise RuntimeError(
+            'no CUDA device: a CPU-only multi-process run needs --launcher pytorch '
+            '(torchrun) and --cfg-options env_cfg.dist_cfg.backend=gloo, got '
+            f'--launcher {cfg.launcher} and backend {backend!r}')
+    torch_dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        cfg.model_wrapper_cfg = dict(wrapper, device_ids=None)
+
+
 def build_runner(cfg: Any) -> Any:
-    """mmengine's Runner, or the ``runner_type`` the config names."""
+    """mmengine's Runner, or the ``runner_type`` the config names (after
+    :func:`prepare_cpu_distributed`)."""
+    prepare_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         return RUNNERS.build(cfg)
