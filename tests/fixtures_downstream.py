@@ -166,13 +166,9 @@ def make_coco_keypoints(root: str, size: Tuple[int, int] = (96, 64), seed: int =
 # ------------------------------------------------------------------------ tools
 def run_tool(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python <args>`` from the repository root (as a user would); returns the
-    completed process (stdout and stderr merged).
-
-    One intra-op thread: the networks are tiny, and on a busy 2-core machine (the
-    rest of the suite, pytest-xdist) torch's thread pool spins far more than it works.
-    """
+    completed process (stdout and stderr merged). The environment is the test
+    process's (conftest.py's one math thread included)."""
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    env.setdefault('OMP_NUM_THREADS', '1')
     return subprocess.run([sys.executable, *args], cwd=REPO, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

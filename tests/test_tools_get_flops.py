@@ -11,15 +11,6 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: one intra-op thread beats a pool contended by the rest of the suite."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _tool():
     spec = importlib.util.spec_from_file_location(
         'get_flops', os.path.join(REPO, 'tools', 'analysis', 'get_flops.py'))
