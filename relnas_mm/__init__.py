@@ -10,7 +10,7 @@ import importlib.util
 from .version import __version__
 
 if importlib.util.find_spec('mmengine') is not None:
-    from . import datasets, engine, evaluation, visualization  # noqa: F401
+    from . import datasets, downstream, engine, evaluation, visualization  # noqa: F401
     from .models import backbone, classifiers  # noqa: F401
 
 __all__ = ['__version__']
