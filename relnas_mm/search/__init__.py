@@ -6,6 +6,8 @@ from .algorithm import (GenerationRecord, RelativeNAS, drop_prob_at, job_seed, l
 from .augment import CIFAR_MEAN, CIFAR_STD, augment_batch, normalize
 from .evaluator import (CandidateEvaluator, CandidateJob, CandidateResult, EagerEvaluator,
                         SearchData, split_search_data)
+from .fast_evaluator import FastEvaluator
+from .fast_parallel import ParallelEvaluate, make_evaluate
 from .slow_fast import (diversity, draw_coefficients, first_is_fast, fitness, initial_population,
                         make_pairs, slow_fast_update, split_fast_slow)
 from .weight_set import Contribution, WeightSet
@@ -13,7 +15,8 @@ from .weight_set import Contribution, WeightSet
 __all__ = [
     'GenerationRecord', 'RelativeNAS', 'drop_prob_at', 'job_seed', 'lr_at', 'CIFAR_MEAN',
     'CIFAR_STD', 'augment_batch', 'normalize', 'CandidateEvaluator', 'CandidateJob',
-    'CandidateResult', 'EagerEvaluator', 'SearchData', 'split_search_data', 'diversity',
+    'CandidateResult', 'EagerEvaluator', 'FastEvaluator', 'ParallelEvaluate', 'make_evaluate',
+    'SearchData', 'split_search_data', 'diversity',
     'draw_coefficients', 'first_is_fast', 'fitness', 'initial_population', 'make_pairs',
     'slow_fast_update', 'split_fast_slow', 'Contribution', 'WeightSet'
 ]
