@@ -24,7 +24,7 @@ pytest.importorskip('mmengine')
 from fixtures_data import make_cifar_like  # noqa: E402
 
 from relnas_mm.datasets.cifar_io import CIFARDataError  # noqa: E402
-from relnas_mm.engine.checkpoint import (SearchStateError, latest_search_state,  # noqa: E402
+from relnas_mm.search.checkpoint import (SearchStateError, latest_search_state,  # noqa: E402
                                          load_search_state)
 from relnas_mm.search import EagerEvaluator  # noqa: E402
 from relnas_mm.space.genotype import get_genotype  # noqa: E402

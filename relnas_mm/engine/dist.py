@@ -2,20 +2,23 @@
 
 ``RelativeNAS.run_generation`` calls ``evaluate(jobs)``; :class:`DistributedEvaluate`
 is that function for any number of ranks: rank r evaluates ``jobs[r::world_size]``,
-then every rank receives every result (``all_gather_object``, states moved to the
-CPU first). Since a job carries its own seed, its result does not depend on the
-rank that ran it, and every rank applies the same results to the same search state.
+then every rank receives every result (``all_gather_object`` of packed results: each
+carries only what its candidate trained, as one host buffer per dtype, and is moved to
+the weight set's device with one copy per dtype). Since a job carries its own seed,
+its result does not depend on the rank that ran it, and every rank applies the same
+results to the same search state.
 """
 import hashlib
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, List, Optional, Sequence, TypeVar
+from typing import Callable, Dict, List, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 import torch
 from mmengine.dist import all_gather_object, get_dist_info
 
 from ..search.evaluator import CandidateEvaluator, CandidateJob, CandidateResult
+from ..search.fast_parallel import InProcessEvaluate, PackedResult
 
 T = TypeVar('T')
 
@@ -39,22 +42,22 @@ def share_of(items: Sequence[T], rank: int, world_size: int) -> List[T]:
     return list(items[rank::world_size])
 
 
-def _to_cpu(result: CandidateResult) -> CandidateResult:
-    return replace(result, state={k: v.detach().cpu() for k, v in result.state.items()})
-
-
 class DistributedEvaluate:
     """``evaluate(jobs) -> results`` over all ranks of the default process group.
 
     Args:
-        evaluator: runs one job on this process's device.
+        evaluate: this rank's ``evaluate(jobs) -> results`` (``make_evaluate``), or a
+            ``CandidateEvaluator`` run in this process. Its ``parallelism`` (the
+            candidates it runs at once) sets how many it is given per call, and so how
+            often progress is reported.
         on_result: called once per candidate, as soon as this process knows its
             result (its own jobs at once, other ranks' jobs after the gather).
     """
 
-    def __init__(self, evaluator: CandidateEvaluator,
+    def __init__(self, evaluate: Union[CandidateEvaluator, Callable[..., List[CandidateResult]]],
                  on_result: Optional[ResultCallback] = None) -> None:
-        self.evaluator = evaluator
+        self.evaluate = (InProcessEvaluate(evaluate) if isinstance(evaluate, CandidateEvaluator)
+                         else evaluate)
         self.on_result = on_result
         #: candidate index -> rank that evaluated it, since the last ``reset``.
         self.evaluated_by: Dict[int, int] = {}
@@ -68,8 +71,10 @@ class DistributedEvaluate:
         if world_size == 1:
             gathered = local
         else:
-            shared = [replace(e, result=_to_cpu(e.result)) for e in local]
-            gathered = [e for part in all_gather_object(shared) for e in part]
+            device = next(iter(jobs[0].weights.values())).device
+            shared = [replace(e, result=PackedResult.of(e.result)) for e in local]
+            gathered = [replace(e, result=e.result.unpack(device))
+                        for part in all_gather_object(shared) for e in part]
             for e in gathered:
                 if e.rank != rank:
                     self._record(e)
@@ -81,25 +86,25 @@ class DistributedEvaluate:
         return [by_index[j.index] for j in jobs]
 
     def _run(self, jobs: List[CandidateJob], rank: int) -> List[Evaluated]:
-        """This rank's share: one by one, or in one call if the evaluator has
-        ``evaluate_many`` (candidates sharing the device; times are then the average)."""
-        many = getattr(self.evaluator, 'evaluate_many', None)
-        if many is None:
-            batches, run = [[job] for job in jobs], self._evaluate_one
-        else:
-            batches, run = ([jobs] if jobs else []), many
+        """This rank's share, ``parallelism`` candidates per call (the times of
+        candidates run together are their average)."""
+        step = max(1, int(getattr(self.evaluate, 'parallelism', 1)))
         evaluated = []
-        for batch in batches:
+        for start_at in range(0, len(jobs), step):
+            batch = jobs[start_at:start_at + step]
             start = time.perf_counter()
-            results = run(batch)
+            results = self.evaluate(batch)
             seconds = (time.perf_counter() - start) / len(batch)
             for result in results:
                 evaluated.append(Evaluated(result, rank, seconds))
                 self._record(evaluated[-1])
         return evaluated
 
-    def _evaluate_one(self, batch: List[CandidateJob]) -> List[CandidateResult]:
-        return [self.evaluator.evaluate(batch[0])]
+    def close(self) -> None:
+        """Stop the evaluation's worker processes, if any."""
+        close = getattr(self.evaluate, 'close', None)
+        if close is not None:
+            close()
 
     def _record(self, evaluated: Evaluated) -> None:
         self.evaluated_by[evaluated.result.index] = evaluated.rank
@@ -117,12 +122,16 @@ def state_digest(population: np.ndarray, weights: Dict[str, torch.Tensor]) -> st
     return h.hexdigest()
 
 
-def check_same_on_all_ranks(digest: str, what: str) -> None:
-    """Raise on every rank if the ranks' ``digest`` values differ (a diverged search)."""
+def check_same_on_all_ranks(digest: Callable[[], str], what: str) -> None:
+    """Raise on every rank if the ranks' ``digest()`` values differ (a diverged search).
+
+    ``digest`` is called only with more than one rank: hashing a whole weight set each
+    generation is wasted work for a single process.
+    """
     rank, world_size = get_dist_info()
     if world_size == 1:
         return
-    digests = all_gather_object(digest)
+    digests = all_gather_object(digest())
     if len(set(digests)) != 1:
         raise RuntimeError(f'{what} differs between ranks (digests {digests}); the ranks '
                            f'have diverged, which must not happen: check that every rank '

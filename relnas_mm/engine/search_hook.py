@@ -6,8 +6,9 @@ It reads the config's ``search`` section::
         data=dict(dataset='cifar10', data_root='data/cifar10', train_portion=0.5,
                   split_seed=0, num_images=None),
         supernet=dict(channels=16, num_cells=8, num_classes=10, stem_multiplier=3),
-        evaluator=dict(type='EagerEvaluator', batch_size=256, momentum=0.9,
-                       weight_decay=3e-4, grad_clip=5.0, augment_valid=False),
+        evaluator=dict(type='FastEvaluator', batch_size=256, momentum=0.9,
+                       weight_decay=3e-4, grad_clip=5.0, augment_valid=False,
+                       workers='auto', deterministic=False),
         algorithm=dict(pop_size=20, generations=50, lr_max=0.1, lr_min=0.001,
                        drop_path_max=0.3, writeback='pair', seed=0))
 
@@ -35,12 +36,16 @@ from .. import search as search_core
 from ..datasets.cifar_io import load_cifar10
 from ..datasets.demo_digits import prepare_demo_digits
 from ..registry import HOOKS
-from ..search import CandidateEvaluator, GenerationRecord, RelativeNAS, split_search_data
+from ..search import (CandidateEvaluator, GenerationRecord, RelativeNAS, make_evaluate,
+                      split_search_data)
+from ..search.checkpoint import (check_fingerprint, latest_search_state, load_search_state,
+                                 make_search_state, restore_rng, save_search_state,
+                                 search_fingerprint)
+from ..search.numerics import set_numerics
 from ..space.genotype import get_genotype, save_genotype
 from ..visualization import plot_genotype, plot_search_curves
-from .checkpoint import (check_fingerprint, latest_search_state, load_search_state,
-                         make_search_state, restore_rng, save_search_state, search_fingerprint)
 from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state_digest
+from .log_bridge import CoreLogBridge
 
 DATASETS = ('cifar10', 'demo_digits')
 SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm')
@@ -151,9 +156,12 @@ class RelativeNASSearchHook(Hook):
         self.evaluated_by: List[List[int]] = []
         self._record: Optional[GenerationRecord] = None
         self._started = 0.0
+        self._log_bridge: Optional[CoreLogBridge] = None
 
     # ------------------------------------------------------------------ setup
     def before_run(self, runner) -> None:
+        self._log_bridge = CoreLogBridge(runner.logger)
+        self._log_bridge.attach()
         cfg = read_search_config(runner.cfg)
         self.fingerprint = search_fingerprint(cfg)
         device = torch.device(get_device())
@@ -163,11 +171,12 @@ class RelativeNASSearchHook(Hook):
                       seed=cfg['data'].get('split_seed', 0),
                       train_portion=cfg['data'].get('train_portion', 0.5), device=device)
         evaluator_cfg = dict(cfg['evaluator'])
-        cls = evaluator_class(evaluator_cfg.pop('type', 'EagerEvaluator'))
-        evaluator = _built('search.evaluator', cls, data=data, model_cfg=cfg['supernet'],
-                           device=device, **evaluator_cfg)
+        cls = evaluator_class(evaluator_cfg.pop('type', 'FastEvaluator'))
+        runner.logger.info(set_numerics(device, evaluator_cfg.get('deterministic', False)))
+        evaluate = _built('search.evaluator', make_evaluate, data=data, kind=cls,
+                          model_cfg=cfg['supernet'], device=device, **evaluator_cfg)
         self.evaluate = DistributedEvaluate(
-            evaluator, on_result=lambda e: self._log_candidate(runner, e))
+            evaluate, on_result=lambda e: self._log_candidate(runner, e))
         self._log_setup(runner, cfg['data'], data, device)
         self._maybe_resume(runner)
 
@@ -178,7 +187,8 @@ class RelativeNASSearchHook(Hook):
             f'RelativeNAS search: {data_cfg.get("dataset", "cifar10")} from '
             f'{data_cfg.get("data_root")}, {data.train_images.shape[0]} training / '
             f'{data.valid_images.shape[0]} validation images on {device}, '
-            f'{world_size} process(es), writeback={self.algorithm.writeback!r}')
+            f'{world_size} rank(s), {self.evaluate.evaluate.parallelism} candidate(s) at '
+            f'once per rank, writeback={self.algorithm.writeback!r}')
         if self.algorithm.writeback == 'pair' and world_size > 2:
             runner.logger.warning(
                 f'writeback="pair" evaluates one pair at a time: only 2 of the {world_size} '
@@ -230,7 +240,7 @@ class RelativeNASSearchHook(Hook):
         by = self.evaluate.evaluated_by
         self.evaluated_by.append([by[i] for i in range(self.algorithm.pop_size)])
         check_same_on_all_ranks(
-            state_digest(self.algorithm.population, self.algorithm.weight_set.snapshot()),
+            lambda: state_digest(self.algorithm.population, self.algorithm.weight_set.snapshot()),
             f'the search state after generation {record.generation + 1}')
         self._record = record
         return record
@@ -288,6 +298,12 @@ class RelativeNASSearchHook(Hook):
                 f'generation): {self.algorithm.history[-1].best_genotype}\n'
                 f'Results: ' + ', '.join(outputs))
         barrier()
+
+    def after_run(self, runner) -> None:
+        if self.evaluate is not None:
+            self.evaluate.close()
+        if self._log_bridge is not None:
+            self._log_bridge.detach()
 
     def _history(self) -> List[Dict[str, Any]]:
         history = [r.to_dict() for r in self.algorithm.history]

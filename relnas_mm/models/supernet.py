@@ -44,6 +44,16 @@ def op_module_of(name: str) -> Optional[str]:
     return None
 
 
+def candidate_keys(keys: Sequence[str], used: Sequence[str]) -> List[str]:
+    """The state keys a candidate reads and trains: the shared ones and its op modules'.
+
+    Everything else in the weight set is left as it was by training, so a result needs
+    to carry (and ranks need to exchange) these keys only.
+    """
+    used = set(used)
+    return [k for k in keys if op_module_of(k) is None or op_module_of(k) in used]
+
+
 def reduction_layers(num_cells: int) -> Tuple[int, int]:
     """Indices of the two reduction cells (DARTS: at 1/3 and 2/3 of the depth)."""
     return num_cells // 3, 2 * num_cells // 3

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.supernet import SuperNet, supernet_config
+from ..models.supernet import SuperNet, candidate_keys, supernet_config
 from ..space.genotype import Genotype
 from .augment import augment_batch, normalize
+from .numerics import set_numerics
 
 Device = Union[str, torch.device, None]
 
@@ -43,9 +44,11 @@ class CandidateJob:
 class CandidateResult:
     """The outcome of a job: validation loss/accuracy, mean training loss, trained state.
 
-    ``state`` is the trained SuperNet state (at least its shared keys and the
-    candidate's own op modules), on any device; ``finite`` is False when a loss is
-    NaN/inf, in which case the search ranks the candidate last and ignores ``state``.
+    ``state`` holds what the candidate trained: the SuperNet's shared keys and the
+    candidate's own op modules (``candidate_keys``), on any device; the rest of the
+    weight set is unchanged by a candidate, so results (and the traffic between ranks)
+    carry only this. ``finite`` is False when a loss is NaN/inf, in which case the
+    search ranks the candidate last and ignores ``state``.
     """
 
     index: int
@@ -150,15 +153,17 @@ class EagerEvaluator(CandidateEvaluator):
         augment_valid: apply the training augmentation to the validation half too
             (the authors' behaviour); off by default.
         device: where to train; defaults to the data's device.
+        deterministic: IEEE fp32 and deterministic kernels (see ``set_numerics``).
     """
 
     def __init__(self, data: SearchData, model_cfg: Optional[Mapping[str, Any]] = None,
                  batch_size: int = 256, momentum: float = 0.9, weight_decay: float = 3e-4,
                  grad_clip: float = 5.0, augment_valid: bool = False,
-                 device: Device = None) -> None:
+                 device: Device = None, deterministic: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         self.device = torch.device(device) if device is not None else data.device
+        self.numerics = set_numerics(self.device, deterministic)
         self.data = data if data.device == self.device else data.to(self.device)
         self.model_cfg = supernet_config(**(model_cfg or {}))
         self._check_labels()
@@ -196,7 +201,9 @@ class EagerEvaluator(CandidateEvaluator):
         n_valid = self.data.valid_images.shape[0]
         train_sum, valid_sum, correct = torch.stack([train_sum, valid_sum, correct]).tolist()
         loss, train_loss = valid_sum / n_valid, train_sum / n_train
-        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        trained = model.state_dict()
+        state = {k: trained[k].detach().clone()
+                 for k in candidate_keys(list(trained), model.used_modules(job.genotype))}
         model.generator = None
         return CandidateResult(index=job.index, loss=loss, acc=correct / n_valid,
                                train_loss=train_loss, state=state,

@@ -14,23 +14,33 @@ Python and driver time. So:
   SGD step, loss sum) is captured once per candidate as a CUDA graph and replayed, and
   so is the validation forward: two launches per step, no host sync until the end;
 * ``evaluate_many`` runs several candidates at once, each on its own replica of the
-  network and its own CUDA stream, so that their small kernels share the GPU.
+  network and its own CUDA stream, so that their small kernels share the GPU;
+* on the CPU the network runs in channels-last memory format (faster convolution
+  kernels; other rounding, so results match the reference closely, not bitwise).
+
+GPU memory stays bounded over a search of any length by construction: all graphs of a
+replica are captured into the replica's one memory pool, and a replica drops its
+previous candidate's graphs before it captures the next, so the pool is reused, not
+grown. A capture that fails leaves nothing behind (the graph object, and with it its
+generator and allocator registrations, is destroyed; the candidate restarts eagerly
+from its job with a fresh generator); a second failure turns graphs off for the run.
 
 No mmengine here: the GPU machines run torch alone.
 """
 import contextlib
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, ContextManager, Dict, Generator, List, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.supernet import SuperNet, op_module_of, supernet_config
+from ..models.supernet import SuperNet, candidate_keys, op_module_of, supernet_config
 from .augment import augment_batch, normalize
 from .evaluator import CandidateEvaluator, CandidateJob, CandidateResult, Device, SearchData
+from .numerics import set_numerics
 
 logger = logging.getLogger('relnas_mm')
 
@@ -98,13 +108,22 @@ def use_batch_norm(model: nn.Module, impl: str) -> None:
 # ----------------------------------------------------------------------------- replicas
 @dataclass
 class _Replica:
-    """One copy of the search network with the stream its candidates run on."""
+    """One copy of the search network with the stream its candidates run on.
+
+    ``pool`` is the one memory pool every graph of this replica is captured into, and
+    ``graphs`` holds the graphs of its current candidate only (the invariant that keeps
+    GPU memory flat: a new candidate clears them before capturing its own; CUDA frees
+    a graph still in flight when it completes, and the pool's blocks are reused in
+    stream order by the next capture on the same stream).
+    """
 
     model: SuperNet
     tensors: Dict[str, torch.Tensor]  # state_dict(keep_vars=True): the live tensors
     stream: Optional[Any]  # torch.cuda.Stream on CUDA
     shared_modules: List[nn.Module]  # every module outside the per-(edge, op) ones
     op_modules: Dict[str, List[nn.Module]]  # op-module prefix -> its modules
+    pool: Optional[Any] = None  # torch.cuda.MemPool on CUDA
+    graphs: List[Any] = field(default_factory=list)
 
     def set_training(self, used: List[str], mode: bool) -> None:
         """``model.train(mode)`` for the modules a candidate runs only (5,000 -> ~300)."""
@@ -124,11 +143,25 @@ class _Pending:
     trained: Dict[str, torch.Tensor]
     n_train: int
     n_valid: int
-    graphs: List[Any]  # kept alive until the device is done with them
+
+
+class CaptureFailed(RuntimeError):
+    """A CUDA graph capture did not succeed; the candidate is rerun eagerly."""
 
 
 def _on(stream: Optional[Any]) -> ContextManager:
     return torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()
+
+
+def new_graph_pool(device: torch.device) -> Any:
+    """A memory pool that lives as long as its replica (graphs come and go inside it)."""
+    with torch.cuda.device(device):
+        return torch.cuda.MemPool()
+
+
+def new_graph() -> Any:
+    """An empty CUDA graph (a function, so that CPU tests can stand in a fake)."""
+    return torch.cuda.CUDAGraph()
 
 
 class FastEvaluator(CandidateEvaluator):
@@ -138,11 +171,14 @@ class FastEvaluator(CandidateEvaluator):
 
     Args:
         cuda_graph: capture each candidate's training step and validation forward as
-            CUDA graphs (CUDA only; elsewhere, or if capture fails, steps run eagerly and
-            one line is logged to the 'relnas_mm' logger).
+            CUDA graphs (CUDA only; elsewhere steps run eagerly). A failed capture is
+            logged to the 'relnas_mm' logger and its candidate rerun eagerly; after a
+            second failure graphs are off for the rest of the run.
         channels_last: run the network in channels-last memory format: other kernels,
-            so results differ from the reference by rounding, which training amplifies
-            (off by default; the benchmark measures it).
+            so results differ from the reference by rounding (close, not bitwise).
+            None (default): on for the CPU, where it is faster, off on CUDA.
+        deterministic: IEEE fp32 and deterministic kernels (see ``set_numerics``);
+            without it a GPU search uses TF32 and agrees with itself only statistically.
         sgd: 'foreach' (multi-tensor kernels, bitwise the same as ``torch.optim.SGD``'s
             default), 'fused' (one kernel; may differ in the last bits) or 'loop'
             (one tensor at a time).
@@ -154,18 +190,19 @@ class FastEvaluator(CandidateEvaluator):
             do not depend on it beyond rounding. Must equal ``batch_size`` with
             ``augment_valid``, whose draws are per batch.
 
-    The trained state of a result holds copies of the tensors the candidate trained
-    (its op modules and everything shared); its other entries are the job's own,
-    read-only, tensors, equal to what the reference returns for them.
+    The state of a result holds copies of the tensors the candidate trained (its op
+    modules and everything shared), as the reference's does.
     """
 
     def __init__(self, data: SearchData, model_cfg: Optional[Mapping[str, Any]] = None,
                  batch_size: int = 256, momentum: float = 0.9, weight_decay: float = 3e-4,
                  grad_clip: float = 5.0, augment_valid: bool = False, device: Device = None,
-                 cuda_graph: bool = True, channels_last: bool = False,
+                 cuda_graph: bool = True, channels_last: Optional[bool] = None,
                  sgd: str = 'foreach', norm: str = 'cudnn', streams: int = 1,
-                 warmup_steps: int = 1, valid_batch_size: Optional[int] = None) -> None:
+                 warmup_steps: int = 1, valid_batch_size: Optional[int] = None,
+                 deterministic: bool = False) -> None:
         self.device = torch.device(device) if device is not None else data.device
+        self.numerics = set_numerics(self.device, deterministic)
         self.data = data if data.device == self.device else data.to(self.device)
         self.model_cfg = supernet_config(**(model_cfg or {}))
         _check_settings(batch_size, valid_batch_size, augment_valid, sgd, streams,
@@ -180,11 +217,12 @@ class FastEvaluator(CandidateEvaluator):
         if cuda_graph and not on_cuda:
             logger.info('FastEvaluator: CUDA graphs need a CUDA device; %s runs eagerly',
                         self.device)
-        self.channels_last = bool(channels_last)
+        self.channels_last = (not on_cuda) if channels_last is None else bool(channels_last)
         self.sgd, self.norm, self.warmup_steps = sgd, norm, warmup_steps
+        self.capture_failures = 0
+        self.streams = streams
         self._replicas = [self._replica() for _ in range(streams)]
         self._keys = list(self._replicas[0].tensors)
-        self._module_of = {k: op_module_of(k) for k in self._keys}
         self._param_names = [n for n, _ in self._replicas[0].model.named_parameters()]
 
     def _replica(self) -> _Replica:
@@ -192,7 +230,9 @@ class FastEvaluator(CandidateEvaluator):
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         use_batch_norm(model, self.norm)
-        stream = torch.cuda.Stream(self.device) if self.device.type == 'cuda' else None
+        on_cuda = self.device.type == 'cuda'
+        stream = torch.cuda.Stream(self.device) if on_cuda else None
+        pool = new_graph_pool(self.device) if self.cuda_graph else None
         shared: List[nn.Module] = []
         ops: Dict[str, List[nn.Module]] = {}
         for name, module in model.named_modules():
@@ -201,7 +241,8 @@ class FastEvaluator(CandidateEvaluator):
                 shared.append(module)
             else:
                 ops.setdefault(prefix, []).append(module)
-        return _Replica(model, dict(model.state_dict(keep_vars=True)), stream, shared, ops)
+        return _Replica(model, dict(model.state_dict(keep_vars=True)), stream, shared, ops,
+                        pool)
 
     def num_steps(self) -> int:
         """Training steps per candidate: ceil(n_train / batch_size)."""
@@ -242,9 +283,31 @@ class FastEvaluator(CandidateEvaluator):
     # ------------------------------------------------------------------------- one candidate
     def _candidate(self, replica: _Replica, job: CandidateJob,
                    main: Optional[Any]) -> Generator[None, None, _Pending]:
-        """Enqueue one job on ``replica``'s stream, yielding after every step."""
+        """Enqueue one job on ``replica``'s stream, yielding after every step; rerun it
+        eagerly, from its job, if a capture fails."""
         if replica.stream is not None:
             replica.stream.wait_stream(main)  # the job's weights and the replica are free
+        replica.graphs.clear()  # the previous candidate's graphs: their pool is reused
+        try:
+            return (yield from self._enqueue(replica, job, main, self.cuda_graph))
+        except CaptureFailed as failure:
+            replica.graphs.clear()
+            self._capture_failed(job, failure)
+            return (yield from self._enqueue(replica, job, main, False))
+
+    def _capture_failed(self, job: CandidateJob, failure: CaptureFailed) -> None:
+        self.capture_failures += 1
+        if self.capture_failures == 1:
+            logger.warning('FastEvaluator: CUDA graph capture failed for candidate %d (%s); '
+                           'it runs eagerly', job.index, str(failure))
+        else:
+            self.cuda_graph = False
+            logger.warning('FastEvaluator: CUDA graph capture failed again (candidate %d: '
+                           '%s); CUDA graphs are off for the rest of the run', job.index,
+                           str(failure))
+
+    def _enqueue(self, replica: _Replica, job: CandidateJob, main: Optional[Any],
+                 graphs: bool) -> Generator[None, None, _Pending]:
         model, tensors = replica.model, replica.tensors
         used = model.used_modules(job.genotype)
         keys = self._trained_keys(used, job)
@@ -259,11 +322,11 @@ class FastEvaluator(CandidateEvaluator):
         key_set = set(keys)
         params = [tensors[n] for n in self._param_names if n in key_set]
         sums = torch.zeros(3, device=self.device)
-        graphs: List[Any] = []
+        capture = self._capturer(replica) if graphs else None
         replica.set_training(used, True)
-        yield from self._train(model, params, float(job.lr), generator, sums[0], graphs)
+        yield from self._train(model, params, float(job.lr), generator, sums[0], capture)
         replica.set_training(used, False)
-        yield from self._validate(model, generator, sums[1], sums[2], graphs)
+        yield from self._validate(model, generator, sums[1], sums[2], capture)
         model.generator = None
         with _on(main):
             if main is not None:
@@ -272,12 +335,11 @@ class FastEvaluator(CandidateEvaluator):
                        for k in keys}
             sums = sums.clone()
         return _Pending(job, sums, trained, self.data.train_images.shape[0],
-                        self.data.valid_images.shape[0], graphs)
+                        self.data.valid_images.shape[0])
 
     def _trained_keys(self, used_modules: List[str], job: CandidateJob) -> List[str]:
         """The state keys a candidate reads and trains: shared ones and its op modules'."""
-        used = set(used_modules)
-        keys = [k for k in self._keys if self._module_of[k] is None or self._module_of[k] in used]
+        keys = candidate_keys(self._keys, used_modules)
         missing = [k for k in keys if k not in job.weights]
         if missing:
             raise KeyError(f'CandidateJob {job.index}: weights lack {len(missing)} key(s) of '
@@ -296,7 +358,7 @@ class FastEvaluator(CandidateEvaluator):
 
     def _train(self, model: SuperNet, params: List[torch.Tensor], lr: float,
                generator: torch.Generator, total: torch.Tensor,
-               graphs: List[Any]) -> Generator[None, None, None]:
+               capture: Optional['Capture']) -> Generator[None, None, None]:
         data, optimizer = self.data, self._optimizer(params, lr)
 
         def step(idx: torch.Tensor) -> None:
@@ -312,12 +374,13 @@ class FastEvaluator(CandidateEvaluator):
 
         n = data.train_images.shape[0]
         order = torch.randperm(n, generator=generator, device=self.device)
-        yield from self._steps(step, order, self.batch_size, generator, graphs)
+        yield from self._steps(step, order, self.batch_size, generator, capture)
         for p in params:
             p.grad = None  # also frees the graph's gradient buffers
 
     def _validate(self, model: SuperNet, generator: torch.Generator, total: torch.Tensor,
-                  correct: torch.Tensor, graphs: List[Any]) -> Generator[None, None, None]:
+                  correct: torch.Tensor,
+                  capture: Optional['Capture']) -> Generator[None, None, None]:
         data = self.data
 
         @torch.no_grad()
@@ -330,16 +393,13 @@ class FastEvaluator(CandidateEvaluator):
             correct.add_((logits.argmax(dim=1) == labels).sum())
 
         order = torch.arange(data.valid_images.shape[0], device=self.device)
-        yield from self._steps(step, order, self.valid_batch_size, generator, graphs)
+        yield from self._steps(step, order, self.valid_batch_size, generator, capture)
 
     # ------------------------------------------------------------------------- steps and graphs
     def _steps(self, step: StepFn, order: torch.Tensor, batch: int, generator: torch.Generator,
-               graphs: List[Any]) -> Generator[None, None, None]:
-        """Run ``step`` over ``order`` in batches: a few eagerly, then a replayed graph.
-
-        The last partial batch (another shape) always runs eagerly. A captured graph is
-        appended to ``graphs``, which the caller keeps until the device has run it.
-        """
+               capture: Optional['Capture']) -> Generator[None, None, None]:
+        """Run ``step`` over ``order`` in batches: a few eagerly, then a replayed graph
+        (when ``capture`` is given). The last partial batch (another shape) runs eagerly."""
         full = order.numel() // batch
         graph, static_idx = None, None
         for i in range(full):
@@ -347,14 +407,10 @@ class FastEvaluator(CandidateEvaluator):
             if graph is not None:
                 static_idx.copy_(idx)
                 graph.replay()
-            elif self.cuda_graph and i == self.warmup_steps and full > i + 1:
+            elif capture is not None and i == self.warmup_steps and full > i + 1:
                 static_idx = idx.clone()
-                graph = self._capture(step, static_idx, generator)
-                if graph is not None:
-                    graphs.append(graph)
-                    graph.replay()
-                else:
-                    step(idx)
+                graph = capture(step, static_idx, generator)
+                graph.replay()
             else:
                 step(idx)
             yield
@@ -362,30 +418,45 @@ class FastEvaluator(CandidateEvaluator):
             step(order[full * batch:])
             yield
 
-    def _capture(self, step: StepFn, static_idx: torch.Tensor,
-                 generator: torch.Generator) -> Optional['torch.cuda.CUDAGraph']:
-        """``step`` on ``static_idx`` as a CUDA graph (not run); None if capture fails.
+    def _capturer(self, replica: _Replica) -> 'Capture':
+        """``capture(step, static_idx, generator)`` into ``replica``'s pool and graph list."""
 
-        Captures on the replica's own (non-default) stream, which has already run the
-        warm-up steps. ``torch.cuda.graph`` is not used because it synchronises the whole
-        device, which would stall the other candidates' streams.
-        """
-        rng_state = generator.get_state()
+        def capture(step: StepFn, static_idx: torch.Tensor,
+                    generator: torch.Generator) -> Any:
+            graph = capture_graph(step, static_idx, generator, replica.pool)
+            replica.graphs.append(graph)
+            return graph
+
+        return capture
+
+
+Capture = Callable[[StepFn, torch.Tensor, torch.Generator], Any]
+
+
+def capture_graph(step: StepFn, static_idx: torch.Tensor, generator: torch.Generator,
+                  pool: Any) -> Any:
+    """``step`` on ``static_idx`` captured (not run) as a CUDA graph in ``pool``.
+
+    Captures on the current (the replica's, non-default) stream, which has run the
+    warm-up steps; ``torch.cuda.graph`` is not used because it synchronises the whole
+    device, which would stall the other candidates' streams. On failure raises
+    ``CaptureFailed`` after dropping the graph: its destruction unregisters it from
+    ``generator`` and from the capture bookkeeping, so nothing stays in capture state.
+    """
+    graph = new_graph()
+    try:
+        graph.register_generator_state(generator)
+        graph.capture_begin(pool=getattr(pool, 'id', pool))
         try:
-            graph = torch.cuda.CUDAGraph()
-            graph.register_generator_state(generator)
-            graph.capture_begin()
-            try:
-                step(static_idx)
-            finally:
-                graph.capture_end()
-        except RuntimeError as err:
-            generator.set_state(rng_state)
-            self.cuda_graph = False
-            logger.warning('FastEvaluator: CUDA graph capture failed (%s); falling back to '
-                           'eager steps', str(err).splitlines()[0] if str(err) else repr(err))
-            return None
+            step(static_idx)
+        finally:
+            graph.capture_end()
+    except RuntimeError as err:
+        reason = str(err).splitlines()[0] if str(err) else repr(err)
+    else:
         return graph
+    del graph  # the error and its traceback (which refer to the graph) are gone here
+    raise CaptureFailed(reason)
 
 
 def _results(pending: List[Optional[_Pending]]) -> List[CandidateResult]:
@@ -393,12 +464,9 @@ def _results(pending: List[Optional[_Pending]]) -> List[CandidateResult]:
     values = torch.stack([p.sums for p in pending]).tolist()
     results = []
     for p, (train_sum, valid_sum, correct) in zip(pending, values):
-        job = p.job
-        state = dict(job.weights)
-        state.update(p.trained)
         loss, train_loss = valid_sum / p.n_valid, train_sum / p.n_train
-        results.append(CandidateResult(index=job.index, loss=loss, acc=correct / p.n_valid,
-                                       train_loss=train_loss, state=state,
+        results.append(CandidateResult(index=p.job.index, loss=loss, acc=correct / p.n_valid,
+                                       train_loss=train_loss, state=p.trained,
                                        finite=math.isfinite(loss) and math.isfinite(train_loss)))
     return results
 

@@ -11,15 +11,19 @@ A job's result depends only on the job (its seed drives every random draw), so t
 results equal sequential evaluation whichever worker runs which job.
 
 Weights travel packed: one flat tensor per dtype instead of thousands of small tensors,
-and only the tensors a candidate changed come back.
+and a result carries only what its candidate trained. Log records of the workers (a
+failed CUDA graph capture, say) come back with the results and go to this process's
+'relnas_mm' logger, and so to the run log.
 """
+import logging
 import math
+import os
 import queue
 import time
 import traceback
 import weakref
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import torch
 import torch.multiprocessing as mp
@@ -29,7 +33,11 @@ from .evaluator import (CandidateEvaluator, CandidateJob, CandidateResult, Eager
                         SearchData)
 from .fast_evaluator import FastEvaluator
 
-EVALUATORS = {'eager': EagerEvaluator, 'fast': FastEvaluator}
+#: evaluator names: short ones for make_evaluate and the benchmark, class names for configs
+EVALUATORS: Dict[str, Type[CandidateEvaluator]] = {
+    'eager': EagerEvaluator, 'fast': FastEvaluator,
+    'EagerEvaluator': EagerEvaluator, 'FastEvaluator': FastEvaluator}
+logger = logging.getLogger('relnas_mm')
 #: seconds between checks that the workers are alive while waiting for them
 POLL_S = 1.0
 
@@ -50,9 +58,13 @@ class PackedState:
         groups: Dict[torch.dtype, List[torch.Tensor]] = {}
         for name in names:
             groups.setdefault(state[name].dtype, []).append(state[name].detach().reshape(-1))
-        flats = {dtype: torch.cat(parts).cpu() for dtype, parts in groups.items()}
+        flats = {dtype: torch.cat(parts).cpu() for dtype, parts in groups.items()}  # 1 copy
         return cls(names, [tuple(state[n].shape) for n in names],
                    [state[n].dtype for n in names], flats)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(f.numel() * f.element_size() for f in self.flats.values())
 
     def unpack(self, device: Optional[torch.device] = None) -> Dict[str, torch.Tensor]:
         """Views into the flat tensors (moved to ``device`` first, one copy per dtype)."""
@@ -82,26 +94,26 @@ class _JobMessage:
 
 
 @dataclass
-class _ResultMessage:
+class PackedResult:
+    """A ``CandidateResult`` as it travels between processes or ranks: its numbers and
+    its trained state packed (one host buffer per dtype)."""
+
     index: int
     loss: float
     acc: float
     train_loss: float
     finite: bool
-    changed: PackedState  # the state entries that are not the job's own tensors
+    state: PackedState
 
     @classmethod
-    def of(cls, result: CandidateResult, job: CandidateJob) -> '_ResultMessage':
-        changed = {k: v for k, v in result.state.items() if v is not job.weights.get(k)}
+    def of(cls, result: CandidateResult) -> 'PackedResult':
         return cls(result.index, result.loss, result.acc, result.train_loss, result.finite,
-                   PackedState.pack(changed))
+                   PackedState.pack(result.state))
 
-    def result(self, job: CandidateJob) -> CandidateResult:
-        device = next(iter(job.weights.values())).device
-        state = dict(job.weights)
-        state.update(self.changed.unpack(device))
+    def unpack(self, device: Optional[torch.device] = None) -> CandidateResult:
         return CandidateResult(index=self.index, loss=self.loss, acc=self.acc,
-                               train_loss=self.train_loss, state=state, finite=self.finite)
+                               train_loss=self.train_loss, state=self.state.unpack(device),
+                               finite=self.finite)
 
 
 # ----------------------------------------------------------------------------- building
@@ -110,25 +122,31 @@ class EvaluatorSpec:
     """How to build an evaluator in any process.
 
     Args:
-        kind: 'eager' (``EagerEvaluator``, the reference) or 'fast' (``FastEvaluator``).
+        kind: a name of ``EVALUATORS`` ('eager' / 'EagerEvaluator' is the reference,
+            'fast' / 'FastEvaluator') or a ``CandidateEvaluator`` subclass.
         data: the search halves.
         options: the evaluator's other keyword arguments (model_cfg, batch_size,
             device, cuda_graph, ...).
     """
 
-    kind: str
+    kind: Union[str, Type[CandidateEvaluator]]
     data: SearchData
     options: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in EVALUATORS:
-            raise ValueError(f'evaluator kind must be one of {sorted(EVALUATORS)}, '
-                             f'got {self.kind!r}')
+        if isinstance(self.kind, str):
+            if self.kind not in EVALUATORS:
+                raise ValueError(f'evaluator kind must be one of {sorted(EVALUATORS)} or a '
+                                 f'CandidateEvaluator class, got {self.kind!r}')
+        elif not (isinstance(self.kind, type) and issubclass(self.kind, CandidateEvaluator)):
+            raise ValueError(f'evaluator kind must be one of {sorted(EVALUATORS)} or a '
+                             f'CandidateEvaluator class, got {self.kind!r}')
         if 'data' in self.options:
             raise ValueError('EvaluatorSpec.options must not contain "data"; pass it as data')
 
     def build(self) -> CandidateEvaluator:
-        return EVALUATORS[self.kind](self.data, **self.options)
+        cls = EVALUATORS[self.kind] if isinstance(self.kind, str) else self.kind
+        return cls(self.data, **self.options)
 
 
 def evaluate_all(evaluator: CandidateEvaluator,
@@ -143,6 +161,8 @@ class InProcessEvaluate:
 
     def __init__(self, evaluator: CandidateEvaluator) -> None:
         self.evaluator = evaluator
+        #: candidates it runs at once (a FastEvaluator's streams)
+        self.parallelism = int(getattr(evaluator, 'streams', 1))
 
     def __call__(self, jobs: List[CandidateJob]) -> List[CandidateResult]:
         return evaluate_all(self.evaluator, jobs)
@@ -158,8 +178,22 @@ class InProcessEvaluate:
 
 
 # ----------------------------------------------------------------------------- workers
+class _ToParent(logging.Handler):
+    """Sends a worker's 'relnas_mm' log records to the parent with the replies."""
+
+    def __init__(self, rank: int, replies: Any) -> None:
+        super().__init__()
+        self.rank, self.replies = rank, replies
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.replies.put(('log', self.rank, None, (record.levelno, record.getMessage())))
+
+
 def _worker(rank: int, spec: EvaluatorSpec, threads: int, tasks: Any, replies: Any) -> None:
     """A worker process: build the evaluator once, then evaluate chunks until None."""
+    logger.addHandler(_ToParent(rank, replies))
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
     try:
         torch.set_num_threads(threads)
         evaluator = spec.build()
@@ -176,8 +210,7 @@ def _worker(rank: int, spec: EvaluatorSpec, threads: int, tasks: Any, replies: A
         try:
             jobs = [m.job(device) for m in messages]
             out = evaluate_all(evaluator, jobs)
-            replies.put(('done', call, positions,
-                         [_ResultMessage.of(r, j) for r, j in zip(out, jobs)]))
+            replies.put(('done', call, positions, [PackedResult.of(r) for r in out]))
         except BaseException:
             replies.put(('error', call, positions, traceback.format_exc()))
 
@@ -222,6 +255,8 @@ class ParallelEvaluate:
                        data.valid_labels):
             tensor.share_memory_()
         self.chunk = chunk or int(options.get('streams', 1))
+        #: candidates it runs at once
+        self.parallelism = workers * self.chunk
         threads = threads or max(1, torch.get_num_threads() // workers)
         ctx = mp.get_context('spawn')
         self._tasks, self._replies = ctx.Queue(), ctx.Queue()
@@ -249,10 +284,15 @@ class ParallelEvaluate:
                                    f'evaluator:\n{text}')
 
     def _get(self, deadline: Optional[float] = None) -> tuple:
-        """The next reply; raises if a worker died meanwhile or ``deadline`` passed."""
+        """The next reply (workers' log records are logged here on the way); raises if
+        a worker died meanwhile or ``deadline`` passed."""
         while True:
             try:
-                return self._replies.get(timeout=POLL_S)
+                reply = self._replies.get(timeout=POLL_S)
+                if reply[0] != 'log':
+                    return reply
+                level, message = reply[3]
+                logger.log(level, 'worker %d: %s', reply[1], message)
             except queue.Empty:
                 dead = [(p.name, p.exitcode) for p in self._processes if not p.is_alive()]
                 late = deadline is not None and time.monotonic() > deadline
@@ -289,7 +329,7 @@ class ParallelEvaluate:
             if reply_call != call:
                 continue  # a reply left over from an interrupted earlier call
             for pos, message in zip(positions, payload):
-                results[pos] = message.result(jobs[pos])
+                results[pos] = message.unpack(_device_of(jobs[pos]))
             remaining -= len(positions)
         return results
 
@@ -304,15 +344,37 @@ class ParallelEvaluate:
         self.close()
 
 
-def make_evaluate(data: SearchData, kind: str = 'fast', workers: int = 0,
-                  threads: Optional[int] = None, devices: Optional[Sequence[str]] = None,
-                  **options: Any) -> Any:
-    """The search's ``evaluate(jobs) -> results`` callable (with ``close()``).
+def _device_of(job: CandidateJob) -> torch.device:
+    return next(iter(job.weights.values())).device
+
+
+def auto_workers(device: Union[str, torch.device, None]) -> int:
+    """Worker processes that make evaluation fastest on ``device``.
+
+    On the CPU the search network is too small for intra-op threads to pay: the
+    threads this process was given (``torch.get_num_threads()``, shared with the other
+    local ranks) work faster as that many single-threaded processes, each evaluating
+    its own candidates. On CUDA one process feeds the GPU through streams: 0.
+    """
+    if device is not None and torch.device(device).type != 'cpu':
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    local_ranks = int(os.environ.get('LOCAL_WORLD_SIZE', '1'))
+    workers = min(torch.get_num_threads(), max(1, (cores or 1) // local_ranks))
+    return workers if workers > 1 else 0
+
+
+def make_evaluate(data: SearchData, kind: Union[str, Type[CandidateEvaluator]] = 'fast',
+                  workers: Union[int, str] = 'auto', threads: Optional[int] = None,
+                  devices: Optional[Sequence[str]] = None, **options: Any) -> Any:
+    """The search's ``evaluate(jobs) -> results`` callable (with ``close()`` and
+    ``parallelism``, the candidates it runs at once).
 
     Args:
         data: the search halves.
-        kind: 'eager' (the reference) or 'fast'.
-        workers: 0 evaluates in this process; N > 0 in N worker processes.
+        kind: 'eager' (the reference), 'fast', or see ``EvaluatorSpec``.
+        workers: 0 evaluates in this process; N > 0 in N worker processes (one math
+            thread each unless ``threads``); 'auto' (default): ``auto_workers``.
         threads, devices: worker settings, see ``ParallelEvaluate``.
         **options: the evaluator's keyword arguments (model_cfg, batch_size, device,
             cuda_graph, channels_last, streams, ...).
@@ -324,8 +386,12 @@ def make_evaluate(data: SearchData, kind: str = 'fast', workers: int = 0,
         record = search.run_generation(evaluate)
     """
     spec = EvaluatorSpec(kind, data, dict(options))
+    if workers == 'auto':
+        workers = auto_workers(options.get('device', data.device))
+        threads = threads or 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ValueError(f'make_evaluate: workers must be an integer >= 0, got {workers!r}')
+        raise ValueError(f"make_evaluate: workers must be an integer >= 0 or 'auto', "
+                         f'got {workers!r}')
     if workers == 0:
         return InProcessEvaluate(spec.build())
     return ParallelEvaluate(spec, workers, threads=threads, devices=devices)

@@ -6,14 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip('mmengine')
-
-from relnas_mm.engine.checkpoint import (LATEST_FILE, SearchStateError,  # noqa: E402
+from relnas_mm.search.checkpoint import (LATEST_FILE, SearchStateError,
                                          capture_rng, check_fingerprint, latest_search_state,
                                          list_search_states, load_search_state,
                                          make_search_state, restore_rng, save_search_state,
                                          search_fingerprint)
-from relnas_mm.search import RelativeNAS  # noqa: E402
+from relnas_mm.search import RelativeNAS
 
 TINY = dict(channels=4, num_cells=3, num_classes=10)
 
