@@ -61,7 +61,9 @@ def test_single_process_evaluates_in_job_order_and_reports_each_once():
 
 
 class BatchEvaluator(SeededEvaluator):
-    """An evaluator that can run several candidates in one call (like FastEvaluator)."""
+    """An evaluator that runs two candidates at once (like FastEvaluator with 2 streams)."""
+
+    streams = 2
 
     def __init__(self):
         super().__init__()
@@ -72,12 +74,12 @@ class BatchEvaluator(SeededEvaluator):
         return [self.evaluate(j) for j in jobs]
 
 
-def test_evaluate_many_gets_the_whole_share_at_once():
+def test_evaluate_many_gets_as_many_as_it_runs_at_once():
     evaluator = BatchEvaluator()
     seen = []
     results = DistributedEvaluate(evaluator, on_result=lambda e: seen.append(e.result.index))(
         _jobs([2, 1, 3]))
-    assert evaluator.batches == [[2, 1, 3]]
+    assert evaluator.batches == [[2, 1], [3]]
     assert [r.index for r in results] == seen == [2, 1, 3]
     single = DistributedEvaluate(SeededEvaluator())(_jobs([2, 1, 3]))
     assert [r.loss for r in results] == [r.loss for r in single]
@@ -91,6 +93,13 @@ def test_state_digest_sees_any_change():
     assert d == state_digest(pop.copy(), {k: v.clone() for k, v in weights.items()})
     assert d != state_digest(pop + 1e-12, weights)
     assert d != state_digest(pop, {'a': torch.zeros(3), 'n': torch.tensor(6)})
+
+
+def test_one_process_does_not_compute_the_digest():
+    def digest():
+        raise AssertionError('the digest must not be computed with one process')
+
+    check_same_on_all_ranks(digest, 'probe')
 
 
 def _free_port() -> int:
@@ -108,9 +117,9 @@ def _worker(rank: int, world_size: int, port: int, out: dict) -> None:
         results = evaluate(_jobs([5, 2, 7, 0, 1]))
         out[rank] = dict(calls=evaluator.calls, by=dict(evaluate.evaluated_by),
                          results=[(r.index, r.loss, r.state['w'].tolist()) for r in results])
-        check_same_on_all_ranks('same', 'probe')
+        check_same_on_all_ranks(lambda: 'same', 'probe')
         try:
-            check_same_on_all_ranks(f'rank{rank}', 'probe')
+            check_same_on_all_ranks(lambda: f'rank{rank}', 'probe')
         except RuntimeError as exc:
             out[f'error{rank}'] = str(exc)
     finally:

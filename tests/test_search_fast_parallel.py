@@ -1,13 +1,17 @@
 """Worker processes and make_evaluate: the same results as evaluating in turn."""
+import logging
+
 import numpy as np
 import pytest
 import torch
 
-from relnas_mm.models.supernet import SuperNet
+from relnas_mm.models.supernet import SuperNet, candidate_keys
+from relnas_mm.search import fast_parallel
 from relnas_mm.search.evaluator import CandidateJob, EagerEvaluator, split_search_data
 from relnas_mm.search.fast_evaluator import FastEvaluator
-from relnas_mm.search.fast_parallel import (EvaluatorSpec, InProcessEvaluate, PackedState,
-                                            ParallelEvaluate, make_evaluate)
+from relnas_mm.search.fast_parallel import (EvaluatorSpec, InProcessEvaluate, PackedResult,
+                                            PackedState, ParallelEvaluate, auto_workers,
+                                            make_evaluate)
 from relnas_mm.space.encoding import decode_population, random_population
 
 CFG = dict(channels=4, num_cells=3, num_classes=10)
@@ -41,6 +45,14 @@ def jobs():
                          drop_prob=0.1 * i, seed=20 + i) for i, g in enumerate(genotypes)]
 
 
+class LoggingEvaluator(FastEvaluator):
+    """A FastEvaluator that logs a line per call, as a failed capture would."""
+
+    def evaluate_many(self, jobs):
+        logging.getLogger('relnas_mm').warning('evaluating %s', [j.index for j in jobs])
+        return super().evaluate_many(jobs)
+
+
 def assert_identical(a, b):
     assert (a.index, a.loss, a.acc, a.train_loss, a.finite) == \
         (b.index, b.loss, b.acc, b.train_loss, b.finite)
@@ -69,10 +81,11 @@ def test_in_process_evaluate_wraps_the_chosen_evaluator(data):
         assert evaluate.evaluator.batch_size == 8
 
 
-def test_two_workers_give_the_sequential_results(data, jobs):
+def test_two_workers_give_the_sequential_results(data, jobs, caplog):
     sequential = make_evaluate(data, 'fast', **OPTIONS)(jobs)
-    with make_evaluate(data, 'fast', workers=2, **OPTIONS) as evaluate:
-        assert isinstance(evaluate, ParallelEvaluate)
+    with make_evaluate(data, LoggingEvaluator, workers=2, **OPTIONS) as evaluate, \
+            caplog.at_level(logging.WARNING, logger='relnas_mm'):
+        assert isinstance(evaluate, ParallelEvaluate) and evaluate.parallelism == 2
         parallel = evaluate(list(reversed(jobs)))[::-1]  # any order in, same order out
         again = evaluate(jobs[1:3])
         broken = CandidateJob(index=9, genotype=jobs[0].genotype,
@@ -86,12 +99,39 @@ def test_two_workers_give_the_sequential_results(data, jobs):
         assert_identical(a, b)
     for a, b in zip(sequential[1:3], again):
         assert_identical(a, b)
-    # untrained entries come back as the job's own tensors, trained ones as new tensors
-    assert parallel[0].state['stem.0.weight'] is not jobs[0].weights['stem.0.weight']
-    untouched = [k for k in jobs[3].weights if parallel[3].state[k] is jobs[3].weights[k]]
-    assert untouched and len(untouched) < len(jobs[3].weights)
+    # a result brings back what its candidate trained, nothing else
+    for job, result in zip(jobs, parallel):
+        assert list(result.state) == candidate_keys(
+            list(job.weights), SuperNet(**CFG).used_modules(job.genotype))
+    # the workers' log lines reach this process's 'relnas_mm' logger
+    logged = [r.getMessage() for r in caplog.records if 'evaluating' in r.getMessage()]
+    assert len(logged) == 7 and all(m.startswith('worker ') for m in logged)  # 4 + 2 + 1
     with pytest.raises(RuntimeError, match='already closed'):
         evaluate(jobs[:1])
+
+
+def test_a_packed_result_is_what_the_candidate_trained(data, jobs):
+    """What travels between processes and ranks: one buffer per dtype, the trained keys."""
+    result = make_evaluate(data, 'fast', **OPTIONS)(jobs[:1])[0]
+    packed = PackedResult.of(result)
+    assert sorted(map(str, packed.state.flats)) == ['torch.float32', 'torch.int64']
+    whole = sum(v.numel() * v.element_size() for v in jobs[0].weights.values())
+    trained = sum(v.numel() * v.element_size() for v in result.state.values())
+    assert packed.state.nbytes == trained < whole / 2
+    back = packed.unpack()
+    assert_identical(result, back)
+
+
+def test_auto_workers_turn_threads_into_processes_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(fast_parallel.os, 'sched_getaffinity', lambda pid: set(range(8)),
+                        raising=False)
+    monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
+    for threads, workers in ((1, 0), (2, 2), (8, 8), (16, 8)):
+        monkeypatch.setattr(torch, 'get_num_threads', lambda: threads)
+        assert auto_workers('cpu') == workers, threads
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '4')  # four ranks share the 8 cores
+    assert auto_workers('cpu') == 2
+    assert auto_workers('cuda') == 0
 
 
 def test_a_worker_that_cannot_build_reports_why(data):
@@ -101,9 +141,10 @@ def test_a_worker_that_cannot_build_reports_why(data):
 
 
 def test_bad_arguments_are_refused(data):
-    with pytest.raises(ValueError, match=r"kind must be one of \['eager', 'fast'\], got 'slow'"):
+    with pytest.raises(ValueError, match=r"kind must be one of \[.*'fast'\] or a "
+                                         r"CandidateEvaluator class, got 'slow'"):
         make_evaluate(data, 'slow')
-    with pytest.raises(ValueError, match='workers must be an integer >= 0'):
+    with pytest.raises(ValueError, match="workers must be an integer >= 0 or 'auto'"):
         make_evaluate(data, 'fast', workers=-1)
     with pytest.raises(ValueError, match='must not contain "data"'):
         EvaluatorSpec('fast', data, dict(data=data))

@@ -18,7 +18,7 @@ import torch
 from mmengine.dist import all_gather_object, get_dist_info
 
 from ..search.evaluator import CandidateEvaluator, CandidateJob, CandidateResult
-from ..search.fast_parallel import InProcessEvaluate, PackedResult
+from ..search.fast_parallel import InProcessEvaluate, PackedResult, job_device
 
 T = TypeVar('T')
 
@@ -71,7 +71,7 @@ class DistributedEvaluate:
         if world_size == 1:
             gathered = local
         else:
-            device = next(iter(jobs[0].weights.values())).device
+            device = job_device(jobs[0])
             shared = [replace(e, result=PackedResult.of(e.result)) for e in local]
             gathered = [replace(e, result=e.result.unpack(device))
                         for part in all_gather_object(shared) for e in part]

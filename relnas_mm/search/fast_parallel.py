@@ -329,7 +329,7 @@ class ParallelEvaluate:
             if reply_call != call:
                 continue  # a reply left over from an interrupted earlier call
             for pos, message in zip(positions, payload):
-                results[pos] = message.unpack(_device_of(jobs[pos]))
+                results[pos] = message.unpack(job_device(jobs[pos]))
             remaining -= len(positions)
         return results
 
@@ -344,8 +344,9 @@ class ParallelEvaluate:
         self.close()
 
 
-def _device_of(job: CandidateJob) -> torch.device:
-    return next(iter(job.weights.values())).device
+def job_device(job: CandidateJob) -> Optional[torch.device]:
+    """Where a job's weights live (its results are unpacked there)."""
+    return next(iter(job.weights.values())).device if job.weights else None
 
 
 def auto_workers(device: Union[str, torch.device, None]) -> int:
