@@ -32,18 +32,21 @@ def test_benchmark_runs_without_mmengine_and_reports(tmp_path):
     report = json.loads(out.read_text())
     assert set(report['engines']) == {'eager', 'fast[sgd=loop,warmup_steps=2]'}
     assert len(report['genotypes']) == 2
-    for name, diff in report['check'].items():
-        assert diff == {'loss': 0.0, 'train_loss': 0.0, 'state': 0.0}, name  # bitwise on CPU
+    for name, diff in report['check'].items():  # one step: the search's 1e-4 rule
+        assert diff['loss'] <= 1e-4 and diff['train_loss'] <= 1e-4, name
     eager = report['engines']['eager']
     for name in ['fast[sgd=loop,warmup_steps=2]']:
         row = report['engines'][name]
-        assert row['max_rel_diff']['loss'] == 0.0 and row['max_rel_diff']['train_loss'] == 0.0
+        assert row['max_rel_diff']['loss'] < 0.05 and row['max_rel_diff']['train_loss'] < 0.05
         assert row['speedup'] == pytest.approx(
             eager['seconds_per_candidate'] / row['seconds_per_candidate'])
         # 1000 candidates at 25k + 25k images, scaled from 20 + 12 images
         assert row['projected_search_minutes'] == pytest.approx(
             row['seconds_per_candidate'] * 50000 / 32 * 1000 / 60)
         assert row['peak_memory_mb'] > 0
+    traffic = report['result_bytes']
+    assert 0 < traffic['per_result'] < traffic['weight_set'] / 2  # the trained part only
+    assert 'result traffic:' in proc.stdout
     assert 'same-results check [sgd=loop,warmup_steps=2]' in proc.stdout
     assert '-> PASS' in proc.stdout and ' vs eager ' in proc.stdout
 

@@ -2,16 +2,20 @@
 
     PYTHONPATH=. python tools/benchmark_search.py [--device cuda|cpu] [--candidates N]
         [--channels 16] [--cells 8] [--batch-size 256] [--train-size 25000]
-        [--workers K] [--variant "k=v,k=v" ...] [--group pair|all] [--json OUT]
+        [--threads N] [--workers K|auto] [--variant "k=v,k=v" ...] [--group pair|all]
+        [--json OUT]
 
 Random candidates (a decoded random population), synthetic uint8 images resident on the
 device with learnable labels. Prints seconds per candidate for each engine (a warm-up
 pair excluded, the device synchronised around every timed call, the engines taking
-turns on each group of jobs), their ratio, peak memory, the largest relative loss
-difference between engines, and the projected time of the paper's full search (20
-candidates x 50 generations at 25k/25k images). Before timing, a short same-results
-check (a few fp32 steps, TF32 off, deterministic cuDNN) compares every fast variant
-with the reference.
+turns on each group of jobs), their ratio, peak memory, the bytes a result carries
+between processes, the largest relative loss difference between engines, and the
+projected time of the paper's full search (20 candidates x 50 generations at 25k/25k
+images). Engines get equal cores: the eager reference runs with N torch threads (all
+cores unless --threads), the fast engine with its defaults for the device (on the CPU,
+workers='auto': N single-threaded processes). Before timing, a same-results check (one
+training step, IEEE fp32, deterministic kernels) compares every fast variant with the
+reference: the search's rule is losses within 1e-4 after one step.
 
 A ``--variant`` is a comma-separated list of FastEvaluator / make_evaluate options,
 e.g. ``--variant "" --variant "channels_last=1" --variant "norm=native,streams=4"``;
@@ -31,7 +35,8 @@ import torch
 from relnas_mm.models.supernet import SuperNet
 from relnas_mm.search.algorithm import job_seed
 from relnas_mm.search.evaluator import CandidateJob, EagerEvaluator, SearchData
-from relnas_mm.search.fast_parallel import make_evaluate
+from relnas_mm.search.fast_parallel import PackedResult, make_evaluate
+from relnas_mm.search.numerics import set_numerics
 from relnas_mm.space.encoding import decode_population, random_population
 from relnas_mm.space.genotype import format_genotype
 
@@ -50,8 +55,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--train-size', type=int, default=PAPER_TRAIN)
     parser.add_argument('--valid-size', type=int, help='default: the train size')
-    parser.add_argument('--workers', type=int, default=0,
-                        help='worker processes for the fast engine (0: in this process)')
+    parser.add_argument('--workers', type=_workers, default='auto',
+                        help="worker processes for the fast engine (0: in this process; "
+                        "'auto', the default: as many as --threads on the CPU, 0 on CUDA)")
     parser.add_argument('--variant', action='append',
                         help='fast-engine options "k=v,k=v" (repeatable; default: "")')
     parser.add_argument('--group', choices=('pair', 'all'), default='pair',
@@ -59,7 +65,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'or all candidates at once (the per-generation mode)')
     parser.add_argument('--lr', type=float, default=0.05)
     parser.add_argument('--drop-prob', type=float, default=0.15)
-    parser.add_argument('--check-steps', type=int, default=4,
+    parser.add_argument('--check-steps', type=int, default=1,
                         help='training steps of the same-results check (0: skip it)')
     parser.add_argument('--repeats', type=int, default=1,
                         help='time each engine this many times, report the fastest')
@@ -76,6 +82,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         if getattr(args, key) < 1:
             parser.error(f'--{key.replace("_", "-")} must be >= 1')
     return args
+
+
+def _workers(text: str) -> Any:
+    return text if text == 'auto' else int(text)
 
 
 def parse_variant(text: str) -> Dict[str, Any]:
@@ -200,30 +210,27 @@ def relative_differences(reference: List[Any], other: List[Any]) -> Dict[str, fl
 def same_results_check(args: argparse.Namespace, model_cfg: Dict[str, int],
                        weights: Dict[str, torch.Tensor],
                        variants: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
-    """A few fp32 steps, every variant against the reference, 2 candidates.
+    """``check_steps`` fp32 steps, every variant against the reference, 2 candidates.
 
-    TF32 off and deterministic cuDNN algorithms, so that run-to-run noise of the GPU
-    kernels does not hide (or fake) a difference between the engines.
+    IEEE fp32 and deterministic kernels, so that run-to-run noise of the GPU kernels
+    does not hide (or fake) a difference between the engines.
     """
     data = synthetic_data(args.check_steps * args.batch_size, 3 * args.batch_size,
                           args.device, args.seed + 1)
     jobs = make_jobs(2, weights, args.lr, args.drop_prob, args.seed + 1)
     jobs[0].drop_prob = 0.0
-    cudnn = torch.backends.cudnn
-    saved = torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32, cudnn.deterministic
-    torch.backends.cuda.matmul.allow_tf32 = cudnn.allow_tf32 = False
-    cudnn.deterministic = True
+    common = dict(model_cfg=model_cfg, batch_size=args.batch_size, device=args.device,
+                  deterministic=True)
     try:
-        common = dict(model_cfg=model_cfg, batch_size=args.batch_size, device=args.device)
         reference = [EagerEvaluator(data, **common).evaluate(j) for j in jobs]
         out = {}
         for name, options in variants.items():
             options = {k: v for k, v in options.items() if k != 'workers'}
-            with make_evaluate(data, 'fast', **common, **options) as evaluate:
+            with make_evaluate(data, 'fast', workers=0, **common, **options) as evaluate:
                 out[name] = relative_differences(reference, evaluate(jobs))
         return out
     finally:
-        torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32, cudnn.deterministic = saved
+        set_numerics(torch.device(args.device))  # the search's default regime
 
 
 def projected_minutes(seconds_per_candidate: float, args: argparse.Namespace) -> float:
@@ -242,6 +249,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         weights = {k: v.to(args.device) for k, v in SuperNet(**model_cfg).state_dict().items()}
+    print(set_numerics(torch.device(args.device)))
     report: Dict[str, Any] = dict(
         settings={k: v for k, v in vars(args).items() if k != 'json'},
         torch=torch.__version__,
@@ -275,11 +283,25 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                 make_evaluate(data, 'fast', workers=workers, **common, **options))
         timed = time_engines(engines, warmup, jobs, args)
     report['engines'] = _summarise(timed, args)
+    report['result_bytes'] = result_traffic(timed, weights)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
         print(f'figures written to {args.json}')
     return report
+
+
+def result_traffic(engines: Dict[str, Dict[str, Any]],
+                   weights: Dict[str, torch.Tensor]) -> Dict[str, float]:
+    """Bytes a packed result carries between processes or ranks (mean over the timed
+    candidates of the first fast engine), against the whole weight set."""
+    results = next(f['results'] for name, f in engines.items() if name != 'eager')
+    per_result = statistics.mean(PackedResult.of(r).state.nbytes for r in results)
+    whole = sum(v.numel() * v.element_size() for v in weights.values())
+    print(f'result traffic: {per_result / 2**20:.2f} MiB per candidate, packed in one buffer '
+          f'per dtype ({100 * per_result / whole:.0f}% of the {whole / 2**20:.2f} MiB weight '
+          f'set)')
+    return dict(per_result=per_result, weight_set=whole)
 
 
 def _summarise(engines: Dict[str, Dict[str, Any]],
