@@ -118,6 +118,7 @@ def test_search_writes_all_results(reference):
     for g in range(1, GENERATIONS + 1):
         assert f'Generation [{g}/{GENERATIONS}] lr' in log
     assert log.count('(rank 0): val loss') == 4 * GENERATIONS
+    assert 'numerics: fp32 on cpu' in log  # the precision the search runs with
     scalars = glob.glob(osp.join(reference, '*', 'vis_data', 'scalars.json'))[0]
     steps = [json.loads(line) for line in open(scalars)]
     assert [s['step'] for s in steps] == list(range(1, GENERATIONS + 1))
@@ -214,6 +215,25 @@ def test_generation_writeback_from_a_seeded_population(monkeypatch, data_root, t
     assert get_genotype(record['genotypes'][0]) == get_genotype('RelativeNAS')
     assert get_genotype(osp.join(work_dir, 'best_genotype.json')) == get_genotype(
         record['genotypes'][record['best_index']])
+
+
+def test_fast_engine_keeps_the_reference_ranking(monkeypatch, data_root, tmp_path):
+    """The config's FastEvaluator (channels-last kernels on the CPU) against the eager
+    reference over a generation of 8: the same ranking by validation loss, except swaps
+    of candidates whose reference losses differ by less than 1%."""
+    losses = {}
+    for name, evaluator in (('fast', 'FastEvaluator'), ('eager', 'EagerEvaluator')):
+        work_dir = str(tmp_path / name)
+        _search_in_process(monkeypatch, f'ranking_{name}', *_args(
+            work_dir, data_root, 'search.algorithm.generations=1',
+            'search.algorithm.pop_size=8', f'search.evaluator.type={evaluator}'))
+        with open(osp.join(work_dir, 'search_history.json')) as f:
+            losses[name] = json.load(f)['generations'][0]['losses']
+    ref, out = losses['eager'], losses['fast']
+    decided = [(i, j) for i in range(8) for j in range(8)
+               if ref[i] < ref[j] and ref[j] - ref[i] >= 0.01 * ref[i]]
+    assert decided, ref  # the comparison can fail
+    assert all(out[i] < out[j] for i, j in decided), (ref, out)
 
 
 def test_missing_dataset_fails_before_the_search(monkeypatch, tmp_path):
