@@ -154,9 +154,14 @@ def _on(stream: Optional[Any]) -> ContextManager:
 
 
 def new_graph_pool(device: torch.device) -> Any:
-    """A memory pool that lives as long as its replica (graphs come and go inside it)."""
+    """A memory pool that lives as long as its replica (graphs come and go inside it).
+
+    A ``MemPool`` holds its pool itself; torch < 2.5 has only a pool handle, whose pool
+    lives while a graph captured into it does.
+    """
     with torch.cuda.device(device):
-        return torch.cuda.MemPool()
+        mem_pool = getattr(torch.cuda, 'MemPool', None)
+        return mem_pool() if mem_pool is not None else torch.cuda.graph_pool_handle()
 
 
 def new_graph() -> Any:
