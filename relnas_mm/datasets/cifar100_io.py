@@ -31,7 +31,7 @@ def _check_label_type(label_type: str) -> str:
 
 
 def find_cifar100_dir(root: str) -> str:
-    """The folder holding ``train``, ``test`` and ``meta``: ``root/cifar-100-python`` or ``root``."""
+    """The folder holding ``train``, ``test``, ``meta``: ``root/cifar-100-python`` or ``root``."""
     nested = os.path.join(root, BASE_FOLDER)
     if os.path.isdir(nested):
         return nested
