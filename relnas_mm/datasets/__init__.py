@@ -21,12 +21,12 @@ __all__ = [
 ]
 
 if importlib.util.find_spec('mmengine') is not None:
-    from .cifar import CIFAR10Dataset, DemoDigitsDataset
+    from .cifar import CIFAR10Dataset, CIFAR100Dataset, DemoDigitsDataset
     from .image_folder import ImageFolderDataset
     from .transforms import (Cutout, PackClsInputs, RandomCropPad, RandomFlip,
-                             RandomResizedCrop, ResizeCenterCrop)
+                             RandomResizedCrop, Resize, ResizeCenterCrop)
     __all__ += [
-        'CIFAR10Dataset', 'DemoDigitsDataset', 'ImageFolderDataset',
+        'CIFAR10Dataset', 'CIFAR100Dataset', 'DemoDigitsDataset', 'ImageFolderDataset',
         'Cutout', 'PackClsInputs', 'RandomCropPad', 'RandomFlip', 'RandomResizedCrop',
-        'ResizeCenterCrop'
+        'Resize', 'ResizeCenterCrop'
     ]
