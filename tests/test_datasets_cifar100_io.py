@@ -53,3 +53,21 @@ def test_labels_outside_the_meta_classes_are_refused(tmp_path):
         pickle.dump({'fine_label_names': ['a', 'b'], 'coarse_label_names': ['x', 'y']}, f)
     with pytest.raises(CIFARDataError, match=r'labels must lie in 0\.\.1 \(2 classes in meta\)'):
         load_cifar100(str(tmp_path))
+
+
+def test_mmengine_dataset_and_the_resize_transform(tmp_path):
+    pytest.importorskip('mmengine')
+    from mmengine.registry import DATASETS
+
+    import relnas_mm  # noqa: F401  (registers the datasets and transforms)
+    root = make_cifar100_like(str(tmp_path), n_train=20, n_test=6, num_fine=8, num_coarse=2)
+    pipeline = [dict(type='relnas_mm.Resize', size=(16, 24)), dict(type='relnas_mm.PackClsInputs')]
+    data = DATASETS.build(dict(type='relnas_mm.CIFAR100Dataset', data_root=root, split='test',
+                               label_type='coarse', pipeline=pipeline))
+    assert len(data) == 6 and data.metainfo['classes'] == ('coarse_0', 'coarse_1')
+    item = data[0]
+    assert tuple(item['inputs'].shape) == (3, 16, 24)
+    assert int(item['data_samples'].gt_label) == load_cifar100(root, 'test', 'coarse')[1][0]
+    with pytest.raises(ValueError, match='label_type must be one of'):
+        DATASETS.build(dict(type='relnas_mm.CIFAR100Dataset', data_root=root,
+                            label_type='fine_grained'))
