@@ -13,15 +13,18 @@ rank 0 and shared with the other ranks, so every rank takes the same decisions.
 """
 import inspect
 import json
+import logging
 import os
 import os.path as osp
 from dataclasses import asdict
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dist import broadcast_object_list, get_dist_info, is_main_process
 
+from ..search.algorithm import GenerationRecord
 from ..search.budget import METRICS, Budget, candidates, pareto_front
 from ..search.latency import measure_latency
 from ..space.cost import NETWORKS, NetworkSpec, network_cost
@@ -174,6 +177,29 @@ def describe_cost(value: float, metric: str) -> str:
     if metric == 'latency':
         return f'{value:.2f} ms'
     return f'{value / 1e6:.2f}M {"FLOPs" if metric == "flops" else "params"}'
+
+
+def cost_summary(record: GenerationRecord,
+                 budget: Optional[Budget]) -> Tuple[str, Dict[str, float]]:
+    """A generation's costs for its log line and the visualizer ('' and {} without a budget)."""
+    if budget is None:
+        return '', {}
+    mean = float(np.mean(record.costs))
+    text = (f'  best cost {describe_cost(record.best_cost, budget.metric)}  mean cost '
+            f'{describe_cost(mean, budget.metric)}  feasible '
+            f'{sum(record.feasible)}/{len(record.feasible)}')
+    return text, dict(best_cost=record.best_cost, mean_cost=mean, feasible=sum(record.feasible))
+
+
+def final_cost_message(history: Sequence[GenerationRecord], budget: Budget) -> Tuple[int, str]:
+    """(log level, message) on the result's cost; a warning if nothing ever met the budget."""
+    cost = describe_cost(history[-1].best_cost, budget.metric)
+    limit = describe_cost(budget.limit, budget.metric)
+    if any(any(r.feasible) for r in history):
+        return logging.INFO, f'Best genotype cost: {cost} (budget {limit})'
+    return logging.WARNING, (
+        f'No candidate of the search met the budget ({budget.metric} at most {limit}); '
+        f'best_genotype.json holds the least-violating one ({cost}, feasible: false)')
 
 
 def best_fields(record: Mapping[str, Any], budget: Budget) -> Dict[str, Any]:

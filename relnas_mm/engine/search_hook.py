@@ -27,7 +27,6 @@ import time
 import warnings
 from typing import Any, Dict, List, Mapping, Optional
 
-import numpy as np
 import torch
 from mmengine.device import get_device
 from mmengine.dist import barrier, get_dist_info, is_main_process
@@ -41,7 +40,8 @@ from ..visualization import plot_genotype, plot_search_curves
 from .checkpoint import (check_fingerprint, latest_search_state, load_search_state,
                          make_search_state, restore_rng, save_search_state, search_fingerprint)
 from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state_digest
-from .search_budget import best_fields, build_budget, describe_cost, save_pareto
+from .search_budget import (best_fields, build_budget, cost_summary, final_cost_message,
+                            save_pareto)
 from .search_data import DATA_KEYS, load_search_images, search_classes, with_num_classes
 
 SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm', 'budget')
@@ -225,11 +225,7 @@ class RelativeNASSearchHook(Hook):
     def after_train_epoch(self, runner) -> None:
         record = self._record
         g = record.generation + 1
-        budget = self.algorithm.budget
-        cost = '' if budget is None else (
-            f'  best cost {describe_cost(record.best_cost, budget.metric)}  mean cost '
-            f'{describe_cost(float(np.mean(record.costs)), budget.metric)}  feasible '
-            f'{sum(record.feasible)}/{len(record.feasible)}')
+        cost, cost_scalars = cost_summary(record, self.algorithm.budget)
         runner.logger.info(
             f'Generation [{g}/{self.algorithm.generations}] lr {record.lr:.5f}  '
             f'drop_prob {record.drop_prob:.3f}  best val loss {record.best_loss:.4f} '
@@ -238,13 +234,11 @@ class RelativeNASSearchHook(Hook):
             f'non-finite {len(record.nonfinite)}{cost}  '
             f'time {time.perf_counter() - self._started:.1f}s'
             f'  best genotype {record.best_genotype}')
-        scalars = dict(lr=record.lr, drop_prob=record.drop_prob, best_val_loss=record.best_loss,
-                       mean_val_loss=record.mean_loss, best_val_acc=record.best_acc,
-                       diversity=record.diversity, nonfinite=len(record.nonfinite))
-        if budget is not None:
-            scalars.update(best_cost=record.best_cost, mean_cost=float(np.mean(record.costs)),
-                           feasible=sum(record.feasible))
-        runner.visualizer.add_scalars(scalars, step=g)
+        runner.visualizer.add_scalars(
+            dict(lr=record.lr, drop_prob=record.drop_prob, best_val_loss=record.best_loss,
+                 mean_val_loss=record.mean_loss, best_val_acc=record.best_acc,
+                 diversity=record.diversity, nonfinite=len(record.nonfinite), **cost_scalars),
+            step=g)
         if is_main_process():
             self._save_history(runner.work_dir)
             self._save_best(runner.work_dir)
@@ -272,24 +266,14 @@ class RelativeNASSearchHook(Hook):
             which = 'lowest validation loss in the last generation'
             if budget is not None:
                 outputs += save_pareto(self._history(), budget, work_dir, self.plot)
-                self._log_best_cost(runner)
+                level, message = final_cost_message(self.algorithm.history, budget)
+                runner.logger.log(level, message)
                 which = f'lowest validation loss within the {budget.metric} budget, last generation'
             runner.logger.info(
                 f'Search finished. Best genotype ({which}): '
                 f'{self.algorithm.history[-1].best_genotype}\n'
                 f'Results: ' + ', '.join(outputs))
         barrier()
-
-    def _log_best_cost(self, runner) -> None:
-        budget, record = self.algorithm.budget, self.algorithm.history[-1]
-        cost = describe_cost(record.best_cost, budget.metric)
-        limit = describe_cost(budget.limit, budget.metric)
-        if any(any(r.feasible) for r in self.algorithm.history):
-            runner.logger.info(f'Best genotype cost: {cost} (budget {limit})')
-        else:
-            runner.logger.warning(
-                f'No candidate of the search met the budget ({budget.metric} at most {limit}); '
-                f'best_genotype.json holds the least-violating one ({cost}, feasible: false)')
 
     def _history(self) -> List[Dict[str, Any]]:
         history = [r.to_dict() for r in self.algorithm.history]

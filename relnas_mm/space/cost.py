@@ -17,7 +17,7 @@ no torch or mmengine.
 """
 import math
 from dataclasses import dataclass
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Tuple
 
 from .genotype import Genotype, validate
 
@@ -235,18 +235,3 @@ def network_cost(genotype: Genotype, spec: NetworkSpec) -> Cost:
         n.flops += c_p * spec.num_classes
         n.params += c_p * spec.num_classes + spec.num_classes
     return Cost(int(n.flops), int(n.params))
-
-
-def network_spec(spec: Optional[Dict] = None, **overrides) -> NetworkSpec:
-    """A NetworkSpec from a dict of its fields (for configs), ``overrides`` applied."""
-    fields = dict(spec or {}, **overrides)
-    unknown = sorted(set(fields) - set(NetworkSpec.__dataclass_fields__))
-    if unknown:
-        raise KeyError(f'network: unknown key(s) {unknown}; expected some of '
-                       f'{list(NetworkSpec.__dataclass_fields__)}')
-    return NetworkSpec(**fields)
-
-
-def costs_of(genotypes: Sequence[Genotype], spec: NetworkSpec) -> Tuple[Cost, ...]:
-    """``network_cost`` of several genotypes."""
-    return tuple(network_cost(g, spec) for g in genotypes)
