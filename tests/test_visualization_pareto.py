@@ -1,4 +1,7 @@
 """The Pareto picture: grey candidates, the front on top, the budget line, bad input named."""
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -44,3 +47,28 @@ def test_bad_input_is_named():
         draw_pareto(_candidates(), [0], 'energy')
     with pytest.raises(ValueError, match='no candidate with a finite validation loss'):
         draw_pareto([dict(val_loss=None, cost=1.0)], [], 'flops')
+
+
+def test_loss_axis_is_logarithmic_only_for_a_wide_range():
+    entries = _candidates()
+    assert draw_pareto(entries, [0], 'flops').axes[0].get_yscale() == 'linear'
+    entries.append(dict(val_loss=150.0, cost=100e6))  # a diverged early candidate
+    assert draw_pareto(entries, [0], 'flops').axes[0].get_yscale() == 'log'
+
+
+def test_command_line_redraws_the_front_from_a_budgeted_history(tmp_path):
+    from relnas_mm.visualization.__main__ import main
+    genotype = "Genotype(normal=[('sep_conv_3x3', 0)] * 8, normal_concat=[2, 3, 4, 5], " \
+               "reduce=[('max_pool_3x3', 1)] * 8, reduce_concat=[2, 3, 4, 5])"
+    record = dict(generation=0, best_loss=1.0, mean_loss=1.5, genotypes=[genotype] * 3,
+                  losses=[1.0, 2.0, 0.5], accs=[0.5, 0.4, 0.6], costs=[1e6, 2e6, 3e6],
+                  feasible=[True, True, False])
+    history = tmp_path / 'search_history.json'
+    history.write_text(json.dumps(dict(search={'budget.metric': 'params', 'budget.max': 2.5e6},
+                                       generations=[record])))
+    paths = main(['DARTS_V2', '--out-dir', str(tmp_path), '--formats', 'png', '--history',
+                  str(history)])
+    assert paths[-1] == str(tmp_path / 'pareto.png') and os.path.getsize(paths[-1]) > 1000
+    history.write_text(json.dumps(dict(search={}, generations=[record])))
+    with pytest.raises(SystemExit, match='names no budget.metric'):
+        main(['DARTS_V2', '--out-dir', str(tmp_path), '--history', str(history)])

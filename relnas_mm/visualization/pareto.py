@@ -18,7 +18,11 @@ SCALES = {'flops': (1e-6, 'FLOPs (M multiply-adds)'), 'params': (1e-6, 'paramete
 
 def draw_pareto(candidates: Sequence[Mapping[str, Any]], front: Sequence[int], metric: str,
                 limit: Optional[float] = None, title: str = '') -> Figure:
-    """Cost on x, validation loss on y: candidates in grey, the front as a red staircase."""
+    """Cost on x, validation loss on y: candidates in grey, the front as a red staircase.
+
+    The loss axis is logarithmic when the losses span more than a factor of 10 (the
+    first generations of a search can be far worse than the front).
+    """
     if metric not in SCALES:
         raise ValueError(f'metric must be one of {sorted(SCALES)}, got {metric!r}')
     scale, label = SCALES[metric]
@@ -39,6 +43,9 @@ def draw_pareto(candidates: Sequence[Mapping[str, Any]], front: Sequence[int], m
     if limit is not None:
         ax.axvline(limit * scale, color='#1f77b4', linestyle='--', linewidth=1.2,
                    label=f'budget ({limit * scale:g})', zorder=1)
+    losses = [c['val_loss'] for c in usable]
+    if min(losses) > 0 and max(losses) > 10 * min(losses):
+        ax.set_yscale('log')
     ax.set_xlabel(label)
     ax.set_ylabel('validation loss')
     ax.set_title(title or 'RelativeNAS search under a budget')
