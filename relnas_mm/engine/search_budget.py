@@ -25,7 +25,7 @@ from mmengine.config import Config
 from mmengine.dist import broadcast_object_list, get_dist_info, is_main_process
 
 from ..search.algorithm import GenerationRecord
-from ..search.budget import METRICS, Budget, candidates, pareto_front
+from ..search.budget import METRICS, Budget, MeasureFn, candidates, pareto_front
 from ..search.latency import measure_latency
 from ..space.cost import NETWORKS, NetworkSpec, network_cost
 from ..space.genotype import Genotype
@@ -127,7 +127,8 @@ def build_network(genotype: Genotype, spec: NetworkSpec) -> torch.nn.Module:
     return RelNASNet(**backbone)
 
 
-def _latency_measure(spec: NetworkSpec, device: torch.device, warmup: int, runs: int):
+def _latency_measure(spec: NetworkSpec, device: torch.device, warmup: int,
+                     runs: int) -> MeasureFn:
     """Latencies measured by rank 0 alone (one device, no contention), sent to all ranks."""
 
     def measure(genotypes: List[Genotype]) -> List[float]:
