@@ -18,7 +18,7 @@ from relnas_mm.search.slow_fast import constrained_first_is_fast, split_fast_slo
 from relnas_mm.space.cost import NETWORKS, network_cost
 
 CFG = dict(channels=4, num_cells=3, num_classes=2)
-GOLDEN = os.path.join(os.path.dirname(__file__), 'data', 'unconstrained_search_history.json')
+GOLDEN = os.path.join(os.path.dirname(__file__), 'golden', 'unconstrained_search_history.json')
 
 
 def evaluate(jobs):
@@ -76,7 +76,8 @@ def test_deb_rule():
 # ----------------------------------------------------------------------------- no budget
 @pytest.mark.parametrize('writeback', ['pair', 'generation'])
 def test_without_budget_the_history_is_the_one_before_budgets_existed(writeback):
-    """tests/data/unconstrained_search_history.json was written by the code before budgets."""
+    """tests/golden/unconstrained_search_history.json: this run (``_run``) by commit e0afcf8,
+    before budgets existed."""
     with open(GOLDEN) as f:
         golden = json.load(f)[writeback]
     search = _run(writeback=writeback)
