@@ -74,3 +74,21 @@ def make_image_folder(root: str, classes: Sequence[str] = ('cat', 'dog'), per_cl
         Image.fromarray(img).save(os.path.join(folder, f'{classes[label]}_{i}{ext}'),
                                   quality=95)
     return root
+
+
+def make_cifar100_like(root: str, n_train: int = 64, n_test: int = 16, num_fine: int = 8,
+                       num_coarse: int = 2, seed: int = 0) -> str:
+    """Write a tiny CIFAR-100 python-format dataset under ``root``; return ``root``.
+
+    ``root/cifar-100-python/{train, test, meta}``; fine class k belongs to coarse class
+    ``k % num_coarse``; the images follow :func:`class_patterns` of the fine labels.
+    """
+    from relnas_mm.datasets.cifar100_io import write_cifar100
+    rng = np.random.default_rng(seed)
+    splits = []
+    for n in (n_train, n_test):
+        fine = _labels(n, num_fine, rng)
+        splits.append((class_patterns(fine, num_fine, rng), fine, fine % num_coarse))
+    write_cifar100(root, splits[0], splits[1], [f'fine_{k}' for k in range(num_fine)],
+                   [f'coarse_{k}' for k in range(num_coarse)])
+    return root

@@ -1,28 +1,32 @@
-"""Datasets: CIFAR-10's python format, the demo digits, an image-folder dataset, transforms.
+"""Datasets: CIFAR-10/100's python formats, the demo digits, image folders, transforms.
 
-``cifar_io`` and ``demo_digits`` need numpy alone (the search reads CIFAR-10 straight
-into one array); the mmengine datasets and transforms are imported, and so
-registered, only where mmengine is installed.
+``cifar_io``, ``cifar100_io``, ``image_folder_io`` and ``demo_digits`` need numpy (and
+PIL) alone (the search reads its data straight into one array); the mmengine datasets
+and transforms are imported, and so registered, only where mmengine is installed.
 """
 import importlib.util
 
 from .cifar_io import (CIFAR10_CLASSES, CIFARDataError, download_cifar10, find_cifar10_dir,
                        is_cifar10_complete, load_cifar10, load_cifar10_classes, write_cifar10)
+from .cifar100_io import load_cifar100, load_cifar100_classes, write_cifar100
 from .demo_digits import DIGIT_CLASSES, load_demo_digits, prepare_demo_digits
+from .image_folder_io import ImageFolderError, image_folder_classes, load_image_folder
 
 __all__ = [
     'CIFAR10_CLASSES', 'CIFARDataError', 'download_cifar10', 'find_cifar10_dir',
     'is_cifar10_complete', 'load_cifar10', 'load_cifar10_classes', 'write_cifar10',
-    'DIGIT_CLASSES', 'load_demo_digits', 'prepare_demo_digits'
+    'load_cifar100', 'load_cifar100_classes', 'write_cifar100', 'DIGIT_CLASSES',
+    'load_demo_digits', 'prepare_demo_digits', 'ImageFolderError', 'image_folder_classes',
+    'load_image_folder'
 ]
 
 if importlib.util.find_spec('mmengine') is not None:
-    from .cifar import CIFAR10Dataset, DemoDigitsDataset
-    from .image_folder import ImageFolderDataset, ImageFolderError
+    from .cifar import CIFAR10Dataset, CIFAR100Dataset, DemoDigitsDataset
+    from .image_folder import ImageFolderDataset
     from .transforms import (Cutout, PackClsInputs, RandomCropPad, RandomFlip,
-                             RandomResizedCrop, ResizeCenterCrop)
+                             RandomResizedCrop, Resize, ResizeCenterCrop)
     __all__ += [
-        'CIFAR10Dataset', 'DemoDigitsDataset', 'ImageFolderDataset', 'ImageFolderError',
+        'CIFAR10Dataset', 'CIFAR100Dataset', 'DemoDigitsDataset', 'ImageFolderDataset',
         'Cutout', 'PackClsInputs', 'RandomCropPad', 'RandomFlip', 'RandomResizedCrop',
-        'ResizeCenterCrop'
+        'Resize', 'ResizeCenterCrop'
     ]

@@ -1,4 +1,5 @@
-"""mmengine datasets over the CIFAR-10 python format (thin: reading is in ``cifar_io``)."""
+"""mmengine datasets over the CIFAR-10/100 python formats (thin: reading is in ``cifar_io``
+and ``cifar100_io``)."""
 from typing import Callable, Dict, List, Sequence, Union
 
 import numpy as np
@@ -6,6 +7,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_local_rank
 
 from ..registry import DATASETS
+from .cifar100_io import LABEL_TYPES, load_cifar100, load_cifar100_classes
 from .cifar_io import CIFAR10_CLASSES, download_cifar10, load_cifar10, load_cifar10_classes
 from .demo_digits import DIGIT_CLASSES, prepare_demo_digits
 
@@ -68,3 +70,29 @@ class DemoDigitsDataset(CIFAR10Dataset):
 
     def _prepare_files(self) -> None:
         prepare_demo_digits(self.data_root)
+
+
+@DATASETS.register_module()
+class CIFAR100Dataset(CIFAR10Dataset):
+    """CIFAR-100 from ``data_root`` (holding ``cifar-100-python``, or that folder itself).
+
+    ``label_type='fine'`` (100 classes, default) or ``'coarse'`` (20 superclasses);
+    class names come from ``meta``. Never downloads.
+    """
+
+    METAINFO = dict(classes=())
+
+    def __init__(self, data_root: str, split: str = 'train',
+                 pipeline: Sequence[Union[dict, Callable]] = (), label_type: str = 'fine',
+                 **kwargs) -> None:
+        if label_type not in LABEL_TYPES:
+            raise ValueError(f'CIFAR100Dataset: label_type must be one of {LABEL_TYPES}, '
+                             f'got {label_type!r}')
+        self.label_type = label_type
+        super().__init__(data_root, split, pipeline, download=False, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        self._images, labels = load_cifar100(self.data_root, self.split, self.label_type)
+        self._metainfo['classes'] = tuple(load_cifar100_classes(self.data_root,
+                                                                self.label_type))
+        return [dict(img_index=i, gt_label=int(label)) for i, label in enumerate(labels)]

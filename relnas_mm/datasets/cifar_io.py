@@ -73,19 +73,20 @@ def _str_keys(obj: Any) -> Any:
     return obj
 
 
-def _load_pickle(path: str) -> Dict[str, Any]:
+def _load_pickle(path: str, name: str = 'CIFAR-10', how: str = HOW_TO_GET) -> Dict[str, Any]:
+    """One file of the format as a dict with str keys; ``name``/``how`` word the errors."""
     if not os.path.isfile(path):
-        raise CIFARDataError(f'CIFAR-10 file {path} is missing. {HOW_TO_GET}')
+        raise CIFARDataError(f'{name} file {path} is missing. {how}')
     try:
         with open(path, 'rb') as f:
             obj = _ArrayUnpickler(f, encoding='bytes').load()
     except Exception as exc:  # any unpickling failure means the same thing: a bad file
         raise CIFARDataError(
-            f'CIFAR-10 file {path} is corrupt (cannot unpickle: {type(exc).__name__}: {exc}). '
-            f'Delete it and extract the archive again. {HOW_TO_GET}') from None
+            f'{name} file {path} is corrupt (cannot unpickle: {type(exc).__name__}: {exc}). '
+            f'Delete it and extract the archive again. {how}') from None
     if not isinstance(obj, dict):
         raise CIFARDataError(
-            f'CIFAR-10 file {path} is corrupt: expected a pickled dict, got '
+            f'{name} file {path} is corrupt: expected a pickled dict, got '
             f'{type(obj).__name__}')
     return _str_keys(obj)
 
@@ -116,12 +117,15 @@ def load_cifar10_classes(root: str) -> List[str]:
     return names
 
 
-def _load_batch(path: str, num_classes: int) -> Arrays:
-    batch = _load_pickle(path)
-    for key in ('data', 'labels'):
+def _load_batch(path: str, num_classes: int, label_key: str = 'labels',
+                name: str = 'CIFAR-10', how: str = HOW_TO_GET,
+                meta_file: str = META_FILE) -> Arrays:
+    """Images and the ``label_key`` labels of one batch file (CIFAR-100 too: same layout)."""
+    batch = _load_pickle(path, name, how)
+    for key in ('data', label_key):
         if key not in batch:
             raise CIFARDataError(
-                f'CIFAR-10 file {path} is corrupt: key "{key}" is missing '
+                f'{name} file {path} is corrupt: key "{key}" is missing '
                 f'(found {sorted(map(str, batch))})')
     data = batch['data']
     if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
@@ -129,17 +133,17 @@ def _load_batch(path: str, num_classes: int) -> Arrays:
         got = (f'{data.dtype} array of shape {data.shape}' if isinstance(data, np.ndarray)
                else type(data).__name__)
         raise CIFARDataError(
-            f'CIFAR-10 file {path} is corrupt: "data" must be a uint8 array of shape '
+            f'{name} file {path} is corrupt: "data" must be a uint8 array of shape '
             f'(N, {ROW_SIZE}), got {got}')
-    labels = np.asarray(batch['labels'])
+    labels = np.asarray(batch[label_key])
     if labels.shape != (len(data), ) or (labels.size and labels.dtype.kind not in 'iu'):
         raise CIFARDataError(
-            f'CIFAR-10 file {path} is corrupt: "labels" must be {len(data)} integers '
+            f'{name} file {path} is corrupt: "{label_key}" must be {len(data)} integers '
             f'(one per image), got {labels.dtype} array of shape {labels.shape}')
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise CIFARDataError(
-            f'CIFAR-10 file {path} is corrupt: labels must lie in 0..{num_classes - 1} '
-            f'({num_classes} classes in {META_FILE}), got {labels.min()}..{labels.max()}')
+            f'{name} file {path} is corrupt: labels must lie in 0..{num_classes - 1} '
+            f'({num_classes} classes in {meta_file}), got {labels.min()}..{labels.max()}')
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return images, labels.astype(np.int64)
 

@@ -6,40 +6,13 @@ Images are decoded with PIL into RGB ``uint8`` arrays, the same input the CIFAR
 pipelines get.
 """
 import os
-from typing import Callable, Dict, List, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Sequence, Union
 
-import numpy as np
 from mmengine.dataset import BaseDataset
-from PIL import Image, UnidentifiedImageError
 
 from ..registry import DATASETS
-
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
-
-
-class ImageFolderError(RuntimeError):
-    """An image folder or annotation file that is missing or malformed."""
-
-
-Samples = List[Tuple[str, int]]
-
-
-def scan_image_folder(folder: str,
-                      extensions: Sequence[str] = IMG_EXTENSIONS) -> Tuple[List[str], Samples]:
-    """Return (sorted class names, [(relative path, label), ...]) for ``folder/<class>/*``."""
-    if not os.path.isdir(folder):
-        raise ImageFolderError(f'image folder {folder!r} does not exist; expected '
-                               f'{folder}/<class name>/<image>')
-    classes = sorted(e.name for e in os.scandir(folder) if e.is_dir())
-    samples = []
-    for label, name in enumerate(classes):
-        for base, _, files in sorted(os.walk(os.path.join(folder, name))):
-            samples += [(os.path.relpath(os.path.join(base, f), folder), label)
-                        for f in sorted(files) if f.lower().endswith(tuple(extensions))]
-    if not samples:
-        raise ImageFolderError(f'no images ({", ".join(extensions)}) found in class folders '
-                               f'of {folder!r}; expected {folder}/<class name>/<image>')
-    return classes, samples
+from .image_folder_io import IMG_EXTENSIONS, ImageFolderError, Samples, read_rgb, \
+    scan_image_folder
 
 
 def read_ann_file(path: str) -> Samples:
@@ -57,15 +30,6 @@ def read_ann_file(path: str) -> Samples:
                                        f'a non-negative integer label, got {line.strip()!r}')
             samples.append((parts[0], int(parts[1])))
     return samples
-
-
-def read_rgb(path: str) -> np.ndarray:
-    """Decode an image file as RGB ``uint8`` (H, W, 3)."""
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert('RGB'))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise ImageFolderError(f'cannot read image {path}: {exc}') from None
 
 
 @DATASETS.register_module()

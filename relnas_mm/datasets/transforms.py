@@ -177,6 +177,21 @@ class ResizeCenterCrop(_Transform):
 
 
 @TRANSFORMS.register_module()
+class Resize(_Transform):
+    """Resize to ``size`` (bilinear), aspect ratio not kept.
+
+    What a search on an image folder does to every image (``image_size``), so a
+    network retrained on the same folder sees the images as the search saw them.
+    """
+
+    def __init__(self, size: Size = 32) -> None:
+        self.size = _pair(size)
+
+    def __call__(self, results: Dict) -> Dict:
+        return _set_image(results, _resize(np.ascontiguousarray(_image(results)), *self.size))
+
+
+@TRANSFORMS.register_module()
 class PackClsInputs(_Transform):
     """Final step: ``dict(inputs=uint8 CHW tensor, data_samples=BaseDataElement)``.
 

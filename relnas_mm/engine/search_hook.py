@@ -10,8 +10,10 @@ It reads the config's ``search`` section::
                        weight_decay=3e-4, grad_clip=5.0, augment_valid=False,
                        workers='auto', deterministic=False),
         algorithm=dict(pop_size=20, generations=50, lr_max=0.1, lr_min=0.001,
-                       drop_path_max=0.3, writeback='pair', seed=0))
+                       drop_path_max=0.3, writeback='pair', seed=0),
+        budget=dict(metric='flops', network='imagenet_mobile', max=600e6))  # optional
 
+(data sets: ``search_data``; the budget and its outputs: ``search_budget``.)
 On ``before_run`` it builds the algorithm, loads the data and the evaluator, and
 resumes if asked (``cfg.resume``, ``cfg.load_from``); :class:`SearchLoop` calls
 :meth:`run_generation` once per generation; after each generation it logs, saves the
@@ -24,17 +26,14 @@ import os
 import os.path as osp
 import time
 import warnings
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional
 
-import numpy as np
 import torch
 from mmengine.device import get_device
 from mmengine.dist import barrier, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 
 from .. import search as search_core
-from ..datasets.cifar_io import load_cifar10
-from ..datasets.demo_digits import prepare_demo_digits
 from ..registry import HOOKS
 from ..search import (CandidateEvaluator, GenerationRecord, RelativeNAS, make_evaluate,
                       split_search_data)
@@ -46,10 +45,11 @@ from ..space.genotype import get_genotype, save_genotype
 from ..visualization import plot_genotype, plot_search_curves
 from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state_digest
 from .log_bridge import CoreLogBridge
+from .search_budget import (best_fields, build_budget, cost_summary, final_cost_message,
+                            save_pareto)
+from .search_data import DATA_KEYS, load_search_images, search_classes, with_num_classes
 
-DATASETS = ('cifar10', 'demo_digits')
-SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm')
-DATA_KEYS = ('dataset', 'data_root', 'train_portion', 'split_seed', 'num_images')
+SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm', 'budget')
 HISTORY_FILE = 'search_history.json'
 BEST_FILE = 'best_genotype.json'
 CURVES_FILE = 'search_curves.png'
@@ -88,34 +88,6 @@ def _built(what: str, factory: Any, **kwargs: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise (TypeError if isinstance(exc, TypeError) else ValueError)(
             f'{what}: {exc}') from exc
-
-
-def load_search_images(data_cfg: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
-    """The images the search splits in two: CIFAR-10's training set or the demo digits.
-
-    ``num_images`` (optional) keeps a seeded subset, for demos and smoke tests.
-    """
-    dataset = data_cfg.get('dataset', 'cifar10')
-    root = data_cfg.get('data_root')
-    if dataset not in DATASETS:
-        raise ValueError(f'search.data.dataset: expected one of {DATASETS}, got {dataset!r}')
-    if not root:
-        raise ValueError('search.data.data_root is not set (use --data-root DIR)')
-    if dataset == 'demo_digits':
-        if is_main_process():
-            prepare_demo_digits(root)
-        barrier()
-    images, labels = load_cifar10(root, 'train')
-    num_images = data_cfg.get('num_images')
-    if num_images is None:
-        return images, labels
-    if isinstance(num_images, bool) or not isinstance(num_images, int) \
-            or not 2 <= num_images <= len(images):
-        raise ValueError(f'search.data.num_images: expected an integer in 2..{len(images)} '
-                         f'(the images in {root}) or None, got {num_images!r}')
-    keep = np.sort(np.random.default_rng(data_cfg.get('split_seed', 0)).permutation(
-        len(images))[:num_images])
-    return images[keep], labels[keep]
 
 
 def evaluator_class(name: str) -> type:
@@ -165,8 +137,11 @@ class RelativeNASSearchHook(Hook):
         cfg = read_search_config(runner.cfg)
         self.fingerprint = search_fingerprint(cfg)
         device = torch.device(get_device())
-        self.algorithm = self._build_algorithm(cfg, device)  # bad settings fail before the data
-        images, labels = load_search_images(cfg['data'])
+        cfg['supernet'] = with_num_classes(cfg['supernet'], search_classes(cfg['data']),
+                                           cfg['data'])
+        budget = build_budget(cfg['budget'], cfg['supernet']['num_classes'], device)
+        self.algorithm = self._build_algorithm(cfg, device, budget)  # fail before the data
+        images, labels = load_search_images(cfg['data'], progress=_loading(runner))
         data = _built('search.data', split_search_data, images=images, labels=labels,
                       seed=cfg['data'].get('split_seed', 0),
                       train_portion=cfg['data'].get('train_portion', 0.5), device=device)
@@ -195,14 +170,15 @@ class RelativeNASSearchHook(Hook):
                 f'ranks have work; search.algorithm.writeback="generation" uses them all')
 
     @staticmethod
-    def _build_algorithm(cfg: Mapping[str, Dict[str, Any]], device: torch.device) -> RelativeNAS:
+    def _build_algorithm(cfg: Mapping[str, Dict[str, Any]], device: torch.device,
+                         budget: Optional[search_core.Budget] = None) -> RelativeNAS:
         kwargs = dict(cfg['algorithm'])
         seeds = kwargs.pop('init_population', None)
         if seeds:
             kwargs['init_population'] = [get_genotype(s) if isinstance(s, (str, dict)) else s
                                          for s in seeds]
         return _built('search.algorithm', RelativeNAS, model_cfg=cfg['supernet'],
-                      device=device, **kwargs)
+                      device=device, budget=budget, **kwargs)
 
     def _maybe_resume(self, runner) -> None:
         resume, load_from = runner.cfg.get('resume', False), runner.cfg.get('load_from')
@@ -259,17 +235,20 @@ class RelativeNASSearchHook(Hook):
     def after_train_epoch(self, runner) -> None:
         record = self._record
         g = record.generation + 1
+        cost, cost_scalars = cost_summary(record, self.algorithm.budget)
         runner.logger.info(
             f'Generation [{g}/{self.algorithm.generations}] lr {record.lr:.5f}  '
             f'drop_prob {record.drop_prob:.3f}  best val loss {record.best_loss:.4f} '
             f'(candidate {record.best_index})  mean val loss {record.mean_loss:.4f}  '
             f'best val acc {record.best_acc:.4f}  diversity {record.diversity:.4f}  '
-            f'non-finite {len(record.nonfinite)}  time {time.perf_counter() - self._started:.1f}s'
+            f'non-finite {len(record.nonfinite)}{cost}  '
+            f'time {time.perf_counter() - self._started:.1f}s'
             f'  best genotype {record.best_genotype}')
         runner.visualizer.add_scalars(
             dict(lr=record.lr, drop_prob=record.drop_prob, best_val_loss=record.best_loss,
                  mean_val_loss=record.mean_loss, best_val_acc=record.best_acc,
-                 diversity=record.diversity, nonfinite=len(record.nonfinite)), step=g)
+                 diversity=record.diversity, nonfinite=len(record.nonfinite), **cost_scalars),
+            step=g)
         if is_main_process():
             self._save_history(runner.work_dir)
             self._save_best(runner.work_dir)
@@ -293,9 +272,16 @@ class RelativeNASSearchHook(Hook):
                 outputs += plot_genotype(self.algorithm.best_genotype(),
                                          osp.join(work_dir, CELLS_DIR))
                 outputs += plot_search_curves(self._history(), osp.join(work_dir, CURVES_FILE))
+            budget = self.algorithm.budget
+            which = 'lowest validation loss in the last generation'
+            if budget is not None:
+                outputs += save_pareto(self._history(), budget, work_dir, self.plot)
+                level, message = final_cost_message(self.algorithm.history, budget)
+                runner.logger.log(level, message)
+                which = f'lowest validation loss within the {budget.metric} budget, last generation'
             runner.logger.info(
-                f'Search finished. Best genotype (lowest validation loss in the last '
-                f'generation): {self.algorithm.history[-1].best_genotype}\n'
+                f'Search finished. Best genotype ({which}): '
+                f'{self.algorithm.history[-1].best_genotype}\n'
                 f'Results: ' + ', '.join(outputs))
         barrier()
 
@@ -320,9 +306,20 @@ class RelativeNASSearchHook(Hook):
     def _save_best(self, work_dir: str) -> str:
         record = self.algorithm.history[-1]
         path = osp.join(work_dir, BEST_FILE)
+        extra = ({} if self.algorithm.budget is None else
+                 best_fields(record.to_dict(), self.algorithm.budget))
         save_genotype(self.algorithm.best_genotype(), path, generation=record.generation,
-                      val_loss=_finite(record.best_loss), val_acc=_finite(record.best_acc))
+                      val_loss=_finite(record.best_loss), val_acc=_finite(record.best_acc),
+                      **extra)
         return path
+
+
+def _loading(runner):
+    """Progress of loading an image folder, in the log every 10%."""
+    def progress(done: int, total: int) -> None:
+        if done == total or done * 10 // total != (done - 1) * 10 // total:
+            runner.logger.info(f'Loading the search images: {done}/{total}')
+    return progress
 
 
 def _finite(value: float) -> Optional[float]:

@@ -19,9 +19,11 @@ from ..models.supernet import SuperNet, supernet_config, used_modules
 from ..space.encoding import DIM, bounds, decode_population
 from ..space.genotype import Genotype, format_genotype, parse_genotype
 from ..space.operations import PRIMITIVES
+from .budget import Budget
 from .evaluator import CandidateJob, CandidateResult
-from .slow_fast import (check_pop_size, diversity, draw_coefficients, first_is_fast, fitness,
-                        initial_population, make_pairs, slow_fast_update, split_fast_slow)
+from .slow_fast import (check_pop_size, constrained_first_is_fast, diversity, draw_coefficients,
+                        fitness, initial_population, make_pairs, slow_fast_update,
+                        split_fast_slow)
 from .weight_set import Contribution, WeightSet
 
 EvaluateFn = Callable[[List[CandidateJob]], List[CandidateResult]]
@@ -38,6 +40,9 @@ class GenerationRecord:
     """What happened in one generation (the population as evaluated, before the update).
 
     In ``to_dict`` a non-finite loss or accuracy becomes None (JSON has no NaN).
+    Under a budget it also holds each member's cost and feasibility and the best
+    member's cost (the best is then the first under the budget's rule); without one
+    these fields are None and left out of ``to_dict``.
     """
 
     generation: int
@@ -57,9 +62,15 @@ class GenerationRecord:
     best_genotype: str
     genotypes: List[str]
     nonfinite: List[int] = field(default_factory=list)
+    costs: Optional[List[float]] = None
+    feasible: Optional[List[bool]] = None
+    best_cost: Optional[float] = None
 
     def to_dict(self) -> Dict[str, Any]:
         out = asdict(self)
+        if self.costs is None:
+            for key in ('costs', 'feasible', 'best_cost'):
+                del out[key]
         for key in ('losses', 'accs', 'train_losses'):
             out[key] = _finite_or_none(out[key])
         for key in ('best_loss', 'best_acc', 'mean_loss'):
@@ -116,13 +127,17 @@ class RelativeNAS:
         model_cfg: SuperNet keyword arguments (channels, num_cells, num_classes,
             stem_multiplier).
         device: where the weight set lives.
+        budget: optional cost limit; the fast learner of a pair is then chosen by
+            Deb's constraint-domination rule (see ``slow_fast``), everything else is
+            unchanged. Without it the search is exactly the unconstrained one.
     """
 
     def __init__(self, pop_size: int = 20, generations: int = 50, lr_max: float = 0.1,
                  lr_min: float = 0.001, drop_path_max: float = 0.3, writeback: str = 'pair',
                  seed: int = 0, init_population: Optional[Sequence] = None,
                  model_cfg: Optional[Mapping[str, Any]] = None,
-                 device: Union[str, torch.device] = 'cpu') -> None:
+                 device: Union[str, torch.device] = 'cpu',
+                 budget: Optional[Budget] = None) -> None:
         check_pop_size(pop_size)
         if isinstance(generations, bool) or not isinstance(generations, int) or generations < 1:
             raise ValueError(f'generations must be a positive integer, got {generations!r}')
@@ -136,6 +151,7 @@ class RelativeNAS:
         self.drop_path_max = float(drop_path_max)
         self.writeback = writeback
         self.seed = seed
+        self.budget = budget
         self.model_cfg = supernet_config(**(model_cfg or {}))
         self.lower, self.upper = bounds()
         self.rng = np.random.default_rng(seed)
@@ -196,6 +212,9 @@ class RelativeNAS:
         pairs = make_pairs(n, self.rng)
         weights = self.weight_set.copy()  # committed only if the generation completes
         results: Dict[int, CandidateResult] = {}
+        costs = self.budget.costs(genotypes) if self.budget is not None else None
+        violations = ([self.budget.violation(c) for c in costs] if costs is not None
+                      else [0.0] * n)
 
         def job(index: int, snapshot: Mapping[str, torch.Tensor]) -> CandidateJob:
             return CandidateJob(index=index, genotype=genotypes[index], weights=snapshot,
@@ -210,18 +229,19 @@ class RelativeNAS:
             for a, b in pairs.tolist():
                 snapshot = weights.snapshot()
                 run([job(a, snapshot), job(b, snapshot)])
-                self._write_back(weights, a, b, results, genotypes)
+                self._write_back(weights, a, b, results, genotypes, violations)
         else:
             snapshot = weights.snapshot()
             run([job(i, snapshot) for i in pairs.reshape(-1).tolist()])
             for a, b in pairs.tolist():
-                self._write_back(weights, a, b, results, genotypes)
+                self._write_back(weights, a, b, results, genotypes, violations)
 
         nonfinite = self._warn_nonfinite(results, genotypes)
-        fast, slow = split_fast_slow(pairs, [_ranking_loss(results[i]) for i in range(n)])
+        fast, slow = split_fast_slow(pairs, [_ranking_loss(results[i]) for i in range(n)],
+                                     violations)
         r1, r2 = draw_coefficients(self.rng, len(pairs))
         record = self._record(g, lr, drop_prob, pairs, results, fast, slow, genotypes,
-                              nonfinite)
+                              nonfinite, costs, violations)
         self.population, self.velocity = slow_fast_update(
             self.population, self.velocity, fast, slow, r1, r2, self.lower, self.upper)
         self.weight_set = weights
@@ -240,8 +260,10 @@ class RelativeNAS:
         return {r.index: r for r in results}
 
     def _write_back(self, weights: WeightSet, a: int, b: int,
-                    results: Mapping[int, CandidateResult], genotypes: List[Genotype]) -> None:
-        a_fast = first_is_fast(_ranking_loss(results[a]), _ranking_loss(results[b]))
+                    results: Mapping[int, CandidateResult], genotypes: List[Genotype],
+                    violations: Sequence[float]) -> None:
+        a_fast = constrained_first_is_fast(_ranking_loss(results[a]), violations[a],
+                                           _ranking_loss(results[b]), violations[b])
         fast, slow = (a, b) if a_fast else (b, a)
 
         def contribution(i: int) -> Contribution:
@@ -264,10 +286,12 @@ class RelativeNAS:
 
     def _record(self, g: int, lr: float, drop_prob: float, pairs: np.ndarray,
                 results: Mapping[int, CandidateResult], fast: np.ndarray, slow: np.ndarray,
-                genotypes: List[Genotype], nonfinite: List[int]) -> GenerationRecord:
+                genotypes: List[Genotype], nonfinite: List[int], costs: Optional[List[float]],
+                violations: Sequence[float]) -> GenerationRecord:
         n = self.pop_size
         losses = [float(results[i].loss) for i in range(n)]
-        best = int(np.argmin([_ranking_loss(results[i]) for i in range(n)]))
+        # the first member under the rule of the fast/slow decision
+        best = min(range(n), key=lambda i: (violations[i], _ranking_loss(results[i])))
         finite = [v for i, v in enumerate(losses) if i not in nonfinite]
         return GenerationRecord(
             generation=g, lr=lr, drop_prob=drop_prob, pairs=pairs.tolist(), losses=losses,
@@ -278,29 +302,33 @@ class RelativeNAS:
             mean_loss=float(np.mean(finite)) if finite else math.nan,
             diversity=diversity(self.population),
             best_genotype=format_genotype(genotypes[best]),
-            genotypes=[format_genotype(x) for x in genotypes], nonfinite=nonfinite)
+            genotypes=[format_genotype(x) for x in genotypes], nonfinite=nonfinite,
+            costs=costs, feasible=None if costs is None else [v == 0 for v in violations],
+            best_cost=None if costs is None else costs[best])
 
     # ----------------------------------------------------------------- checkpointing
     def config(self) -> Dict[str, Any]:
         """The fingerprint a checkpoint must match to be resumed by this search."""
+        budget = {} if self.budget is None else dict(budget=self.budget.config())
         return dict(pop_size=self.pop_size, generations=self.generations, lr_max=self.lr_max,
                     lr_min=self.lr_min, drop_path_max=self.drop_path_max,
                     writeback=self.writeback, seed=self.seed,
                     space=dict(dim=DIM, primitives=list(PRIMITIVES),
                                lower=self.lower.tolist(), upper=self.upper.tolist()),
-                    model=dict(self.model_cfg))
+                    model=dict(self.model_cfg), **budget)
 
     def state_dict(self) -> Dict[str, Any]:
         """Everything an exact resume needs, as tensors and plain Python values.
 
         (No numpy objects, so ``torch.load(..., weights_only=True)`` can read it.)
         """
+        budget = {} if self.budget is None else dict(budget=self.budget.state_dict())
         return dict(config=self.config(), generation=self.generation,
                     population=torch.from_numpy(self.population.copy()),
                     velocity=torch.from_numpy(self.velocity.copy()),
                     rng=self.rng.bit_generator.state,
                     weight_set=self.weight_set.state_dict(),
-                    history=[r.to_dict() for r in self.history])
+                    history=[r.to_dict() for r in self.history], **budget)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a state from ``state_dict``; a different config or space is refused."""
@@ -320,6 +348,8 @@ class RelativeNAS:
         self.rng.bit_generator.state = state['rng']
         self.generation = int(state['generation'])
         self.history = [GenerationRecord.from_dict(r) for r in state['history']]
+        if self.budget is not None:
+            self.budget.load_state_dict(state['budget'])
 
 
 def _flatten(config: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:

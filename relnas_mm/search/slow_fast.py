@@ -64,11 +64,37 @@ def first_is_fast(loss_a: float, loss_b: float) -> bool:
     return fitness(loss_a) <= fitness(loss_b)
 
 
-def split_fast_slow(pairs: np.ndarray, losses: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
-    """Fast and slow member indices, one of each per pair, in pair order."""
+def violation(cost: float, limit: float) -> float:
+    """How far a candidate's cost exceeds the budget ``limit``; 0 when it fits."""
+    return max(0.0, float(cost) - float(limit))
+
+
+def constrained_first_is_fast(loss_a: float, violation_a: float, loss_b: float,
+                              violation_b: float) -> bool:
+    """True if the first member of a pair is the fast learner under a budget.
+
+    Deb's constraint-domination rule: a feasible member (violation 0) beats an
+    infeasible one; of two infeasible members the one exceeding the budget less wins;
+    of two feasible ones the lower validation loss wins (:func:`first_is_fast`, ties
+    included). With every violation 0 it is exactly :func:`first_is_fast`, so a search
+    without a budget decides as before.
+    """
+    return (float(violation_a), fitness(loss_a)) <= (float(violation_b), fitness(loss_b))
+
+
+def split_fast_slow(pairs: np.ndarray, losses: Sequence[float],
+                    violations: Optional[Sequence[float]] = None
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+    """Fast and slow member indices, one of each per pair, in pair order.
+
+    ``violations`` (per member, see :func:`violation`) applies the budget's rule.
+    """
+    if violations is None:
+        violations = [0.0] * len(losses)
     fast, slow = [], []
     for a, b in np.asarray(pairs).tolist():
-        f, s = (a, b) if first_is_fast(losses[a], losses[b]) else (b, a)
+        a_fast = constrained_first_is_fast(losses[a], violations[a], losses[b], violations[b])
+        f, s = (a, b) if a_fast else (b, a)
         fast.append(f)
         slow.append(s)
     return np.asarray(fast, dtype=np.int64), np.asarray(slow, dtype=np.int64)

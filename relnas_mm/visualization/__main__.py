@@ -1,4 +1,4 @@
-"""Draw cells and search curves from the command line.
+"""Draw cells and search curves (and the Pareto front of a budgeted search) from the command line.
 
     python -m relnas_mm.visualization RelativeNAS --out-dir cells/
     python -m relnas_mm.visualization work_dirs/x/best_genotype.json --out-dir work_dirs/x/cells \
@@ -11,6 +11,7 @@ from typing import List, Optional
 
 from .cell_plot import FORMATS, plot_genotype
 from .curves import plot_search_curves
+from .pareto import plot_pareto
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -23,7 +24,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--prefix', default='', help='file name prefix')
     parser.add_argument('--formats', nargs='+', default=['png', 'svg'], choices=FORMATS)
     parser.add_argument('--history', help='search_history.json written by the search: '
-                        'also draw search_curves.png')
+                        'also draw search_curves.png (and pareto.png for a search under a '
+                        'budget)')
     return parser.parse_args(argv)
 
 
@@ -39,6 +41,17 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
                              f'"generations"')
         paths += plot_search_curves(
             generations, os.path.join(args.out_dir, f'{args.prefix}search_curves'), args.formats)
+        if generations and all('costs' in g for g in generations):
+            from ..search.budget import candidates, pareto_front
+            entries = candidates(generations)
+            search = history.get('search', {}) if isinstance(history, dict) else {}
+            if 'budget.metric' not in search:
+                raise SystemExit(f'{args.history}: the generations have costs but "search" '
+                                 f'names no budget.metric')
+            paths += plot_pareto(
+                entries, pareto_front([(e['val_loss'], e['cost']) for e in entries]),
+                search['budget.metric'], os.path.join(args.out_dir, f'{args.prefix}pareto'),
+                search.get('budget.max'), formats=args.formats)
     print('\n'.join(paths))
     return paths
 

@@ -1,0 +1,284 @@
+"""tools/search.py on CIFAR-100, on an image folder and under a budget, end to end.
+
+Tiny learnable data in the real on-disk formats; the results are checked against
+tools/analysis/get_flops.py and trained with the CIFAR-style configs. The budgeted
+search is resumed from one of its checkpoints and rerun on two processes, and both
+must end in exactly its state.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import runpy
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('mmengine')
+
+from fixtures_data import make_cifar100_like, make_cifar_like, make_image_folder  # noqa: E402
+from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, check_ok, cli_options, run_tool  # noqa
+
+from relnas_mm.datasets.image_folder_io import ImageFolderError  # noqa: E402
+from relnas_mm.engine.checkpoint import load_search_state  # noqa: E402
+from relnas_mm.search.budget import pareto_front  # noqa: E402
+from relnas_mm.space.cost import NETWORKS, network_cost  # noqa: E402
+from relnas_mm.space.genotype import get_genotype  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SCRIPT = osp.join(ROOT, 'tools', 'search.py')
+TINY = ['search.supernet.channels=4', 'search.supernet.num_cells=3',
+        'search.evaluator.batch_size=16', 'randomness.deterministic=True']
+# ImageNet mobile network, 380M multiply-adds: tighter than the median random cell
+# (436M over 1000 random cells); 6 members, 7 generations
+LIMIT, GENERATIONS = 380e6, 7
+BUDGETED = ['search.algorithm.pop_size=6', f'search.algorithm.generations={GENERATIONS}',
+            f'search.budget.max={LIMIT:.0f}']
+TIMEOUT = 300
+
+
+def _env() -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    env['PYTHONPATH'] = os.pathsep.join([ROOT, env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+    return env
+
+
+def _search(config: str, work_dir: str, data_root: str, *options: str,
+            launcher: tuple = (), nproc: int = 1) -> str:
+    """tools/search.py in a subprocess (``nproc`` > 1: under torchrun); returns its output."""
+    args = [osp.join(ROOT, 'configs', 'search', config), '--work-dir', work_dir, '--data-root',
+            data_root, '--cfg-options', *TINY, *options, *launcher]
+    runner = ([sys.executable, '-m', 'torch.distributed.run', '--standalone',
+               f'--nproc_per_node={nproc}'] if nproc > 1 else [sys.executable])
+    proc = subprocess.run([*runner, SCRIPT, *args], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def _in_process(monkeypatch, name: str, config: str, work_dir: str, data_root: str,
+                *options: str) -> None:
+    monkeypatch.setattr(sys, 'argv', [
+        SCRIPT, osp.join(ROOT, 'configs', 'search', config), '--work-dir', work_dir,
+        '--data-root', data_root, '--cfg-options', *TINY, *options, f'experiment_name={name}'])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runpy.run_path(SCRIPT, run_name='__main__')
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _history(work_dir: str) -> list:
+    with open(osp.join(work_dir, 'search_history.json')) as f:
+        return json.load(f)['generations']
+
+
+def _best(work_dir: str) -> dict:
+    with open(osp.join(work_dir, 'best_genotype.json')) as f:
+        return json.load(f)
+
+
+def _log(work_dir: str) -> str:
+    return open(glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
+
+
+def _same_state(a: str, b: str) -> None:
+    sa, sb = load_search_state(a)['algorithm'], load_search_state(b)['algorithm']
+    assert torch.equal(sa['population'], sb['population'])
+    assert sa['history'] == sb['history'] and sa['budget'] == sb['budget']
+    assert all(torch.equal(sa['weight_set'][k], sb['weight_set'][k]) for k in sa['weight_set'])
+
+
+@pytest.fixture(scope='module')
+def cifar(tmp_path_factory) -> str:
+    return make_cifar_like(str(tmp_path_factory.mktemp('data') / 'cifar'), n_train=64, n_test=8)
+
+
+@pytest.fixture(scope='module')
+def budgeted(tmp_path_factory, cifar) -> str:
+    """The CIFAR search for the ImageNet mobile network under LIMIT; returns its work_dir."""
+    work_dir = str(tmp_path_factory.mktemp('budgeted'))
+    _search('relnas_cifar_mobile600m.py', work_dir, cifar, *BUDGETED)
+    return work_dir
+
+
+# ----------------------------------------------------------------------------- budget
+def test_budgeted_search_ends_feasible_and_get_flops_agrees(budgeted):
+    history = _history(budgeted)
+    spec = NETWORKS['imagenet_mobile']
+    for record in history:  # every evaluated candidate: its cost from its genotype
+        assert record['costs'] == [network_cost(get_genotype(g), spec).flops
+                                   for g in record['genotypes']]
+        assert record['feasible'] == [c <= LIMIT for c in record['costs']]
+    assert np.median(history[0]['costs']) > LIMIT and np.mean(history[0]['costs']) > LIMIT
+    assert np.mean(history[-1]['costs']) < LIMIT  # the population moved into the budget
+    best = _best(budgeted)
+    last = history[-1]
+    assert best['feasible'] is True and best['metric'] == 'flops' and best['budget'] == LIMIT
+    feasible = [i for i, ok in enumerate(last['feasible']) if ok and last['losses'][i] is not None]
+    expected = min(feasible, key=lambda i: last['losses'][i])
+    assert get_genotype(last['genotypes'][expected]) == get_genotype(best)
+    assert best['cost'] == last['costs'][expected] <= LIMIT
+    # tools/analysis/get_flops.py on the ImageNet config with the searched cell
+    out = check_ok(run_tool('tools/analysis/get_flops.py',
+                            'configs/imagenet/relnas_imagenet_mobile.py', '--cfg-options',
+                            f"model.backbone.genotype={osp.join(budgeted, 'best_genotype.json')}"))
+    counted = int(re.search(r'FLOPs \(multiply-adds\): .* \(([\d,]+)\)', out).group(1)
+                  .replace(',', ''))
+    assert best['cost'] == pytest.approx(counted, rel=5e-3)
+    assert f'Best genotype cost: {best["cost"] / 1e6:.2f}M FLOPs' in _log(budgeted)
+
+
+def test_pareto_outputs(budgeted):
+    with open(osp.join(budgeted, 'pareto.json')) as f:
+        pareto = json.load(f)
+    history = _history(budgeted)
+    everything = [(r['losses'][i], r['costs'][i]) for r in history
+                  for i in range(len(r['genotypes']))]
+    assert pareto['metric'] == 'flops' and pareto['max'] == LIMIT
+    assert pareto['network']['input_hw'] == [224, 224] and pareto['num_candidates'] == 6 * 7
+    front = [(e['val_loss'], e['cost']) for e in pareto['front']]
+    assert front == [everything[i] for i in pareto_front(everything)]
+    for loss, cost in front:  # nothing evaluated is at least as good in both and better in one
+        assert not any((l2 <= loss and c2 <= cost) and (l2 < loss or c2 < cost)
+                       for l2, c2 in everything if l2 is not None)
+    assert osp.getsize(osp.join(budgeted, 'pareto.png')) > 0
+
+
+def test_budgeted_search_resumes_exactly(budgeted, cifar, tmp_path):
+    work_dir = str(tmp_path / 'resumed')
+    os.makedirs(work_dir)
+    checkpoint = osp.join(work_dir, 'search_state_gen_005.pth')
+    shutil.copy(osp.join(budgeted, 'search_state_gen_005.pth'), checkpoint)
+    _search('relnas_cifar_mobile600m.py', work_dir, cifar, *BUDGETED, '--resume', checkpoint)
+    final = f'search_state_gen_{GENERATIONS:03d}.pth'
+    _same_state(osp.join(work_dir, final), osp.join(budgeted, final))
+    assert _best(work_dir) == _best(budgeted)
+
+
+def test_budgeted_search_on_two_processes_matches_one(budgeted, cifar, tmp_path):
+    work_dir = str(tmp_path / 'two')
+    _search('relnas_cifar_mobile600m.py', work_dir, cifar, *BUDGETED,
+            'env_cfg.dist_cfg.backend=gloo', launcher=('--launcher', 'pytorch'), nproc=2)
+    assert all(sorted(set(r['evaluated_by'])) == [0, 1] for r in _history(work_dir))
+    final = f'search_state_gen_{GENERATIONS:03d}.pth'
+    _same_state(osp.join(work_dir, final), osp.join(budgeted, final))
+
+
+def test_latency_budget_on_two_processes_with_generation_writeback(cifar, tmp_path):
+    """Rank 0 measures each new genotype once and shares the values: the ranks agree."""
+    work_dir = str(tmp_path / 'latency')
+    network = [f'search.budget.network.{k}' for k in (
+        'stem_type=cifar', 'channels=4', 'num_cells=3', 'input_hw=(16,16)', 'num_classes=10')]
+    _search('relnas_cifar.py', work_dir, cifar, 'search.algorithm.pop_size=4',
+            'search.algorithm.generations=2', 'search.algorithm.writeback=generation',
+            'search.budget.metric=latency', *network, 'search.budget.max=1000',
+            'search.budget.warmup=1', 'search.budget.runs=3', 'env_cfg.dist_cfg.backend=gloo',
+            launcher=('--launcher', 'pytorch'), nproc=2)
+    history = _history(work_dir)
+    seen = {}
+    for record in history:
+        assert sorted(set(record['evaluated_by'])) == [0, 1]
+        assert all(c > 0 and ok for c, ok in zip(record['costs'], record['feasible']))
+        for genotype, cost in zip(record['genotypes'], record['costs']):
+            assert seen.setdefault(genotype, cost) == cost  # measured once per genotype
+    best = _best(work_dir)
+    assert best['metric'] == 'latency' and best['feasible'] is True
+    assert 'ms (budget 1000.00 ms)' in _log(work_dir)
+
+
+def test_no_feasible_candidate_is_said_and_the_least_violating_kept(monkeypatch, cifar,
+                                                                    tmp_path):
+    work_dir = str(tmp_path / 'impossible')
+    _in_process(monkeypatch, 'impossible_budget', 'relnas_cifar.py', work_dir, cifar,
+                'search.algorithm.pop_size=4', 'search.algorithm.generations=1',
+                'search.budget.metric=params', 'search.budget.network=cifar',
+                'search.budget.max=1000', 'randomness.deterministic=False')
+    record = _history(work_dir)[-1]
+    best = _best(work_dir)
+    assert best['feasible'] is False and best['cost'] == min(record['costs'])
+    log = _log(work_dir)
+    assert 'WARNING' in log and 'No candidate of the search met the budget' in log
+
+
+def _budget(metric: str = 'flops', network: str = 'cifar', limit: str = '1') -> list:
+    return [f'search.budget.metric={metric}', f'search.budget.network={network}',
+            f'search.budget.max={limit}']
+
+
+@pytest.mark.parametrize('options, error, message', [
+    (['search.budget.metric=flops'], KeyError,
+     r"search\.budget: .*missing key\(s\) \['network', 'max'\]"),
+    (_budget(metric='energy'), ValueError,
+     r"search\.budget\.metric: expected one of \('flops', 'params', 'latency'\)"),
+    (_budget(network='resnet'), ValueError,
+     r"search\.budget\.network: expected one of \['cifar', 'imagenet_mobile'\]"),
+    (_budget(limit='-1'), ValueError, 'search.budget: budget max must be a positive number'),
+    (_budget(network='configs/nowhere.py'), FileNotFoundError,
+     r"config file 'configs/nowhere\.py' not found"),
+    (['search.supernet.num_classes=7'], ValueError,
+     r'num_classes is 7 but the search data \(cifar10 in .*\) has 10 classes'),
+    (['search.data.label_type=coarse'], ValueError,
+     r"search\.data\.label_type applies to dataset='cifar100' only"),
+])
+def test_bad_settings_fail_before_the_search(monkeypatch, cifar, tmp_path, options, error,
+                                             message):
+    with pytest.raises(error, match=message):
+        _in_process(monkeypatch, 'bad', 'relnas_cifar.py', str(tmp_path / 'w'), cifar,
+                    *options)
+    assert not glob.glob(str(tmp_path / 'w' / '*.pth'))
+
+
+# ----------------------------------------------------------------------------- own data
+def _train_one_epoch(config: str, data_root: str, work_dir: str, best: str,
+                     num_classes: int) -> str:
+    return check_ok(run_tool(
+        'tools/train.py', config, '--work-dir', work_dir, '--data-root', data_root,
+        '--cfg-options', *cli_options(SMALL_NET), *LOADER_OPTIONS, 'train_cfg.max_epochs=1',
+        f'model.num_classes={num_classes}', f'model.backbone.genotype={best}'))
+
+
+def test_cifar100_search_result_trains(tmp_path):
+    data = make_cifar100_like(str(tmp_path / 'c100'), n_train=48, n_test=6, num_fine=8)
+    work_dir = str(tmp_path / 'search')
+    # num_classes=None: from the data (8 fine classes)
+    _search('relnas_cifar100.py', work_dir, data, 'search.supernet.num_classes=None',
+            'search.algorithm.pop_size=2', 'search.algorithm.generations=2')
+    state = load_search_state(osp.join(work_dir, 'search_state_gen_002.pth'))
+    assert state['algorithm']['config']['model']['num_classes'] == 8
+    assert 'cost' not in _best(work_dir) and not osp.exists(osp.join(work_dir, 'pareto.json'))
+    out = _train_one_epoch('configs/cifar/relnas_cifar100.py', data, str(tmp_path / 'train'),
+                           osp.join(work_dir, 'best_genotype.json'), 8)
+    assert 'Epoch(train) [1]' in out and 'accuracy/top1' in out
+
+
+def test_image_folder_search_result_trains(tmp_path):
+    folder = make_image_folder(str(tmp_path / 'images'), classes=('ant', 'bee', 'cow'),
+                               per_class=10, size=(40, 48))
+    work_dir = str(tmp_path / 'search')
+    log = _search('relnas_image_folder.py', work_dir, folder, 'search.data.image_size=16',
+                  'search.algorithm.pop_size=2', 'search.algorithm.generations=2')
+    assert 'Loading the search images: 30/30' in log
+    assert 'search.supernet.num_classes' not in log
+    state = load_search_state(osp.join(work_dir, 'search_state_gen_002.pth'))
+    assert state['algorithm']['config']['model']['num_classes'] == 3
+    root = str(tmp_path / 'retrain')
+    for split in ('train', 'val'):
+        make_image_folder(osp.join(root, split), classes=('ant', 'bee', 'cow'), per_class=2)
+    out = _train_one_epoch('configs/cifar/relnas_image_folder.py', root, str(tmp_path / 'train'),
+                           osp.join(work_dir, 'best_genotype.json'), 3)
+    assert 'Epoch(train) [1]' in out and 'accuracy/top1' in out
+
+
+def test_an_image_folder_with_one_class_is_refused(monkeypatch, tmp_path):
+    folder = make_image_folder(str(tmp_path / 'images'), classes=('ant', ), per_class=4)
+    with pytest.raises(ImageFolderError, match='two at least'):
+        _in_process(monkeypatch, 'one_class', 'relnas_image_folder.py', str(tmp_path / 'w'),
+                    folder)
+    assert not glob.glob(str(tmp_path / 'w' / '*.pth'))
