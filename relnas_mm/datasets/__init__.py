@@ -19,10 +19,10 @@ __all__ = [
 if importlib.util.find_spec('mmengine') is not None:
     from .cifar import CIFAR10Dataset, DemoDigitsDataset
     from .image_folder import ImageFolderDataset, ImageFolderError
-    from .transforms import (Cutout, PackClsInputs, RandomCropPad, RandomFlip,
+    from .transforms import (ColorJitter, Cutout, PackClsInputs, RandomCropPad, RandomFlip,
                              RandomResizedCrop, ResizeCenterCrop)
     __all__ += [
         'CIFAR10Dataset', 'DemoDigitsDataset', 'ImageFolderDataset', 'ImageFolderError',
-        'Cutout', 'PackClsInputs', 'RandomCropPad', 'RandomFlip', 'RandomResizedCrop',
-        'ResizeCenterCrop'
+        'ColorJitter', 'Cutout', 'PackClsInputs', 'RandomCropPad', 'RandomFlip',
+        'RandomResizedCrop', 'ResizeCenterCrop'
     ]
