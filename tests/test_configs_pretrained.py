@@ -105,14 +105,15 @@ def test_without_pretrained_the_backbone_is_not_loaded(converted):
 SCOPES = {'det': 'mmdet', 'seg': 'mmseg', 'pose': 'mmpose'}
 
 
-def _built(cfg: Config, name: str, options: dict):
-    """The model of ``cfg`` (after tools' make_config), built and initialised."""
-    scope, _, _ = CONFIGS.get(name, (SCOPES[name.split('/')[0]], None, None))
-    pytest.importorskip(scope)
+def _built(cfg: Config, name: str, options: dict, init: bool = True):
+    """The model of ``cfg`` (after tools' make_config), built and (if ``init``)
+    initialised; tools/train.py checks the weights between the two."""
+    pytest.importorskip(SCOPES[name.split('/')[0]])
     cfg.merge_from_dict(options)
     with DefaultScope.overwrite_default_scope(register_scope_modules(cfg)):
         model = MODELS.build(cfg.model)
-        model.init_weights()
+        if init:
+            model.init_weights()
     return model
 
 
@@ -164,7 +165,7 @@ def test_a_checkpoint_of_another_network_is_an_error(tmp_path, kind, kwargs, mes
     name = 'pose/relnas_simplebaseline_coco-256x192.py'
     cfg = tool_config('train', f'configs/{name}', '--cfg-options', f'pretrained={checkpoint}')
     with pytest.raises(PretrainedMismatchError, match=message) as info:
-        check_pretrained(_built(cfg, name, SMALL_POSE))
+        check_pretrained(_built(cfg, name, SMALL_POSE, init=False))
     assert str(info.value).startswith(f"backbone: pretrained checkpoint '{checkpoint}' does "
                                       'not fit')
 
@@ -176,48 +177,77 @@ def test_a_backbone_only_checkpoint_needs_prefix_none(tmp_path):
     name = 'pose/relnas_simplebaseline_coco-256x192.py'
     cfg = tool_config('train', f'configs/{name}', '--cfg-options', f'pretrained={path}')
     with pytest.raises(PretrainedMismatchError, match="no key starting with prefix 'backbone.'"):
-        check_pretrained(_built(cfg, name, SMALL_POSE))
+        check_pretrained(_built(cfg, name, SMALL_POSE, init=False))
 
 
 # ------------------------------------------------------------------ MobileNetV2
+# config: (module of the backbone, layout of its published ImageNet checkpoint)
 MOBILENET = {
-    'det/mobilenetv2_ssd_voc.py': 'backbone',
-    'seg/mobilenetv2_bisenetv1_cityscapes-1024x1024.py': 'backbone.context_path.backbone',
-    'pose/mobilenetv2_simplebaseline_coco-256x192.py': 'backbone',
+    'det/mobilenetv2_ssd_voc.py': ('backbone', 'mmdet'),
+    'seg/mobilenetv2_bisenetv1_cityscapes-1024x1024.py': ('backbone.context_path.backbone',
+                                                          'mmcls'),
+    'pose/mobilenetv2_simplebaseline_coco-256x192.py': ('backbone', 'mmcls'),
 }
 
 
-@pytest.fixture(scope='module')
-def mobilenet_checkpoint(tmp_path_factory):
-    """A checkpoint in the layout of OpenMMLab's ImageNet MobileNetV2 classifier
-    ('backbone.*' of the full MobileNetV2 with its last 1x1 conv, and 'head.fc.*')."""
-    mmdet_models = pytest.importorskip('mmdet.models')
+def _recognisable(state: dict) -> dict:
     torch.manual_seed(2)
-    backbone = mmdet_models.backbones.MobileNetV2(out_indices=(7, ))
-    state = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
-    for key, value in state.items():
+    for value in state.values():
         if value.is_floating_point():
-            value.uniform_(0.5, 1.5)  # recognisable, and a valid BN variance
-    state.update({'head.fc.weight': torch.zeros(1000, 1280), 'head.fc.bias': torch.zeros(1000)})
-    path = str(tmp_path_factory.mktemp('mbv2') / 'mobilenet_v2_imagenet.pth')
-    torch.save({'meta': {}, 'state_dict': state}, path)
-    return path, {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+            value.uniform_(0.5, 1.5)  # unlike any fresh init, and a valid BN variance
+    return state
+
+
+@pytest.fixture(scope='module')
+def mobilenet_checkpoints(tmp_path_factory):
+    """Small stand-ins for the two published ImageNet MobileNetV2 files, in their layouts:
+    OpenMMLab's classifier ('mmcls://mobilenet_v2': 'backbone.*' with the last 1x1 conv,
+    'head.fc.*'), which fits mmseg's and mmpose's MobileNetV2; and mmdet's own copy
+    ('open-mmlab://mmdet/mobilenet_v2': the keys of mmdet's MobileNetV2, no prefix), whose
+    blocks name their convolutions. Returns {layout: (path, backbone weights)}."""
+    mmpose_models = pytest.importorskip('mmpose.models')
+    mmdet_models = pytest.importorskip('mmdet.models')
+    folder = tmp_path_factory.mktemp('mbv2')
+    cls_backbone = _recognisable(mmpose_models.backbones.MobileNetV2(out_indices=(7, ))
+                                 .state_dict())
+    cls_state = {f'backbone.{k}': v for k, v in cls_backbone.items()}
+    cls_state.update({'head.fc.weight': torch.zeros(1000, 1280),
+                      'head.fc.bias': torch.zeros(1000)})
+    det_backbone = _recognisable(mmdet_models.backbones.MobileNetV2(out_indices=(7, ))
+                                 .state_dict())
+    torch.save({'meta': {}, 'state_dict': cls_state}, folder / 'mmcls.pth')
+    torch.save({'state_dict': det_backbone}, folder / 'mmdet.pth')
+    return {'mmcls': (str(folder / 'mmcls.pth'), cls_backbone),
+            'mmdet': (str(folder / 'mmdet.pth'), det_backbone)}
 
 
 @pytest.mark.parametrize('name', sorted(MOBILENET))
-def test_mobilenetv2_configs_load_imagenet_weights(mobilenet_checkpoint, name):
-    checkpoint, weights = mobilenet_checkpoint
+def test_mobilenetv2_configs_load_imagenet_weights(mobilenet_checkpoints, name):
+    where, layout = MOBILENET[name]
+    checkpoint, weights = mobilenet_checkpoints[layout]
     pytest.importorskip(SCOPES[name.split('/')[0]])
     default = Config.fromfile(os.path.join(REPO, 'configs', name))
     init = default.model.backbone.get('backbone_cfg', default.model.backbone).init_cfg
-    assert init.type == 'Pretrained' and init.prefix == 'backbone.'
-    assert init.checkpoint == default.pretrained
-    assert default.pretrained.startswith('https://download.openmmlab.com/mmclassification/')
+    assert init.type == 'Pretrained' and init.checkpoint == default.pretrained
+    assert default.pretrained.startswith('https://download.openmmlab.com/')
+    assert init.prefix == ('backbone.' if layout == 'mmcls' else None)
 
     cfg = tool_config('train', f'configs/{name}', '--cfg-options', f'pretrained={checkpoint}')
-    model = _built(cfg, name, {})
-    check_pretrained(model)  # fits (mmseg's MobileNetV2 leaves conv2.* unused)
-    state = _module(model, MOBILENET[name]).state_dict()
+    check_pretrained(_built(cfg, name, {}, init=False))  # fits (mmseg's lacks conv2.*)
+    state = _module(_built(cfg, name, {}), where).state_dict()
     assert state and set(state) <= set(weights)
     for key, value in state.items():
         assert torch.equal(value, weights[key]), key
+
+
+def test_the_other_librarys_mobilenetv2_layout_is_refused(tmp_path, mobilenet_checkpoints):
+    """mmdet's MobileNetV2 names its block convolutions: the classifier layout does not
+    fit it, and the error says so instead of training from random weights."""
+    name = 'det/mobilenetv2_ssd_voc.py'
+    _, cls_backbone = mobilenet_checkpoints['mmcls']
+    checkpoint = str(tmp_path / 'mmcls_layout_no_prefix.pth')
+    torch.save({'state_dict': cls_backbone}, checkpoint)
+    cfg = tool_config('train', f'configs/{name}', '--cfg-options', f'pretrained={checkpoint}')
+    with pytest.raises(PretrainedMismatchError,
+                       match=r'keys of the model are not in it: layer1\.0\.depthwise_conv\.'):
+        check_pretrained(_built(cfg, name, {}, init=False))

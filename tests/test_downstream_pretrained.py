@@ -63,12 +63,12 @@ def test_backbone_init_cfg_on_the_command_line_updates_the_top_level_key():
 
 def test_both_pretrained_forms_on_one_command_line_are_refused():
     with pytest.raises(ValueError, match='sets both pretrained and model.backbone.init_cfg'):
-        tool_config('train', POSE, '--cfg-options', 'pretrained=a.pth',
+        tool_config('train', MBV2_POSE, '--cfg-options', 'pretrained=a.pth',
                     'model.backbone.init_cfg.checkpoint=b.pth')
 
 
 def test_contradicting_pretrained_in_one_file_is_refused(tmp_path):
-    body = ("pretrained = 'a.pth'\nmodel = dict(backbone=dict(init_cfg=dict("
+    body = ("pretrained = 'a.pth'\nmodel = dict(backbone=dict(init_cfg=dict(_delete_=True, "
             "type='Pretrained', checkpoint='b.pth', prefix='backbone.')))")
     with pytest.raises(ValueError, match=r"pretrained = 'a.pth' at the top of the config, but "
                        r"model.backbone.init_cfg loads 'b.pth'"):

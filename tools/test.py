@@ -78,8 +78,8 @@ def use_tta(cfg: Config, config: str) -> None:
     missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key) is None]
     if missing:
         raise KeyError(f'--tta: {config} has no {" and no ".join(missing)}')
-    module = copy.deepcopy(cfg.model)
-    Config._merge_a_into_b(dict(cfg.tta_model.get('module') or {}), module)
+    module = Config._merge_a_into_b(dict(cfg.tta_model.get('module') or {}),
+                                    copy.deepcopy(cfg.model))
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     cfg.model = dict(cfg.tta_model, module=module)
 

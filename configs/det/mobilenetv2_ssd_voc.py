@@ -4,12 +4,14 @@
 # Published: 69.4 mAP (ImageNet-pretrained MobileNetV2).
 _base_ = './relnas_ssd_voc.py'
 
-# OpenMMLab's ImageNet MobileNetV2 (mmpretrain's mobilenet-v2_8xb32_in1k, 71.86% top-1;
-# mmengine's 'mmcls://mobilenet_v2'), a classifier checkpoint: its 'backbone.' keys
-# fit mmdet's MobileNetV2 as they are. mmengine downloads it once into torch's hub
-# cache; offline, download it and pass --cfg-options pretrained=PATH.
-pretrained = ('https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/'
-              'mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth')
+# ImageNet weights: mmdet's copy of OpenMMLab's ImageNet MobileNetV2
+# ('open-mmlab://mmdet/mobilenet_v2', as mmdet's own MobileNetV2 configs load it). mmdet's
+# MobileNetV2 names the convolutions of its blocks (expand_conv, depthwise_conv,
+# linear_conv), so the classifier file that mmseg/mmpose load does not fit it; this one
+# holds the backbone's keys as they are (no prefix). mmengine downloads it once into
+# torch's hub cache; offline, download it and pass --cfg-options pretrained=PATH.
+pretrained = ('https://download.openmmlab.com/mmdetection/v2.0/third_party/'
+              'mobilenet_v2_batch256_imagenet-ff34753d.pth')
 
 model = dict(
     backbone=dict(
@@ -17,6 +19,6 @@ model = dict(
         type='MobileNetV2',
         out_indices=(4, 7),
         norm_cfg=dict(type='BN', eps=0.001, momentum=0.03),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=None)),
     neck=dict(in_channels=(96, 1280), out_channels=(96, 1280, 512, 256, 256, 64)),
     bbox_head=dict(in_channels=(96, 1280, 512, 256, 256, 64)))

@@ -4,8 +4,11 @@
 # (ImageNet-pretrained MobileNetV2).
 _base_ = './relnas_simplebaseline_coco-256x192.py'
 
-# OpenMMLab's ImageNet MobileNetV2 (as in configs/det/mobilenetv2_ssd_voc.py; mmpose's
-# own MobileNetV2 configs load it as 'mmcls://mobilenet_v2').
+# ImageNet weights: OpenMMLab's ImageNet MobileNetV2 classifier (mmpretrain's
+# mobilenet-v2_8xb32_in1k, 71.86% top-1; mmpose's own MobileNetV2 configs load it as
+# 'mmcls://mobilenet_v2'): its 'backbone.' keys fit mmpose's MobileNetV2 as they are.
+# mmengine downloads it once into torch's hub cache; offline, download it and pass
+# --cfg-options pretrained=PATH.
 pretrained = ('https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/'
               'mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth')
 

@@ -4,9 +4,12 @@
 # Published: 77.1 mIoU (ImageNet-pretrained MobileNetV2).
 _base_ = './relnas_bisenetv1_cityscapes-1024x1024.py'
 
-# OpenMMLab's ImageNet MobileNetV2 (as in configs/det/mobilenetv2_ssd_voc.py). mmseg's
-# MobileNetV2 stops before the classifier's last 1x1 conv: the checkpoint's conv2.*
-# keys are not loaded (mmengine lists them as unexpected).
+# ImageNet weights: OpenMMLab's ImageNet MobileNetV2 classifier (mmpretrain's
+# mobilenet-v2_8xb32_in1k, 71.86% top-1; mmengine's 'mmcls://mobilenet_v2'): its
+# 'backbone.' keys fit mmseg's MobileNetV2 as they are. mmseg's MobileNetV2 stops
+# before the classifier's last 1x1 conv: the checkpoint's conv2.* keys are not loaded
+# (mmengine lists them as unexpected). mmengine downloads the file once into torch's
+# hub cache; offline, download it and pass --cfg-options pretrained=PATH.
 pretrained = ('https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/'
               'mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth')
 
