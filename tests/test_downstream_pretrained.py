@@ -61,6 +61,16 @@ def test_backbone_init_cfg_on_the_command_line_updates_the_top_level_key():
     assert cfg.pretrained == 'local/mbv2.pth'
 
 
+def test_backbone_only_file_through_the_backbone_key():
+    """The documented form for a checkpoint without the 'backbone.' prefix."""
+    cfg = tool_config('train', POSE, '--cfg-options', 'model.backbone.init_cfg._delete_=True',
+                      'model.backbone.init_cfg.type=Pretrained',
+                      'model.backbone.init_cfg.checkpoint=w/backbone_only.pth')
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained',
+                                               checkpoint='w/backbone_only.pth')
+    assert cfg.pretrained == 'w/backbone_only.pth'
+
+
 def test_both_pretrained_forms_on_one_command_line_are_refused():
     with pytest.raises(ValueError, match='sets both pretrained and model.backbone.init_cfg'):
         tool_config('train', MBV2_POSE, '--cfg-options', 'pretrained=a.pth',

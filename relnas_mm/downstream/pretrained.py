@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from torch import nn
 
-from .preflight import _walk
+from .preflight import walk_dicts
 
 #: the prefix of a classifier checkpoint's backbone keys (relnas_mm's converted
 #: checkpoints and OpenMMLab's ImageNet classifiers alike)
@@ -78,7 +78,8 @@ def _base_value(cfg: Any, name: str) -> Any:
 def _bind_genotype(cfg: Any, options: Dict[str, Any]) -> None:
     if 'genotype' not in cfg:
         return
-    nodes = [(key, node) for key, node in _walk(cfg.get('model'), 'model') if 'genotype' in node]
+    nodes = [(key, node) for key, node in walk_dicts(cfg.get('model'), 'model')
+             if 'genotype' in node]
     node_options = [k for k in options if k.startswith('model.') and k.endswith('.genotype')]
     if 'genotype' in options:
         if node_options:
