@@ -119,15 +119,18 @@ def test_amp_on_the_cpu_is_refused_before_training(monkeypatch):
 
 def test_cpu_distributed_training_with_torchrun(tmp_path):
     """--launcher pytorch on CPUs (gloo): 2 ranks split the data (8 images, batch 2 per
-    rank: 2 iterations) and DDP accepts the reduction cells' unused preprocess0."""
+    rank: 2 iterations) and DDP accepts the reduction cells' unused preprocess0.
+    --auto-scale-lr scales lr 0.025 (for a total batch of 128) to the total batch 4."""
     root = make_cifar_like(str(tmp_path / 'cifar'), n_train=8, n_test=4)
     proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', 'tools/train.py',
-                    CIFAR, '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'w'),
+                    CIFAR, '--launcher', 'pytorch', '--auto-scale-lr',
+                    '--work-dir', str(tmp_path / 'w'),
                     '--data-root', root, '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
                     'train_cfg.max_epochs=1', *cli_options(SMALL_NET), *LOADER_OPTIONS)
     out = check_ok(proc)
     assert 'Distributed training: True' in out
     assert 'Epoch(train) [1][2/2]' in out and 'accuracy/top1' in out
+    assert 'lr: 7.8125e-04' in out  # 0.025 x (2 ranks x 2) / 128
     assert os.path.isfile(tmp_path / 'w' / 'epoch_1.pth')
 
 
