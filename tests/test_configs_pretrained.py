@@ -85,7 +85,7 @@ def test_pretrained_at_the_top_of_the_config(tmp_path, converted, name):
 
 
 def test_pretrained_from_the_command_line(converted):
-    """The --cfg-options form the README gives (init_cfg is None in the config)."""
+    """The backbone-key --cfg-options form (init_cfg is None in the config)."""
     checkpoint, expected = converted
     cfg = Config.fromfile(os.path.join(REPO, 'configs', 'det', 'relnas_ssd_voc.py'))
     options = dict(SMALL_DET, **{
