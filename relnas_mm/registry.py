@@ -8,6 +8,7 @@ from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import Registry
@@ -21,3 +22,6 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['relnas_mm.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['relnas_mm.engine'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS,
                        locations=['relnas_mm.visualization'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
+                                      parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                      locations=['relnas_mm.downstream'])

@@ -7,6 +7,7 @@ bright rectangle (or a figure) where the annotation says, so the formats are
 consistent end to end. Everything is seeded.
 """
 import glob
+import importlib.util
 import json
 import os
 import subprocess
@@ -164,6 +165,25 @@ def make_coco_keypoints(root: str, size: Tuple[int, int] = (96, 64), seed: int =
 
 
 # ------------------------------------------------------------------------ tools
+def load_tool(name: str):
+    """``tools/<name>.py`` as a module (its main() and make_config() run in-process)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tool_config(name: str, *argv: str):
+    """The config tools/<name>.py makes from this command line (nothing is built)."""
+    tool = load_tool(name)
+    saved = sys.argv
+    sys.argv = [f'{name}.py', *argv]
+    try:
+        return tool.make_config(tool.parse_args())
+    finally:
+        sys.argv = saved
+
+
 def run_tool(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python <args>`` from the repository root (as a user would); returns the
     completed process (stdout and stderr merged). The environment is the test

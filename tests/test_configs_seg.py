@@ -1,14 +1,16 @@
-"""End to end: the BiSeNetV1 Cityscapes config trains and tests on tiny Cityscapes data.
+"""End to end: the BiSeNetV1 Cityscapes config trains and tests on tiny Cityscapes data,
+with both test protocols (single scale; --tta: multi-scale + flip, sliding windows).
 
 Only --cfg-options shrink it: RelNASNet context path with C=8 and 5 cells, narrow
-BiSeNet paths and heads, 64x64 crops of 128x64 images, 2 iterations. Dataset
-layout, OHEM and the IoU metric are the config's.
+BiSeNet paths and heads, 64x64 crops of 128x64 images (64x64 windows under --tta),
+2 iterations. Dataset layout, the OHEM loss, the optimiser groups, the TTA views and
+the IoU metric are the config's.
 """
 import os
 
 import pytest
 from fixtures_downstream import (LOADER_OPTIONS, SMALL_SEG, check_ok, cli_options,
-                                 make_cityscapes, read_test_metrics, run_tool)
+                                 make_cityscapes, read_test_metrics, run_tool, tool_config)
 
 pytest.importorskip('mmseg')
 
@@ -21,15 +23,41 @@ SMALL = cli_options(SMALL_SEG) + LOADER_OPTIONS + [
     'test_dataloader.dataset.pipeline.1.scale=(128,64)',
     'train_cfg.max_iters=2', 'train_cfg.val_interval=2'
 ]
+SMALL_TTA = ['tta_model.module.test_cfg.crop_size=(64,64)',
+             'tta_model.module.test_cfg.stride=(43,43)']
 
 
-def test_bisenet_cityscapes_config_trains_and_reports_miou(tmp_path):
+def test_tta_protocol_is_six_scales_flipped_with_sliding_windows():
+    cfg = tool_config('test', CONFIG, 'c.pth', '--tta')
+    assert cfg.model.type == 'SegTTAModel'
+    assert cfg.model.module.type == 'EncoderDecoder'
+    assert cfg.model.module.test_cfg == dict(mode='slide', crop_size=(1024, 1024),
+                                             stride=(683, 683))
+    load, tta = cfg.test_dataloader.dataset.pipeline
+    assert load.type == 'LoadImageFromFile' and tta.type == 'TestTimeAug'
+    scales, flips, annotations, pack = tta.transforms
+    assert [t.scale_factor for t in scales] == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+    assert [(t.type, t.prob) for t in flips] == [('RandomFlip', 0.), ('RandomFlip', 1.)]
+    # without --tta: single scale on the whole image
+    plain = tool_config('test', CONFIG, 'c.pth')
+    assert plain.model.test_cfg == dict(mode='whole')
+    assert [t.type for t in plain.test_dataloader.dataset.pipeline] == [
+        'LoadImageFromFile', 'Resize', 'LoadAnnotations', 'PackSegInputs']
+
+
+def test_bisenet_cityscapes_config_trains_and_reports_miou_with_both_protocols(tmp_path):
     root = make_cityscapes(str(tmp_path / 'cityscapes'))
-    work, test_work = str(tmp_path / 'work'), str(tmp_path / 'test')
+    work = str(tmp_path / 'work')
     out = check_ok(run_tool('tools/train.py', CONFIG, '--work-dir', work, '--data-root', root,
                             '--cfg-options', *SMALL))
     assert 'Iter(val) [1/1]' in out and 'mIoU' in out  # validated after the 2 iterations
-    check_ok(run_tool('tools/test.py', CONFIG, os.path.join(work, 'iter_2.pth'), '--work-dir',
-                      test_work, '--data-root', root, '--cfg-options', *SMALL))
-    miou = read_test_metrics(test_work)['mIoU']
-    assert isinstance(miou, float) and 0.0 <= miou <= 100.0
+    assert 'model.backbone.backbone_cfg starts without pretrained weights' in out
+    checkpoint = os.path.join(work, 'iter_2.pth')
+    for protocol, extra in (('single', []), ('tta', ['--tta'])):
+        test_work = str(tmp_path / protocol)
+        out = check_ok(run_tool('tools/test.py', CONFIG, checkpoint, '--work-dir', test_work,
+                                '--data-root', root, *extra, '--cfg-options', *SMALL,
+                                *(SMALL_TTA if extra else [])))
+        miou = read_test_metrics(test_work)['mIoU']
+        assert isinstance(miou, float) and 0.0 <= miou <= 100.0
+    assert 'SegTTAModel' in out  # the last run's logged config

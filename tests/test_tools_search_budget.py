@@ -25,7 +25,7 @@ from fixtures_data import make_cifar100_like, make_cifar_like, make_image_folder
 from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, check_ok, cli_options, run_tool  # noqa
 
 from relnas_mm.datasets.image_folder_io import ImageFolderError  # noqa: E402
-from relnas_mm.engine.checkpoint import load_search_state  # noqa: E402
+from relnas_mm.search.checkpoint import load_search_state  # noqa: E402
 from relnas_mm.search.budget import pareto_front  # noqa: E402
 from relnas_mm.space.cost import NETWORKS, network_cost  # noqa: E402
 from relnas_mm.space.genotype import get_genotype  # noqa: E402

@@ -5,6 +5,7 @@ Resuming, --data-root and --out run end to end in tests/test_configs_*.py. For b
 input the tools' main() runs in-process with the runner replaced by a guard, so the
 checks must stop it before anything is built.
 """
+import glob
 import importlib.util
 import os
 import sys
@@ -12,8 +13,8 @@ import sys
 import pytest
 import torch
 from fixtures_data import make_cifar_like
-from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_options, make_voc,
-                                 run_tool)
+from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_options,
+                                 load_tool, make_voc, run_tool)
 
 pytest.importorskip('mmengine')
 from mmengine.config import Config  # noqa: E402
@@ -25,15 +26,8 @@ from relnas_mm.space.genotype import GenotypeError  # noqa: E402
 CIFAR = 'configs/cifar/relnas_cifar10.py'
 
 
-def _tool_module(name: str):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _config_from_argv(monkeypatch, name: str, *argv: str):
-    tool = _tool_module(name)
+    tool = load_tool(name)
     monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
     return tool.make_config(tool.parse_args())
 
@@ -42,7 +36,7 @@ def _main_fails(monkeypatch, name: str, *argv: str):
     """Run tools/<name>.py's main() in-process; return the exception it raised.
 
     The runner is never built: the errors come from the checks before it."""
-    tool = _tool_module(name)
+    tool = load_tool(name)
     monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
     monkeypatch.setattr(tool, 'build_runner', _no_runner)
     with pytest.raises(Exception) as info:
@@ -125,15 +119,18 @@ def test_amp_on_the_cpu_is_refused_before_training(monkeypatch):
 
 def test_cpu_distributed_training_with_torchrun(tmp_path):
     """--launcher pytorch on CPUs (gloo): 2 ranks split the data (8 images, batch 2 per
-    rank: 2 iterations) and DDP accepts the reduction cells' unused preprocess0."""
+    rank: 2 iterations) and DDP accepts the reduction cells' unused preprocess0.
+    --auto-scale-lr scales lr 0.025 (for a total batch of 128) to the total batch 4."""
     root = make_cifar_like(str(tmp_path / 'cifar'), n_train=8, n_test=4)
     proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', 'tools/train.py',
-                    CIFAR, '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'w'),
+                    CIFAR, '--launcher', 'pytorch', '--auto-scale-lr',
+                    '--work-dir', str(tmp_path / 'w'),
                     '--data-root', root, '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
                     'train_cfg.max_epochs=1', *cli_options(SMALL_NET), *LOADER_OPTIONS)
     out = check_ok(proc)
     assert 'Distributed training: True' in out
     assert 'Epoch(train) [1][2/2]' in out and 'accuracy/top1' in out
+    assert 'lr: 7.8125e-04' in out  # 0.025 x (2 ranks x 2) / 128
     assert os.path.isfile(tmp_path / 'w' / 'epoch_1.pth')
 
 
@@ -144,3 +141,52 @@ def test_cpu_distributed_needs_torchrun_and_gloo():
     with pytest.raises(RuntimeError, match='backend=gloo'):
         prepare_cpu_distributed(cfg)
     prepare_cpu_distributed(Config(dict(launcher='none')))  # single process: nothing to do
+
+
+POSE = 'configs/pose/relnas_simplebaseline_coco-256x192.py'
+
+
+def test_missing_pretrained_weights_are_named_before_training(tmp_path, monkeypatch):
+    """--cfg-options pretrained=... reaches the backbone, so a wrong path stops the run."""
+    missing = str(tmp_path / 'relnas_imagenet.pth')
+    error = _main_fails(monkeypatch, 'train', POSE, '--cfg-options', f'pretrained={missing}')
+    assert isinstance(error, FileNotFoundError)
+    assert str(error) == (f"model.backbone.init_cfg.checkpoint: pretrained weights "
+                          f"'{missing}' do not exist")
+
+
+# the total batch each config's learning rate is for (the paper's / the library's setting)
+BASE_BATCH = {
+    'configs/det/relnas_ssd_voc.py': 32, 'configs/det/mobilenetv2_ssd_voc.py': 32,
+    'configs/seg/relnas_bisenetv1_cityscapes-1024x1024.py': 16,
+    'configs/seg/mobilenetv2_bisenetv1_cityscapes-1024x1024.py': 16,
+    POSE: 128, 'configs/pose/mobilenetv2_simplebaseline_coco-256x192.py': 128,
+    'configs/pose/relnas_simplebaseline_coco-256x192_gt-bbox.py': 128,
+    'configs/imagenet/relnas_imagenet_mobile.py': 1024, CIFAR: 128,
+}
+
+
+def test_every_downstream_and_classification_config_has_auto_scale_lr():
+    configs = {os.path.relpath(p, REPO) for d in ('det', 'seg', 'pose', 'imagenet', 'cifar')
+               for p in glob.glob(os.path.join(REPO, 'configs', d, '*.py'))}
+    assert configs == set(BASE_BATCH)  # a new config needs its base batch here
+    for config, batch in BASE_BATCH.items():
+        scope = {'det': 'mmdet', 'seg': 'mmseg'}.get(config.split('/')[1])
+        if scope and importlib.util.find_spec(scope) is None:
+            continue  # its custom_imports need the library
+        cfg = Config.fromfile(os.path.join(REPO, config))
+        assert cfg.auto_scale_lr == dict(enable=False, base_batch_size=batch), config
+
+
+def test_auto_scale_lr_option(tmp_path, monkeypatch):
+    cfg = _config_from_argv(monkeypatch, 'train', CIFAR, '--auto-scale-lr')
+    assert cfg.auto_scale_lr == dict(enable=True, base_batch_size=128)
+    bare = tmp_path / 'no_scaling.py'
+    bare.write_text(f"_base_ = '{os.path.join(REPO, CIFAR)}'\nauto_scale_lr = None\n")
+    with pytest.raises(KeyError, match='no auto_scale_lr=dict'):
+        _config_from_argv(monkeypatch, 'train', str(bare), '--auto-scale-lr')
+
+
+def test_tta_needs_the_config_to_define_it(monkeypatch):
+    with pytest.raises(KeyError, match='has no tta_model and no tta_pipeline'):
+        _config_from_argv(monkeypatch, 'test', CIFAR, 'c.pth', '--tta')

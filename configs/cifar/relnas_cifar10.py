@@ -9,7 +9,7 @@ _base_ = [
 # The cell: a shipped name ('RelativeNAS', 'DARTS_V2', 'PC_DARTS'), DARTS
 # "Genotype(...)" text, or the best_genotype.json a search wrote
 # (work_dirs/<search>/best_genotype.json). From the command line:
-#   --cfg-options model.backbone.genotype=work_dirs/relnas_cifar/best_genotype.json
+#   --cfg-options genotype=work_dirs/relnas_cifar/best_genotype.json
 genotype = 'RelativeNAS'
 
 model = dict(backbone=dict(genotype=genotype))

@@ -9,7 +9,7 @@ _base_ = [
 
 # The cell: a shipped name ('RelativeNAS', 'DARTS_V2', 'PC_DARTS'), DARTS
 # "Genotype(...)" text, or the best_genotype.json a search wrote. From the command
-# line: --cfg-options model.backbone.genotype=PATH/best_genotype.json
+# line: --cfg-options genotype=PATH/best_genotype.json (a child config sets it too)
 genotype = 'RelativeNAS'
 
 model = dict(backbone=dict(genotype=genotype))

@@ -10,11 +10,13 @@ _base_ = [
 
 # The cell: a shipped name ('RelativeNAS', 'DARTS_V2', 'PC_DARTS'), DARTS
 # "Genotype(...)" text, or the best_genotype.json a search wrote. From the command
-# line: --cfg-options model.backbone.genotype=PATH/best_genotype.json
+# line: --cfg-options genotype=PATH/best_genotype.json (a child config sets it too)
 genotype = 'RelativeNAS'
 # ImageNet weights of the backbone: a classifier checkpoint written by
 # tools/convert_official.py (authors' weights) or by tools/train.py with
 # configs/imagenet/relnas_imagenet_mobile.py; its 'backbone.' keys are loaded.
+# Set it here, in a child config or with --cfg-options pretrained=PATH; without it
+# tools/train.py warns that the backbone is trained from scratch.
 pretrained = None
 
 model = dict(

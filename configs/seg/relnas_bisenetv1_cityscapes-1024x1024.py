@@ -1,6 +1,10 @@
 # BiSeNetV1 with the RelativeNAS ImageNet network as context path on Cityscapes:
-# 1024x1024 crops, 80k iterations, total batch 16, SGD lr 0.01 poly 0.9, OHEM,
-# evaluated by mIoU on the val set. Paper: 78.7 mIoU.
+# 1024x1024 crops, 80k iterations, total batch 16, SGD lr 0.01 poly 0.9 (10x on the
+# feature fusion module and the heads, no weight decay on norm layers and biases),
+# OHEM loss averaged over the kept pixels; mIoU on the val set. Paper: 78.7 mIoU.
+# Two test protocols (docs/en/downstream.md):
+#   tools/test.py CONFIG CKPT         single scale, whole 2048x1024 image
+#   tools/test.py CONFIG CKPT --tta   scales 0.5-1.75 + flip, 1024x1024 sliding windows
 _base_ = [
     '../_base_/models/relnas_bisenetv1.py', '../_base_/datasets/cityscapes_1024x1024.py',
     '../_base_/schedules/seg_poly_80k.py', '../_base_/default_runtime_seg.py'
@@ -8,11 +12,13 @@ _base_ = [
 
 # The cell: a shipped name ('RelativeNAS', 'DARTS_V2', 'PC_DARTS'), DARTS
 # "Genotype(...)" text, or the best_genotype.json a search wrote. From the command
-# line: --cfg-options model.backbone.backbone_cfg.genotype=PATH/best_genotype.json
+# line: --cfg-options genotype=PATH/best_genotype.json (a child config sets it too)
 genotype = 'RelativeNAS'
 # ImageNet weights of the context path: a classifier checkpoint written by
 # tools/convert_official.py (authors' weights) or by tools/train.py with
 # configs/imagenet/relnas_imagenet_mobile.py; its 'backbone.' keys are loaded.
+# Set it here, in a child config or with --cfg-options pretrained=PATH; without it
+# tools/train.py warns that the backbone is trained from scratch.
 pretrained = None
 
 crop_size = (1024, 1024)
@@ -23,6 +29,24 @@ model = dict(
             genotype=genotype,
             init_cfg=None if pretrained is None else dict(
                 type='Pretrained', checkpoint=pretrained, prefix='backbone.'))))
+
+# The authors' optimiser groups: 10x lr for the feature fusion module and the (main and
+# auxiliary) heads, and no weight decay on any normalisation layer or bias, including
+# those of the 10x modules (mmengine's custom_keys would give them weight decay).
+optim_wrapper = dict(
+    constructor='relnas_mm.LrMultOptimWrapperConstructor',
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        lr_mult_keys={'backbone.ffm': 10.0, 'decode_head': 10.0, 'auxiliary_head': 10.0}))
+
+# tools/test.py --tta (mmseg's test-time augmentation): the model is wrapped in
+# SegTTAModel (softmax averaged over the 12 views of tta_pipeline) and each view is
+# inferred by 1024x1024 windows with a stride of 2/3 of the window; keys under
+# `module` override the model's for --tta only.
+tta_model = dict(
+    type='SegTTAModel',
+    module=dict(test_cfg=dict(mode='slide', crop_size=crop_size, stride=(683, 683))))
 
 # network input (height, width) at test time (whole 2048x1024 image), read by
 # tools/analysis/get_flops.py

@@ -192,6 +192,42 @@ class Resize(_Transform):
 
 
 @TRANSFORMS.register_module()
+class ColorJitter(_Transform):
+    """Random brightness, contrast, saturation and hue, applied in a random order.
+
+    The ImageNet training augmentation of DARTS and RelativeNAS
+    (``torchvision``'s ``ColorJitter(0.4, 0.4, 0.4, 0.2)``): each factor is drawn from
+    ``[max(0, 1 - x), 1 + x]`` (the hue shift from ``[-hue, hue]``), and 0 switches
+    that adjustment off. The pixel operations are torchvision's; the draws come from
+    numpy, as in the other transforms.
+    """
+
+    def __init__(self, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0,
+                 hue: float = 0.0) -> None:
+        for name, value, top in (('brightness', brightness, None), ('contrast', contrast, None),
+                                 ('saturation', saturation, None), ('hue', hue, 0.5)):
+            if value < 0 or (top is not None and value > top):
+                raise ValueError(f'ColorJitter: {name} must be in [0, {top or "inf"}], '
+                                 f'got {value}')
+        self.brightness, self.contrast = float(brightness), float(contrast)
+        self.saturation, self.hue = float(saturation), float(hue)
+
+    def __call__(self, results: Dict) -> Dict:
+        # imported here: only ImageNet training pipelines pay for torchvision's import
+        from torchvision.transforms import functional as TF
+        img = Image.fromarray(_image(results))
+        steps = [(TF.adjust_brightness, self.brightness), (TF.adjust_contrast, self.contrast),
+                 (TF.adjust_saturation, self.saturation)]
+        steps = [(fn, np.random.uniform(max(0.0, 1 - x), 1 + x)) for fn, x in steps if x > 0]
+        if self.hue > 0:
+            steps.append((TF.adjust_hue, np.random.uniform(-self.hue, self.hue)))
+        for i in np.random.permutation(len(steps)):
+            fn, factor = steps[i]
+            img = fn(img, factor)
+        return _set_image(results, np.asarray(img))
+
+
+@TRANSFORMS.register_module()
 class PackClsInputs(_Transform):
     """Final step: ``dict(inputs=uint8 CHW tensor, data_samples=BaseDataElement)``.
 

@@ -128,15 +128,15 @@ def check_data(cfg: Any, phases: Sequence[str]) -> None:
                              + f'\n{_DATA_HINT}')
 
 
-def _walk(node: Any, path: str) -> Iterator[Tuple[str, dict]]:
+def walk_dicts(node: Any, path: str) -> Iterator[Tuple[str, dict]]:
     """Yield ``(key, dict)`` for every dict nested in ``node`` (itself included)."""
     if isinstance(node, dict):
         yield path, node
         for key, value in node.items():
-            yield from _walk(value, f'{path}.{key}')
+            yield from walk_dicts(value, f'{path}.{key}')
     elif isinstance(node, (list, tuple)):
         for i, value in enumerate(node):
-            yield from _walk(value, f'{path}[{i}]')
+            yield from walk_dicts(value, f'{path}[{i}]')
 
 
 def _is_local(path: Any) -> bool:
@@ -150,7 +150,7 @@ def check_model(cfg: Any, pretrained: bool = True) -> None:
     Raises GenotypeError (naming the key and, for a file, the file) or
     FileNotFoundError for a missing pretrained checkpoint.
     """
-    for key, node in _walk(cfg.get('model'), 'model'):
+    for key, node in walk_dicts(cfg.get('model'), 'model'):
         if 'genotype' in node:
             try:
                 get_genotype(node['genotype'])

@@ -5,7 +5,9 @@
 #   python tools/dataset_converters/cityscapes.py data/cityscapes --nproc 8
 # (mmsegmentation's script; needs `pip install cityscapesscripts`).
 # Training: random rescale of 2048x1024 by 0.5-2.0, 1024x1024 crops, flip and
-# photometric distortion; test: the whole 2048x1024 image.
+# photometric distortion; test: the whole 2048x1024 image (single scale), or with
+# tools/test.py --tta the tta_pipeline: scales 0.5-1.75 of the image, each also
+# flipped (the model config adds sliding-window inference).
 dataset_type = 'CityscapesDataset'
 data_root = 'data/cityscapes/'
 crop_size = (1024, 1024)
@@ -24,6 +26,19 @@ test_pipeline = [
     # annotations after Resize: the prediction is evaluated at the original size
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
+]
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
+            [dict(type='RandomFlip', prob=0., direction='horizontal'),
+             dict(type='RandomFlip', prob=1., direction='horizontal')],
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ])
 ]
 train_dataloader = dict(
     batch_size=4,

@@ -1,12 +1,14 @@
 # ImageNet-1k as class folders: data_root/train/<wnid>/*.JPEG and data_root/val/<wnid>/*.JPEG
 # (the usual layout after extracting ILSVRC2012 and sorting val into class folders).
-# Training: Inception-style random resized crop to 224 + flip; test: resize 256, centre 224.
+# Training (as DARTS and the RelativeNAS authors): Inception-style random resized crop
+# to 224, flip, ColorJitter(0.4, 0.4, 0.4, 0.2); test: resize 256, centre crop 224.
 dataset_type = 'relnas_mm.ImageFolderDataset'
 data_root = 'data/imagenet/'
 
 train_pipeline = [
     dict(type='relnas_mm.RandomResizedCrop', size=224),
     dict(type='relnas_mm.RandomFlip', prob=0.5),
+    dict(type='relnas_mm.ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2),
     dict(type='relnas_mm.PackClsInputs'),
 ]
 test_pipeline = [

@@ -17,6 +17,6 @@ param_scheduler = dict(
 
 custom_hooks = [dict(type='relnas_mm.DropPathRampHook')]
 
-# The learning rate above is for a total batch of 128 (--auto-scale-lr style scaling
-# is off; set enable=True to scale it linearly with the actual total batch).
+# lr 0.025 is for a total batch of 128: tools/train.py --auto-scale-lr scales it
+# linearly to the actual total batch (GPUs x train_dataloader.batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=128)

@@ -13,4 +13,6 @@ param_scheduler = [
          by_epoch=True)
 ]
 
+# lr 1e-3 is for a total batch of 128: tools/train.py --auto-scale-lr scales it
+# linearly to the actual total batch (GPUs x train_dataloader.batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=128)

@@ -23,4 +23,6 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 
+# lr 0.01 is for a total batch of 16: tools/train.py --auto-scale-lr scales it
+# linearly to the actual total batch (GPUs x train_dataloader.batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -20,6 +20,6 @@ param_scheduler = [
         end=max_epochs)
 ]
 
-# lr 0.01 is for a total batch of 32; with --cfg-options auto_scale_lr.enable=True
-# it is scaled linearly to the actual total batch.
+# lr 0.01 is for a total batch of 32: tools/train.py --auto-scale-lr scales it
+# linearly to the actual total batch (GPUs x train_dataloader.batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=32)
