@@ -19,8 +19,8 @@ from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_
 pytest.importorskip('mmengine')
 from mmengine.config import Config  # noqa: E402
 
-from relnas_mm.downstream.launch import prepare_cpu_distributed  # noqa: E402
-from relnas_mm.downstream.preflight import DataCheckError  # noqa: E402
+from relnas_mm.apis.launch import prepare_cpu_distributed  # noqa: E402
+from relnas_mm.apis.preflight import DataCheckError  # noqa: E402
 from relnas_mm.space.genotype import GenotypeError  # noqa: E402
 
 CIFAR = 'configs/cifar/relnas_cifar10.py'

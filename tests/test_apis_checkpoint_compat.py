@@ -1,4 +1,4 @@
-"""relnas_mm.downstream.checkpoint_compat: mmengine checkpoints under weights_only loading."""
+"""relnas_mm.apis.checkpoint_compat: mmengine checkpoints under weights_only loading."""
 import os
 import pickle
 
@@ -9,7 +9,7 @@ import torch
 pytest.importorskip('mmengine')
 from mmengine.logging import HistoryBuffer  # noqa: E402
 
-from relnas_mm.downstream.checkpoint_compat import allow_mmengine_checkpoints  # noqa: E402
+from relnas_mm.apis.checkpoint_compat import allow_mmengine_checkpoints  # noqa: E402
 
 
 def _mmengine_like_checkpoint() -> dict:
