@@ -20,7 +20,7 @@ from mmengine.registry import MODELS, DefaultScope  # noqa: E402
 
 from relnas_mm.apis import register_scope_modules  # noqa: E402
 from relnas_mm.apis.pretrained import (PretrainedMismatchError,  # noqa: E402
-                                             check_pretrained)
+                                       check_pretrained)
 from relnas_mm.models.classifiers import imagenet_network  # noqa: E402
 
 CONFIGS = {

@@ -21,8 +21,8 @@ def test_random_crop_pad_is_a_window_of_the_zero_padded_image():
     for _ in range(40):
         out = RandomCropPad(32, padding=4)(dict(img=img))
         assert out['img'].shape == (32, 32, 3) and out['img_shape'] == (32, 32)
-        matches = [(t, l) for t in range(9) for l in range(9)
-                   if np.array_equal(padded[t:t + 32, l:l + 32], out['img'])]
+        matches = [(t, left) for t in range(9) for left in range(9)
+                   if np.array_equal(padded[t:t + 32, left:left + 32], out['img'])]
         assert len(matches) == 1
         offsets.add(matches[0])
     assert len(offsets) > 10  # the place is random

@@ -58,8 +58,8 @@ def assert_identical(a, b):
         (b.index, b.loss, b.acc, b.train_loss, b.finite)
     assert list(a.state) == list(b.state)
     for key in a.state:
-        assert a.state[key].dtype == b.state[key].dtype and torch.equal(a.state[key],
-                                                                          b.state[key]), key
+        assert a.state[key].dtype == b.state[key].dtype, key
+        assert torch.equal(a.state[key], b.state[key]), key
 
 
 def test_packed_state_round_trip():
