@@ -17,6 +17,7 @@ pytest.importorskip('mmengine')
 SMALL = cli_options(SMALL_NET) + LOADER_OPTIONS
 
 
+@pytest.mark.e2e
 def test_cifar10_config_trains_resumes_and_reports_accuracy(tmp_path):
     root = make_cifar_like(str(tmp_path / 'cifar'), n_train=8, n_test=6)
     config, work = 'configs/cifar/relnas_cifar10.py', str(tmp_path / 'work')
@@ -44,6 +45,7 @@ def test_cifar10_config_trains_resumes_and_reports_accuracy(tmp_path):
     assert predictions[0]['pred_score'].shape == (10, )
 
 
+@pytest.mark.e2e
 def test_imagenet_config_trains_and_reports_accuracy(tmp_path):
     root = str(tmp_path / 'imagenet')
     for split in ('train', 'val'):

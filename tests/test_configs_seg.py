@@ -45,6 +45,7 @@ def test_tta_protocol_is_six_scales_flipped_with_sliding_windows():
         'LoadImageFromFile', 'Resize', 'LoadAnnotations', 'PackSegInputs']
 
 
+@pytest.mark.e2e
 def test_bisenet_cityscapes_config_trains_and_reports_miou_with_both_protocols(tmp_path):
     root = make_cityscapes(str(tmp_path / 'cityscapes'))
     work = str(tmp_path / 'work')

@@ -117,6 +117,7 @@ def test_amp_on_the_cpu_is_refused_before_training(monkeypatch):
     assert isinstance(error, RuntimeError) and '--amp needs a CUDA' in str(error)
 
 
+@pytest.mark.e2e
 def test_cpu_distributed_training_with_torchrun(tmp_path):
     """--launcher pytorch on CPUs (gloo): 2 ranks split the data (8 images, batch 2 per
     rank: 2 iterations) and DDP accepts the reduction cells' unused preprocess0.
