@@ -16,9 +16,8 @@ import copy
 
 from mmengine.config import Config
 
-from relnas_mm.apis import (add_common_args, bind_top_level, build_runner, check_checkpoint,
-                            config_from_args, parse_tool_args, preflight, set_data_root,
-                            tool_parser)
+from relnas_mm.apis import (add_common_args, build_runner, check_checkpoint, parse_tool_args,
+                            preflight, runner_config_from_args, tool_parser)
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,10 +34,7 @@ def parse_args() -> argparse.Namespace:
 
 def make_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied (pure: builds nothing)."""
-    cfg = config_from_args(args)
-    bind_top_level(cfg, args.cfg_options)
-    if args.data_root is not None:
-        set_data_root(cfg, args.data_root)
+    cfg = runner_config_from_args(args)
     cfg.load_from = args.checkpoint
     if getattr(args, 'tta', False):
         use_tta(cfg, args.config)

@@ -16,10 +16,9 @@ import argparse
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 
-from relnas_mm.apis import (add_common_args, add_resume_arg, bind_top_level, build_runner,
-                            check_amp_device, check_pretrained, config_from_args,
-                            from_scratch_warning, parse_tool_args, preflight, set_data_root,
-                            set_resume, tool_parser)
+from relnas_mm.apis import (add_common_args, add_resume_arg, build_runner, check_amp_device,
+                            check_pretrained, from_scratch_warning, parse_tool_args, preflight,
+                            runner_config_from_args, set_resume, tool_parser)
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,10 +38,7 @@ def parse_args() -> argparse.Namespace:
 
 def make_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied (pure: builds nothing)."""
-    cfg = config_from_args(args)
-    bind_top_level(cfg, args.cfg_options)
-    if args.data_root is not None:
-        set_data_root(cfg, args.data_root)
+    cfg = runner_config_from_args(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

@@ -10,7 +10,7 @@ top-level ``pretrained``/``genotype`` and refuses ImageNet weights that do not f
 """
 from .checkpoint_compat import allow_mmengine_checkpoints
 from .cli import (add_common_args, add_resume_arg, config_from_args, parse_tool_args,
-                  set_resume, tool_parser)
+                  runner_config_from_args, set_resume, tool_parser)
 from .launch import build_runner, check_amp_device, prepare_cpu_distributed, register_scope_modules
 from .preflight import (DataCheckError, check_checkpoint, check_data, check_model, preflight,
                         set_data_root)
@@ -21,8 +21,8 @@ allow_mmengine_checkpoints()
 
 __all__ = [
     'allow_mmengine_checkpoints', 'add_common_args', 'add_resume_arg', 'config_from_args',
-    'parse_tool_args', 'set_resume', 'tool_parser', 'build_runner', 'check_amp_device',
-    'prepare_cpu_distributed', 'register_scope_modules', 'DataCheckError', 'check_checkpoint',
-    'check_data', 'check_model', 'preflight', 'set_data_root', 'PretrainedMismatchError',
-    'bind_top_level', 'check_pretrained', 'from_scratch_warning'
+    'parse_tool_args', 'runner_config_from_args', 'set_resume', 'tool_parser', 'build_runner',
+    'check_amp_device', 'prepare_cpu_distributed', 'register_scope_modules', 'DataCheckError',
+    'check_checkpoint', 'check_data', 'check_model', 'preflight', 'set_data_root',
+    'PretrainedMismatchError', 'bind_top_level', 'check_pretrained', 'from_scratch_warning'
 ]

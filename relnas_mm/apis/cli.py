@@ -12,6 +12,9 @@ from typing import Any, Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
+from .preflight import set_data_root
+from .pretrained import bind_top_level
+
 
 def tool_parser(description: str, config_help: str) -> argparse.ArgumentParser:
     """A parser with the config file as its first positional argument."""
@@ -60,6 +63,17 @@ def config_from_args(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def runner_config_from_args(args: argparse.Namespace) -> Config:
+    """What tools/train.py and tools/test.py make of the shared options:
+    :func:`config_from_args`, the config's top-level ``pretrained``/``genotype`` bound
+    to the model, and ``--data-root`` applied to every dataset of the dataloaders."""
+    cfg = config_from_args(args)
+    bind_top_level(cfg, args.cfg_options)
+    if args.data_root is not None:
+        set_data_root(cfg, args.data_root)
     return cfg
 
 
