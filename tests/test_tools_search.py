@@ -10,7 +10,6 @@ import json
 import math
 import os
 import os.path as osp
-import runpy
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import torch
 pytest.importorskip('mmengine')
 
 from fixtures_data import make_cifar_like  # noqa: E402
+from fixtures_downstream import run_tool_in_process  # noqa: E402
 
 from relnas_mm.datasets.cifar_io import CIFARDataError  # noqa: E402
 from relnas_mm.search.checkpoint import (SearchStateError, latest_search_state,  # noqa: E402
@@ -59,13 +59,7 @@ def _search(*args: str) -> subprocess.CompletedProcess:
 
 def _search_in_process(monkeypatch, name: str, *args: str) -> None:
     """Run tools/search.py in this process (a unique experiment name per run, one thread)."""
-    monkeypatch.setattr(sys, 'argv', [SCRIPT, *args, f'experiment_name={name}'])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        runpy.run_path(SCRIPT, run_name='__main__')
-    finally:
-        torch.set_num_threads(threads)
+    run_tool_in_process(monkeypatch, SCRIPT, *args, f'experiment_name={name}')
 
 
 def _final_state(work_dir: str) -> dict:
@@ -269,9 +263,7 @@ def test_bad_settings_name_the_key(monkeypatch, data_root, tmp_path, option, mes
 @pytest.mark.e2e
 def test_checkpoint_of_another_search_is_refused(monkeypatch, reference, data_root, tmp_path):
     checkpoint = osp.join(reference, 'search_state_gen_001.pth')
-    monkeypatch.setattr(sys, 'argv', [
-        SCRIPT, CONFIG, '--work-dir', str(tmp_path / 'w'), '--data-root', data_root,
-        '--resume', checkpoint, '--cfg-options', *TINY, 'search.supernet.channels=6',
-        'experiment_name=foreign_checkpoint'])
     with pytest.raises(SearchStateError, match=r'search\.supernet\.channels is 4 there but 6'):
-        runpy.run_path(SCRIPT, run_name='__main__')
+        _search_in_process(monkeypatch, 'foreign_checkpoint', CONFIG, '--work-dir',
+                           str(tmp_path / 'w'), '--data-root', data_root, '--resume',
+                           checkpoint, '--cfg-options', *TINY, 'search.supernet.channels=6')

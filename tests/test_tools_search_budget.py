@@ -10,7 +10,6 @@ import json
 import os
 import os.path as osp
 import re
-import runpy
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,8 @@ import torch
 pytest.importorskip('mmengine')
 
 from fixtures_data import make_cifar100_like, make_cifar_like, make_image_folder  # noqa: E402
-from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, check_ok, cli_options, run_tool  # noqa
+from fixtures_downstream import (LOADER_OPTIONS, SMALL_NET, check_ok, cli_options,  # noqa
+                                 run_tool, run_tool_in_process)
 
 from relnas_mm.datasets.image_folder_io import ImageFolderError  # noqa: E402
 from relnas_mm.search.checkpoint import load_search_state  # noqa: E402
@@ -63,15 +63,9 @@ def _search(config: str, work_dir: str, data_root: str, *options: str,
 
 def _in_process(monkeypatch, name: str, config: str, work_dir: str, data_root: str,
                 *options: str) -> None:
-    monkeypatch.setattr(sys, 'argv', [
-        SCRIPT, osp.join(ROOT, 'configs', 'search', config), '--work-dir', work_dir,
-        '--data-root', data_root, '--cfg-options', *TINY, *options, f'experiment_name={name}'])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        runpy.run_path(SCRIPT, run_name='__main__')
-    finally:
-        torch.set_num_threads(threads)
+    run_tool_in_process(monkeypatch, SCRIPT, osp.join(ROOT, 'configs', 'search', config),
+                        '--work-dir', work_dir, '--data-root', data_root, '--cfg-options',
+                        *TINY, *options, f'experiment_name={name}')
 
 
 def _history(work_dir: str) -> list:
