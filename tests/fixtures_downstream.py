@@ -10,6 +10,7 @@ import glob
 import importlib.util
 import json
 import os
+import runpy
 import subprocess
 import sys
 from typing import Dict, List, Sequence, Tuple
@@ -182,6 +183,19 @@ def tool_config(name: str, *argv: str):
         return tool.make_config(tool.parse_args())
     finally:
         sys.argv = saved
+
+
+def run_tool_in_process(monkeypatch, script: str, *argv: str) -> None:
+    """Run ``script`` (a tools/ file) as ``__main__`` in this process, with one math
+    thread as its subprocess runs have, and the command line ``argv``."""
+    import torch
+    monkeypatch.setattr(sys, 'argv', [script, *argv])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runpy.run_path(script, run_name='__main__')
+    finally:
+        torch.set_num_threads(threads)
 
 
 def run_tool(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:

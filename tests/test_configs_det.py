@@ -16,6 +16,7 @@ CONFIG = 'configs/det/relnas_ssd_voc.py'
 SMALL = cli_options(SMALL_DET) + LOADER_OPTIONS + ['train_cfg.max_epochs=1']
 
 
+@pytest.mark.e2e
 def test_ssd_voc_config_trains_and_reports_map(tmp_path):
     devkit = make_voc(str(tmp_path))
     work, test_work = str(tmp_path / 'work'), str(tmp_path / 'test')

@@ -22,6 +22,7 @@ GT_BOXES = 'configs/pose/relnas_simplebaseline_coco-256x192_gt-bbox.py'
 SMALL = cli_options(SMALL_POSE) + LOADER_OPTIONS + ['train_cfg.max_epochs=1']
 
 
+@pytest.mark.e2e
 def test_simplebaseline_coco_config_trains_and_reports_ap_on_both_box_protocols(tmp_path):
     root = make_coco_keypoints(str(tmp_path / 'coco'))
     work, test_work = str(tmp_path / 'work'), str(tmp_path / 'test')

@@ -18,9 +18,9 @@ pytest.importorskip('mmengine')
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import MODELS, DefaultScope  # noqa: E402
 
-from relnas_mm.downstream.launch import register_scope_modules  # noqa: E402
-from relnas_mm.downstream.pretrained import (PretrainedMismatchError,  # noqa: E402
-                                             check_pretrained)
+from relnas_mm.apis import register_scope_modules  # noqa: E402
+from relnas_mm.apis.pretrained import (PretrainedMismatchError,  # noqa: E402
+                                       check_pretrained)
 from relnas_mm.models.classifiers import imagenet_network  # noqa: E402
 
 CONFIGS = {

@@ -15,7 +15,7 @@ from relnas_mm.datasets.cifar_io import CIFARDataError, load_cifar10
 
 TRAIN_PIPELINE = [
     dict(type='relnas_mm.RandomCropPad', size=32, padding=4),
-    dict(type='relnas_mm.RandomFlip', prob=0.5),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='relnas_mm.Cutout', length=16),
     dict(type='relnas_mm.PackClsInputs'),
 ]

@@ -61,7 +61,8 @@ def test_mmengine_dataset_and_the_resize_transform(tmp_path):
 
     import relnas_mm  # noqa: F401  (registers the datasets and transforms)
     root = make_cifar100_like(str(tmp_path), n_train=20, n_test=6, num_fine=8, num_coarse=2)
-    pipeline = [dict(type='relnas_mm.Resize', size=(16, 24)), dict(type='relnas_mm.PackClsInputs')]
+    pipeline = [dict(type='Resize', scale=(24, 16), keep_ratio=False, backend='pillow'),
+                dict(type='relnas_mm.PackClsInputs')]
     data = DATASETS.build(dict(type='relnas_mm.CIFAR100Dataset', data_root=root, split='test',
                                label_type='coarse', pipeline=pipeline))
     assert len(data) == 6 and data.metainfo['classes'] == ('coarse_0', 'coarse_1')

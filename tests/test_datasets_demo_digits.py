@@ -34,11 +34,10 @@ def test_writes_all_digits_once_and_reuses_them(tmp_path):
     assert load_cifar10_classes(root) == list(DIGIT_CLASSES)
     digits = datasets.load_digits()
     # Every digit lands in exactly one split, with its own label.
-    written = {(x.tobytes(), int(y))
-               for x, y in zip(np.concatenate([train_x, test_x]), np.concatenate([train_y,
-                                                                                   test_y]))}
-    expected = {(x.tobytes(), int(y)) for x, y in zip(upscale_digits(digits.images),
-                                                       digits.target)}
+    images, labels = np.concatenate([train_x, test_x]), np.concatenate([train_y, test_y])
+    written = {(x.tobytes(), int(y)) for x, y in zip(images, labels)}
+    expected = {(x.tobytes(), int(y))
+                for x, y in zip(upscale_digits(digits.images), digits.target)}
     assert written == expected
     assert set(np.unique(test_y)) == set(range(10))
 

@@ -1,12 +1,23 @@
-"""Classification transforms: shapes, what each one does to the pixels, packing."""
+"""Classification transforms: shapes, what each one does to the pixels, packing, and
+the mmcv transforms the pipelines use instead of own copies."""
+import os
+
+import mmcv.transforms
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform, Compose
+from mmengine.config import Config
+from mmengine.registry import TRANSFORMS, DefaultScope
+from PIL import Image
 
 import relnas_mm  # noqa: F401  (registers the transforms)
-from relnas_mm.datasets.transforms import (Cutout, PackClsInputs, RandomCropPad, RandomFlip,
+from relnas_mm.datasets.image_folder_io import read_rgb
+from relnas_mm.datasets.transforms import (Cutout, PackClsInputs, RandomCropPad,
                                            RandomResizedCrop, ResizeCenterCrop)
+from relnas_mm.registry import TRANSFORMS as RELNAS_TRANSFORMS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _img(h=32, w=32, seed=0):
@@ -21,8 +32,8 @@ def test_random_crop_pad_is_a_window_of_the_zero_padded_image():
     for _ in range(40):
         out = RandomCropPad(32, padding=4)(dict(img=img))
         assert out['img'].shape == (32, 32, 3) and out['img_shape'] == (32, 32)
-        matches = [(t, l) for t in range(9) for l in range(9)
-                   if np.array_equal(padded[t:t + 32, l:l + 32], out['img'])]
+        matches = [(t, left) for t in range(9) for left in range(9)
+                   if np.array_equal(padded[t:t + 32, left:left + 32], out['img'])]
         assert len(matches) == 1
         offsets.add(matches[0])
     assert len(offsets) > 10  # the place is random
@@ -33,17 +44,42 @@ def test_random_crop_pad_refuses_an_impossible_crop():
         RandomCropPad(48, padding=4)(dict(img=_img()))
 
 
-def test_random_flip_mirrors_left_right():
+def test_no_transform_shadows_an_mmcv_one_and_all_are_base_transforms():
+    ours = set(RELNAS_TRANSFORMS.module_dict)
+    assert ours == {'RandomCropPad', 'Cutout', 'RandomResizedCrop', 'ResizeCenterCrop',
+                    'ColorJitter', 'PackClsInputs'}
+    assert not ours & set(mmcv.transforms.__all__)
+    assert all(issubclass(cls, BaseTransform) for cls in RELNAS_TRANSFORMS.module_dict.values())
+
+
+def test_cifar_pipeline_flips_with_mmcv_random_flip():
+    """In relnas_mm's scope, 'RandomFlip' is mmcv's (no relnas_mm transform hides it)."""
+    cfg = Config.fromfile(os.path.join(REPO, 'configs/cifar/relnas_cifar10.py'))
+    with DefaultScope.overwrite_default_scope('relnas_mm'):
+        pipeline = Compose(cfg.train_dataloader.dataset.pipeline)
+        flip = TRANSFORMS.build(dict(type='RandomFlip', prob=1.0, direction='horizontal'))
+    assert type(pipeline.transforms[1]) is mmcv.transforms.RandomFlip
     img = _img()
-    out = RandomFlip(prob=1.0)(dict(img=img))
+    out = flip(dict(img=img))
     np.testing.assert_array_equal(out['img'], img[:, ::-1])
-    assert out['flip'] is True
-    np.testing.assert_array_equal(RandomFlip(prob=0.0)(dict(img=img))['img'], img)
+    assert out['flip'] is True and out['flip_direction'] == 'horizontal'
     np.random.seed(1)
-    flips = [RandomFlip(prob=0.5)(dict(img=img))['flip'] for _ in range(40)]
+    packed = [pipeline(dict(img=img, gt_label=3)) for _ in range(40)]
+    flips = [p['data_samples'].flip for p in packed]
     assert 5 < sum(flips) < 35
-    with pytest.raises(ValueError, match='prob'):
-        RandomFlip(prob=1.5)
+    assert all(p['inputs'].shape == (3, 32, 32) for p in packed)
+
+
+def test_image_folder_config_resizes_as_the_search_does(tmp_path):
+    """mmcv's Resize (pillow backend) in the retraining pipeline gives the very pixels
+    the image-folder search read (``read_rgb(path, size)``)."""
+    path = str(tmp_path / 'a.png')
+    Image.fromarray(_img(50, 41, seed=3)).save(path)
+    cfg = Config.fromfile(os.path.join(REPO, 'configs/cifar/relnas_image_folder.py'))
+    with DefaultScope.overwrite_default_scope('relnas_mm'):
+        pipeline = Compose(cfg.val_dataloader.dataset.pipeline)
+    out = pipeline(dict(img=read_rgb(path), gt_label=0))
+    np.testing.assert_array_equal(out['inputs'].numpy().transpose(1, 2, 0), read_rgb(path, 32))
 
 
 def test_cutout_fills_one_square_and_leaves_the_rest():

@@ -25,7 +25,7 @@ def test_bisenet_config_gives_10x_lr_to_fusion_and_heads_and_no_decay_to_norms_a
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS, DefaultScope
 
-    from relnas_mm.downstream.launch import register_scope_modules
+    from relnas_mm.apis import register_scope_modules
     cfg = tool_config('train', SEG)
     cfg.merge_from_dict(SMALL_SEG)
     with DefaultScope.overwrite_default_scope(register_scope_modules(cfg)):

@@ -34,7 +34,8 @@ def test_num_images_keeps_a_seeded_subset(cifar_root):
 
 @pytest.mark.parametrize('value', [1, 65, 2.5, True])
 def test_num_images_out_of_range_names_the_key(cifar_root, value):
-    with pytest.raises(ValueError, match=r'search\.data\.num_images: expected an integer in 2\.\.64'):
+    with pytest.raises(ValueError,
+                       match=r'search\.data\.num_images: expected an integer in 2\.\.64'):
         load_search_images(dict(dataset='cifar10', data_root=cifar_root, num_images=value))
 
 

@@ -124,7 +124,7 @@ def test_fast_equals_eager_over_several_steps(fast_results, reference, weights):
 
 
 def test_results_hold_exactly_what_the_candidate_trained(fast_results, reference, jobs,
-                                                        weights):
+                                                         weights):
     """Shared keys and the candidate's op modules: what the write-back takes, and all a
     result carries between processes."""
     for job, out, ref in zip(jobs, fast_results, reference):
@@ -192,7 +192,7 @@ def fake_cuda_graphs(monkeypatch):
 
 
 def test_graphs_share_the_replica_pool_and_are_released_per_candidate(data, tiny_job,
-                                                                     fake_cuda_graphs):
+                                                                      fake_cuda_graphs):
     fast = fake_cuda_graphs(data=data, valid_batch_size=8, streams=2)
     pools = {r.pool.id for r in fast._replicas}
     assert len(pools) == 2  # one pool per replica

@@ -58,8 +58,8 @@ def assert_identical(a, b):
         (b.index, b.loss, b.acc, b.train_loss, b.finite)
     assert list(a.state) == list(b.state)
     for key in a.state:
-        assert a.state[key].dtype == b.state[key].dtype and torch.equal(a.state[key],
-                                                                          b.state[key]), key
+        assert a.state[key].dtype == b.state[key].dtype, key
+        assert torch.equal(a.state[key], b.state[key]), key
 
 
 def test_packed_state_round_trip():
@@ -81,6 +81,7 @@ def test_in_process_evaluate_wraps_the_chosen_evaluator(data):
         assert evaluate.evaluator.batch_size == 8
 
 
+@pytest.mark.e2e
 def test_two_workers_give_the_sequential_results(data, jobs, caplog):
     sequential = make_evaluate(data, 'fast', **OPTIONS)(jobs)
     with make_evaluate(data, LoggingEvaluator, workers=2, **OPTIONS) as evaluate, \
@@ -134,6 +135,7 @@ def test_auto_workers_turn_threads_into_processes_on_the_cpu(monkeypatch):
     assert auto_workers('cuda') == 0
 
 
+@pytest.mark.e2e
 def test_a_worker_that_cannot_build_reports_why(data):
     spec = EvaluatorSpec('fast', data, dict(OPTIONS, sgd='adam'))
     with pytest.raises(RuntimeError, match=r"(?s)worker 0 could not build.*sgd must be one of"):

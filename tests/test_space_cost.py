@@ -42,6 +42,7 @@ def _counted(genotype, spec: NetworkSpec):
     return int(analyzer.total()), sum(p.numel() for p in net.parameters())
 
 
+@pytest.mark.e2e
 def test_100_random_genotypes_agree_with_get_flops():
     pytest.importorskip('mmengine')
     genotypes = decode_population(random_population(100, np.random.default_rng(0)))

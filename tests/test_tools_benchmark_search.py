@@ -19,6 +19,7 @@ assert 'mmengine' not in {m.split('.')[0] for m in sys.modules if sys.modules[m]
 '''
 
 
+@pytest.mark.e2e
 def test_benchmark_runs_without_mmengine_and_reports(tmp_path):
     out = tmp_path / 'bench.json'
     args = ['--device', 'cpu', '--channels', '4', '--cells', '3', '--batch-size', '8',

@@ -3,6 +3,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 # mmengine and mmcv made unimportable, as on a GPU machine with torch alone
@@ -26,12 +28,14 @@ def _run(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.e2e
 def test_without_cuda_it_says_so_and_passes():
     proc = _run()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'no CUDA device visible to torch; nothing to check' in proc.stdout
 
 
+@pytest.mark.e2e
 def test_device_agnostic_paths_pass_on_the_cpu():
     proc = _run('--device', 'cpu', '--images', '96', '--only', 'eager', 'graphs', 'sgd',
                 'deterministic', 'checkpoint')

@@ -25,6 +25,7 @@ def _model(config: str, options: dict = None):
     return cfg, _tool().build_model(cfg)
 
 
+@pytest.mark.e2e
 def test_cli_prints_parameters_and_flops():
     out = check_ok(run_tool('tools/analysis/get_flops.py', 'configs/cifar/relnas_cifar10.py',
                             '--shape', '16', '24', '--cfg-options', *cli_options(SMALL_NET)))

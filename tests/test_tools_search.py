@@ -10,7 +10,6 @@ import json
 import math
 import os
 import os.path as osp
-import runpy
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import torch
 pytest.importorskip('mmengine')
 
 from fixtures_data import make_cifar_like  # noqa: E402
+from fixtures_downstream import run_tool_in_process  # noqa: E402
 
 from relnas_mm.datasets.cifar_io import CIFARDataError  # noqa: E402
 from relnas_mm.search.checkpoint import (SearchStateError, latest_search_state,  # noqa: E402
@@ -59,13 +59,7 @@ def _search(*args: str) -> subprocess.CompletedProcess:
 
 def _search_in_process(monkeypatch, name: str, *args: str) -> None:
     """Run tools/search.py in this process (a unique experiment name per run, one thread)."""
-    monkeypatch.setattr(sys, 'argv', [SCRIPT, *args, f'experiment_name={name}'])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        runpy.run_path(SCRIPT, run_name='__main__')
-    finally:
-        torch.set_num_threads(threads)
+    run_tool_in_process(monkeypatch, SCRIPT, *args, f'experiment_name={name}')
 
 
 def _final_state(work_dir: str) -> dict:
@@ -96,6 +90,7 @@ def reference(tmp_path_factory, data_root) -> str:
     return work_dir
 
 
+@pytest.mark.e2e
 def test_search_writes_all_results(reference):
     best = get_genotype(osp.join(reference, 'best_genotype.json'))
     with open(osp.join(reference, 'search_history.json')) as f:
@@ -126,6 +121,7 @@ def test_search_writes_all_results(reference):
         [h['best_loss'] for h in history])
 
 
+@pytest.mark.e2e
 def test_result_feeds_the_backbone(reference):
     from relnas_mm.models.backbone import RelNASNet
     net = RelNASNet(genotype=osp.join(reference, 'best_genotype.json'), base_channels=4,
@@ -133,6 +129,7 @@ def test_result_feeds_the_backbone(reference):
     assert net.genotype == get_genotype(osp.join(reference, 'best_genotype.json'))
 
 
+@pytest.mark.e2e
 def test_killed_search_resumes_to_the_same_result(reference, data_root, tmp_path):
     work_dir = str(tmp_path / 'killed')
     proc = subprocess.Popen([sys.executable, SCRIPT, *_args(work_dir, data_root)], cwd=ROOT,
@@ -158,6 +155,7 @@ def test_killed_search_resumes_to_the_same_result(reference, data_root, tmp_path
         open(osp.join(reference, 'best_genotype.json')).read()
 
 
+@pytest.mark.e2e
 def test_two_processes_split_candidates_and_match_one(reference, data_root, tmp_path):
     work_dir = str(tmp_path / 'two_ranks')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
@@ -188,6 +186,7 @@ class NaNForCandidateOne(EagerEvaluator):
         return result
 
 
+@pytest.mark.e2e
 def test_nonfinite_candidate_is_logged_and_the_search_goes_on(monkeypatch, data_root, tmp_path):
     work_dir = str(tmp_path / 'nan')
     _search_in_process(monkeypatch, 'nan_candidate', *_args(
@@ -202,6 +201,7 @@ def test_nonfinite_candidate_is_logged_and_the_search_goes_on(monkeypatch, data_
     assert 'WARNING' in log
 
 
+@pytest.mark.e2e
 def test_generation_writeback_from_a_seeded_population(monkeypatch, data_root, tmp_path):
     work_dir = str(tmp_path / 'generation')
     _search_in_process(monkeypatch, 'generation_mode', *_args(
@@ -217,6 +217,7 @@ def test_generation_writeback_from_a_seeded_population(monkeypatch, data_root, t
         record['genotypes'][record['best_index']])
 
 
+@pytest.mark.e2e
 def test_fast_engine_keeps_the_reference_ranking(monkeypatch, data_root, tmp_path):
     """The config's FastEvaluator (channels-last kernels on the CPU) against the eager
     reference over a generation of 8: the same ranking by validation loss, except swaps
@@ -259,11 +260,10 @@ def test_bad_settings_name_the_key(monkeypatch, data_root, tmp_path, option, mes
                            *_args(str(tmp_path / 'w'), data_root, option))
 
 
+@pytest.mark.e2e
 def test_checkpoint_of_another_search_is_refused(monkeypatch, reference, data_root, tmp_path):
     checkpoint = osp.join(reference, 'search_state_gen_001.pth')
-    monkeypatch.setattr(sys, 'argv', [
-        SCRIPT, CONFIG, '--work-dir', str(tmp_path / 'w'), '--data-root', data_root,
-        '--resume', checkpoint, '--cfg-options', *TINY, 'search.supernet.channels=6',
-        'experiment_name=foreign_checkpoint'])
     with pytest.raises(SearchStateError, match=r'search\.supernet\.channels is 4 there but 6'):
-        runpy.run_path(SCRIPT, run_name='__main__')
+        _search_in_process(monkeypatch, 'foreign_checkpoint', CONFIG, '--work-dir',
+                           str(tmp_path / 'w'), '--data-root', data_root, '--resume',
+                           checkpoint, '--cfg-options', *TINY, 'search.supernet.channels=6')

@@ -10,7 +10,6 @@ import json
 import os
 import os.path as osp
 import re
-import runpy
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,8 @@ import torch
 pytest.importorskip('mmengine')
 
 from fixtures_data import make_cifar100_like, make_cifar_like, make_image_folder  # noqa: E402
-from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, check_ok, cli_options, run_tool  # noqa
+from fixtures_downstream import (LOADER_OPTIONS, SMALL_NET, check_ok, cli_options,  # noqa
+                                 run_tool, run_tool_in_process)
 
 from relnas_mm.datasets.image_folder_io import ImageFolderError  # noqa: E402
 from relnas_mm.search.checkpoint import load_search_state  # noqa: E402
@@ -63,15 +63,9 @@ def _search(config: str, work_dir: str, data_root: str, *options: str,
 
 def _in_process(monkeypatch, name: str, config: str, work_dir: str, data_root: str,
                 *options: str) -> None:
-    monkeypatch.setattr(sys, 'argv', [
-        SCRIPT, osp.join(ROOT, 'configs', 'search', config), '--work-dir', work_dir,
-        '--data-root', data_root, '--cfg-options', *TINY, *options, f'experiment_name={name}'])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        runpy.run_path(SCRIPT, run_name='__main__')
-    finally:
-        torch.set_num_threads(threads)
+    run_tool_in_process(monkeypatch, SCRIPT, osp.join(ROOT, 'configs', 'search', config),
+                        '--work-dir', work_dir, '--data-root', data_root, '--cfg-options',
+                        *TINY, *options, f'experiment_name={name}')
 
 
 def _history(work_dir: str) -> list:
@@ -109,6 +103,7 @@ def budgeted(tmp_path_factory, cifar) -> str:
 
 
 # ----------------------------------------------------------------------------- budget
+@pytest.mark.e2e
 def test_budgeted_search_ends_feasible_and_get_flops_agrees(budgeted):
     history = _history(budgeted)
     spec = NETWORKS['imagenet_mobile']
@@ -135,6 +130,7 @@ def test_budgeted_search_ends_feasible_and_get_flops_agrees(budgeted):
     assert f'Best genotype cost: {best["cost"] / 1e6:.2f}M FLOPs' in _log(budgeted)
 
 
+@pytest.mark.e2e
 def test_pareto_outputs(budgeted):
     with open(osp.join(budgeted, 'pareto.json')) as f:
         pareto = json.load(f)
@@ -151,6 +147,7 @@ def test_pareto_outputs(budgeted):
     assert osp.getsize(osp.join(budgeted, 'pareto.png')) > 0
 
 
+@pytest.mark.e2e
 def test_budgeted_search_resumes_exactly(budgeted, cifar, tmp_path):
     work_dir = str(tmp_path / 'resumed')
     os.makedirs(work_dir)
@@ -162,6 +159,7 @@ def test_budgeted_search_resumes_exactly(budgeted, cifar, tmp_path):
     assert _best(work_dir) == _best(budgeted)
 
 
+@pytest.mark.e2e
 def test_budgeted_search_on_two_processes_matches_one(budgeted, cifar, tmp_path):
     work_dir = str(tmp_path / 'two')
     _search('relnas_cifar_mobile600m.py', work_dir, cifar, *BUDGETED,
@@ -171,6 +169,7 @@ def test_budgeted_search_on_two_processes_matches_one(budgeted, cifar, tmp_path)
     _same_state(osp.join(work_dir, final), osp.join(budgeted, final))
 
 
+@pytest.mark.e2e
 def test_latency_budget_on_two_processes_with_generation_writeback(cifar, tmp_path):
     """Rank 0 measures each new genotype once and shares the values: the ranks agree."""
     work_dir = str(tmp_path / 'latency')
@@ -193,6 +192,7 @@ def test_latency_budget_on_two_processes_with_generation_writeback(cifar, tmp_pa
     assert 'ms (budget 1000.00 ms)' in _log(work_dir)
 
 
+@pytest.mark.e2e
 def test_no_feasible_candidate_is_said_and_the_least_violating_kept(monkeypatch, cifar,
                                                                     tmp_path):
     work_dir = str(tmp_path / 'impossible')
@@ -244,6 +244,7 @@ def _train_one_epoch(config: str, data_root: str, work_dir: str, best: str,
         f'model.num_classes={num_classes}', f'model.backbone.genotype={best}'))
 
 
+@pytest.mark.e2e
 def test_cifar100_search_result_trains(tmp_path):
     data = make_cifar100_like(str(tmp_path / 'c100'), n_train=48, n_test=6, num_fine=8)
     work_dir = str(tmp_path / 'search')
@@ -258,6 +259,7 @@ def test_cifar100_search_result_trains(tmp_path):
     assert 'Epoch(train) [1]' in out and 'accuracy/top1' in out
 
 
+@pytest.mark.e2e
 def test_image_folder_search_result_trains(tmp_path):
     folder = make_image_folder(str(tmp_path / 'images'), classes=('ant', 'bee', 'cow'),
                                per_class=10, size=(40, 48))

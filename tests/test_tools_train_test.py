@@ -19,8 +19,8 @@ from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_
 pytest.importorskip('mmengine')
 from mmengine.config import Config  # noqa: E402
 
-from relnas_mm.downstream.launch import prepare_cpu_distributed  # noqa: E402
-from relnas_mm.downstream.preflight import DataCheckError  # noqa: E402
+from relnas_mm.apis.launch import prepare_cpu_distributed  # noqa: E402
+from relnas_mm.apis.preflight import DataCheckError  # noqa: E402
 from relnas_mm.space.genotype import GenotypeError  # noqa: E402
 
 CIFAR = 'configs/cifar/relnas_cifar10.py'
@@ -117,6 +117,7 @@ def test_amp_on_the_cpu_is_refused_before_training(monkeypatch):
     assert isinstance(error, RuntimeError) and '--amp needs a CUDA' in str(error)
 
 
+@pytest.mark.e2e
 def test_cpu_distributed_training_with_torchrun(tmp_path):
     """--launcher pytorch on CPUs (gloo): 2 ranks split the data (8 images, batch 2 per
     rank: 2 iterations) and DDP accepts the reduction cells' unused preprocess0.
@@ -163,6 +164,7 @@ BASE_BATCH = {
     POSE: 128, 'configs/pose/mobilenetv2_simplebaseline_coco-256x192.py': 128,
     'configs/pose/relnas_simplebaseline_coco-256x192_gt-bbox.py': 128,
     'configs/imagenet/relnas_imagenet_mobile.py': 1024, CIFAR: 128,
+    'configs/cifar/relnas_cifar100.py': 128, 'configs/cifar/relnas_image_folder.py': 128,
 }
 
 

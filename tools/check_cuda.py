@@ -116,9 +116,9 @@ def check_streams(ctx: Context) -> str:
 
 
 def check_sgd(ctx: Context) -> str:
-    return '; '.join(f'{impl}: ' + _close(ctx.eager(), [ctx.fast(sgd=impl).evaluate(j)
-                                                          for j in ctx.jobs[:2]])
-                     for impl in ('fused', 'foreach'))
+    return '; '.join(
+        f'{impl}: ' + _close(ctx.eager(), [ctx.fast(sgd=impl).evaluate(j) for j in ctx.jobs[:2]])
+        for impl in ('fused', 'foreach'))
 
 
 def check_augment_valid(ctx: Context) -> str:

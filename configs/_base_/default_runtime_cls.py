@@ -1,7 +1,7 @@
 # Runtime of the classification configs (plain mmengine + relnas_mm modules).
 # no library scope: relnas_mm's modules are named 'relnas_mm.X', the rest are mmengine's
 default_scope = None
-custom_imports = dict(imports=['relnas_mm', 'relnas_mm.downstream'], allow_failed_imports=False)
+custom_imports = dict(imports=['relnas_mm'], allow_failed_imports=False)
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),

@@ -2,7 +2,7 @@
 default_scope = 'mmdet'
 # relnas_mm.downstream.ssd_head registers relnas_mm.SSDHeadFixed
 custom_imports = dict(
-    imports=['relnas_mm', 'relnas_mm.downstream', 'relnas_mm.downstream.ssd_head'],
+    imports=['relnas_mm', 'relnas_mm.downstream.ssd_head'],
     allow_failed_imports=False)
 
 default_hooks = dict(

@@ -2,7 +2,7 @@
 default_scope = 'mmseg'
 # relnas_mm.downstream.bisenetv1 registers relnas_mm.BiSeNetV1AnyContext
 custom_imports = dict(
-    imports=['relnas_mm', 'relnas_mm.downstream', 'relnas_mm.downstream.bisenetv1'],
+    imports=['relnas_mm', 'relnas_mm.downstream.bisenetv1'],
     allow_failed_imports=False)
 
 env_cfg = dict(

@@ -12,14 +12,14 @@ data_root = 'data/my_images/'
 image_size = 32
 model = dict(num_classes=2)  # set to the number of class folders
 train_pipeline = [
-    dict(type='relnas_mm.Resize', size=image_size),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=False, backend='pillow'),
     dict(type='relnas_mm.RandomCropPad', size=image_size, padding=4),
-    dict(type='relnas_mm.RandomFlip', prob=0.5),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='relnas_mm.Cutout', length=16, fill=(125, 123, 114)),
     dict(type='relnas_mm.PackClsInputs'),
 ]
 test_pipeline = [
-    dict(type='relnas_mm.Resize', size=image_size),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=False, backend='pillow'),
     dict(type='relnas_mm.PackClsInputs'),
 ]
 train_dataloader = dict(

@@ -23,10 +23,10 @@ __all__ = [
 if importlib.util.find_spec('mmengine') is not None:
     from .cifar import CIFAR10Dataset, CIFAR100Dataset, DemoDigitsDataset
     from .image_folder import ImageFolderDataset
-    from .transforms import (ColorJitter, Cutout, PackClsInputs, RandomCropPad, RandomFlip,
-                             RandomResizedCrop, Resize, ResizeCenterCrop)
+    from .transforms import (ColorJitter, Cutout, PackClsInputs, RandomCropPad,
+                             RandomResizedCrop, ResizeCenterCrop)
     __all__ += [
         'CIFAR10Dataset', 'CIFAR100Dataset', 'DemoDigitsDataset', 'ImageFolderDataset',
-        'ColorJitter', 'Cutout', 'PackClsInputs', 'RandomCropPad', 'RandomFlip',
-        'RandomResizedCrop', 'Resize', 'ResizeCenterCrop'
+        'ColorJitter', 'Cutout', 'PackClsInputs', 'RandomCropPad', 'RandomResizedCrop',
+        'ResizeCenterCrop'
     ]

@@ -77,8 +77,8 @@ def _split_file(images: np.ndarray, fine: np.ndarray, coarse: np.ndarray,
         'batch_label': title,
         'fine_labels': [int(v) for v in fine],
         'coarse_labels': [int(v) for v in coarse],
-        'data': np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(len(images),
-                                                                            ROW_SIZE)),
+        'data': np.ascontiguousarray(
+            images.transpose(0, 3, 1, 2).reshape(len(images), ROW_SIZE)),
     }
 
 

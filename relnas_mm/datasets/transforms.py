@@ -1,16 +1,20 @@
 """Data transforms for classification pipelines (registered in relnas_mm's TRANSFORMS).
 
-Each transform maps a results dict to a results dict and works on ``results['img']``,
-an RGB ``uint8`` numpy array of shape (H, W, 3). Randomness comes from numpy's global
-generator, which mmengine seeds per dataloader worker, so runs are reproducible.
-Normalisation is not done here: the model's data preprocessor (mean/std) does it on
-the device. :class:`PackClsInputs` ends every pipeline.
+They are mmcv ``BaseTransform``s: each maps a results dict to a results dict and works
+on ``results['img']``, an RGB ``uint8`` numpy array of shape (H, W, 3). Only what
+mmcv lacks is here; the pipelines use mmcv's ``RandomFlip`` and ``Resize``
+(``backend='pillow'`` resizes exactly as the image-folder search does). Randomness
+comes from numpy's global generator, which mmengine seeds per dataloader worker, so
+runs are reproducible. Normalisation is not done here: the model's data
+preprocessor (mean/std) does it on the device. :class:`PackClsInputs` ends every
+pipeline.
 """
 import math
 from typing import Dict, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
 from PIL import Image
 
@@ -42,7 +46,7 @@ def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize((width, height), Image.BILINEAR))
 
 
-class _Transform:
+class _Transform(BaseTransform):
     """``repr`` with the constructor arguments, so logged pipelines say what they do."""
 
     def __repr__(self) -> str:
@@ -60,7 +64,7 @@ class RandomCropPad(_Transform):
     def __init__(self, size: Size = 32, padding: int = 4, fill: Fill = 0) -> None:
         self.size, self.padding, self.fill = _pair(size), int(padding), fill
 
-    def __call__(self, results: Dict) -> Dict:
+    def transform(self, results: Dict) -> Dict:
         img = _image(results)
         p = self.padding
         padded = np.empty((img.shape[0] + 2 * p, img.shape[1] + 2 * p, img.shape[2]), img.dtype)
@@ -73,22 +77,6 @@ class RandomCropPad(_Transform):
         top = np.random.randint(0, padded.shape[0] - h + 1)
         left = np.random.randint(0, padded.shape[1] - w + 1)
         return _set_image(results, padded[top:top + h, left:left + w].copy())
-
-
-@TRANSFORMS.register_module()
-class RandomFlip(_Transform):
-    """Mirror the image left-right with probability ``prob``."""
-
-    def __init__(self, prob: float = 0.5) -> None:
-        if not 0.0 <= prob <= 1.0:
-            raise ValueError(f'RandomFlip: prob must lie in [0, 1], got {prob}')
-        self.prob = prob
-
-    def __call__(self, results: Dict) -> Dict:
-        img = _image(results)
-        flip = bool(np.random.rand() < self.prob)
-        results['flip'] = flip
-        return _set_image(results, img[:, ::-1].copy() if flip else img)
 
 
 @TRANSFORMS.register_module()
@@ -105,7 +93,7 @@ class Cutout(_Transform):
             raise ValueError(f'Cutout: length must be positive, got {length}')
         self.length, self.fill = int(length), fill
 
-    def __call__(self, results: Dict) -> Dict:
+    def transform(self, results: Dict) -> Dict:
         img = _image(results).copy()
         cy = np.random.randint(img.shape[0])
         cx = np.random.randint(img.shape[1])
@@ -149,7 +137,7 @@ class RandomResizedCrop(_Transform):
             h, w = height, width
         return (height - h) // 2, (width - w) // 2, h, w
 
-    def __call__(self, results: Dict) -> Dict:
+    def transform(self, results: Dict) -> Dict:
         img = _image(results)
         top, left, h, w = self._box(*img.shape[:2])
         crop = np.ascontiguousarray(img[top:top + h, left:left + w])
@@ -166,7 +154,7 @@ class ResizeCenterCrop(_Transform):
     def __init__(self, resize: int = 256, crop: Size = 224) -> None:
         self.resize, self.crop = int(resize), _pair(crop)
 
-    def __call__(self, results: Dict) -> Dict:
+    def transform(self, results: Dict) -> Dict:
         img = _image(results)
         h, w = img.shape[:2]
         scale = self.resize / min(h, w)
@@ -174,21 +162,6 @@ class ResizeCenterCrop(_Transform):
         img = _resize(img, nh, nw)
         top, left = (nh - self.crop[0]) // 2, (nw - self.crop[1]) // 2
         return _set_image(results, img[top:top + self.crop[0], left:left + self.crop[1]].copy())
-
-
-@TRANSFORMS.register_module()
-class Resize(_Transform):
-    """Resize to ``size`` (bilinear), aspect ratio not kept.
-
-    What a search on an image folder does to every image (``image_size``), so a
-    network retrained on the same folder sees the images as the search saw them.
-    """
-
-    def __init__(self, size: Size = 32) -> None:
-        self.size = _pair(size)
-
-    def __call__(self, results: Dict) -> Dict:
-        return _set_image(results, _resize(np.ascontiguousarray(_image(results)), *self.size))
 
 
 @TRANSFORMS.register_module()
@@ -212,7 +185,7 @@ class ColorJitter(_Transform):
         self.brightness, self.contrast = float(brightness), float(contrast)
         self.saturation, self.hue = float(saturation), float(hue)
 
-    def __call__(self, results: Dict) -> Dict:
+    def transform(self, results: Dict) -> Dict:
         # imported here: only ImageNet training pipelines pay for torchvision's import
         from torchvision.transforms import functional as TF
         img = Image.fromarray(_image(results))
@@ -240,7 +213,7 @@ class PackClsInputs(_Transform):
                                                    'flip')) -> None:
         self.meta_keys = tuple(meta_keys)
 
-    def __call__(self, results: Dict) -> Dict:
+    def transform(self, results: Dict) -> Dict:
         img = _image(results)
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
         sample = BaseDataElement(

@@ -21,7 +21,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, DefaultScope
 from torch import nn
 
-from relnas_mm.downstream.launch import register_scope_modules
+from relnas_mm.apis import register_scope_modules
 
 
 def parse_args() -> argparse.Namespace:

@@ -8,7 +8,7 @@ data_root = 'data/cifar10/'
 
 train_pipeline = [
     dict(type='relnas_mm.RandomCropPad', size=32, padding=4),
-    dict(type='relnas_mm.RandomFlip', prob=0.5),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='relnas_mm.Cutout', length=16, fill=(125, 123, 114)),
     dict(type='relnas_mm.PackClsInputs'),
 ]

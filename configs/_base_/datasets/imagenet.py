@@ -7,7 +7,7 @@ data_root = 'data/imagenet/'
 
 train_pipeline = [
     dict(type='relnas_mm.RandomResizedCrop', size=224),
-    dict(type='relnas_mm.RandomFlip', prob=0.5),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='relnas_mm.ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2),
     dict(type='relnas_mm.PackClsInputs'),
 ]

@@ -1,9 +1,10 @@
-"""What tools/train.py and tools/test.py share: one entry point for every scope.
+"""How tools/search.py, tools/train.py and tools/test.py start a runner, for every scope.
 
 A config names its library through ``default_scope`` (``mmdet``, ``mmseg``,
-``mmpose``; ``relnas_mm`` or ``mmengine`` for the classification configs). Every
-library's runner is mmengine's ``Runner``, so the tools only have to register that
-library's modules before building it.
+``mmpose``; ``relnas_mm`` or ``mmengine`` for the classification and search
+configs). Every library's runner is mmengine's ``Runner``, so the tools only have to
+register that library's modules before building it; a CPU-only multi-process run
+needs its process group made here (:func:`prepare_cpu_distributed`).
 """
 import importlib
 import importlib.util
@@ -25,8 +26,7 @@ def register_scope_modules(cfg: Any) -> str:
     Returns the scope. Raises ImportError naming the scope when its package is not
     installed, instead of a later "X is not in the registry" error.
     """
-    import relnas_mm  # noqa: F401  (registers relnas_mm's modules)
-    import relnas_mm.downstream  # noqa: F401  (checkpoint loading)
+    import relnas_mm  # noqa: F401  (registers relnas_mm's modules, allows its checkpoints)
     scope = cfg.get('default_scope')
     if scope in _NATIVE_SCOPES:
         return scope or 'mmengine'
@@ -78,8 +78,11 @@ def prepare_cpu_distributed(cfg: Any) -> None:
 
 
 def build_runner(cfg: Any) -> Any:
-    """mmengine's Runner, or the ``runner_type`` the config names (after
-    :func:`prepare_cpu_distributed`)."""
+    """The runner of every tool: the config's scope registered
+    (:func:`register_scope_modules`), a CPU-only process group made
+    (:func:`prepare_cpu_distributed`), then mmengine's Runner or the config's
+    ``runner_type``."""
+    register_scope_modules(cfg)
     prepare_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS

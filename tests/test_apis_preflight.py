@@ -1,4 +1,4 @@
-"""relnas_mm.downstream.preflight: --data-root rewriting and the checks run before training."""
+"""relnas_mm.apis.preflight: --data-root rewriting and the checks run before training."""
 import os
 
 import pytest
@@ -6,8 +6,8 @@ import pytest
 pytest.importorskip('mmengine')
 from mmengine.config import Config  # noqa: E402
 
-from relnas_mm.downstream.preflight import (DataCheckError, check_data,  # noqa: E402
-                                            check_model, preflight, set_data_root)
+from relnas_mm.apis.preflight import (DataCheckError, check_data,  # noqa: E402
+                                      check_model, preflight, set_data_root)
 from relnas_mm.space.genotype import GenotypeError  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,6 +1,8 @@
-"""relnas_mm.downstream.checkpoint_compat: mmengine checkpoints under weights_only loading."""
+"""relnas_mm.apis.checkpoint_compat: mmengine checkpoints under weights_only loading."""
 import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import torch
 pytest.importorskip('mmengine')
 from mmengine.logging import HistoryBuffer  # noqa: E402
 
-from relnas_mm.downstream.checkpoint_compat import allow_mmengine_checkpoints  # noqa: E402
+from relnas_mm.apis.checkpoint_compat import allow_mmengine_checkpoints  # noqa: E402
 
 
 def _mmengine_like_checkpoint() -> dict:
@@ -50,3 +52,14 @@ def test_arbitrary_callables_stay_refused(tmp_path):
     torch.save({'x': _Payload()}, path)
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path, weights_only=True)
+
+
+def test_importing_relnas_mm_allows_them(tmp_path):
+    """What the configs' ``custom_imports=['relnas_mm']`` does for OpenMMLab's own tools."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ('import torch, relnas_mm\n'
+            'from mmengine.logging import HistoryBuffer\n'
+            'assert HistoryBuffer in torch.serialization.get_safe_globals()\n')
+    proc = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=repo))
+    assert proc.returncode == 0, proc.stderr[-2000:]

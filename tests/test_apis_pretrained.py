@@ -1,4 +1,4 @@
-"""relnas_mm.downstream.pretrained: the top-level ``pretrained``/``genotype`` of a config
+"""relnas_mm.apis.pretrained: the top-level ``pretrained``/``genotype`` of a config
 reach the model from the command line and from child configs, contradictions are
 errors, and a det/seg/pose backbone without weights is reported.
 
@@ -13,7 +13,7 @@ from fixtures_downstream import REPO, tool_config
 pytest.importorskip('mmengine')
 from torch import nn  # noqa: E402
 
-from relnas_mm.downstream.pretrained import backbone_node, from_scratch_warning  # noqa: E402
+from relnas_mm.apis.pretrained import backbone_node, from_scratch_warning  # noqa: E402
 
 POSE = 'configs/pose/relnas_simplebaseline_coco-256x192.py'
 MBV2_POSE = 'configs/pose/mobilenetv2_simplebaseline_coco-256x192.py'
