@@ -13,12 +13,15 @@ import hashlib
 import logging
 import os
 import pickle
+import shutil
 import struct
 import tarfile
 import urllib.request
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..utils.fileio import atomic_write
 
 BASE_FOLDER = 'cifar-10-batches-py'
 TRAIN_FILES = tuple(f'data_batch_{i}' for i in range(1, 6))
@@ -216,10 +219,8 @@ def _py2(obj: Any) -> Any:
 
 
 def _dump(obj: Dict[str, Any], path: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
+    with atomic_write(path, 'wb') as f:
         _Py2Pickler(f, protocol=2).dump(_py2(obj))
-    os.replace(tmp, path)
 
 
 def _check_split(name: str, split: Arrays, num_classes: int) -> Arrays:
@@ -298,10 +299,10 @@ def download_cifar10(root: str, url: str = CIFAR10_URL, md5: Optional[str] = CIF
     if not (os.path.isfile(archive) and (md5 is None or _md5(archive) == md5)):
         logger.info('downloading %s to %s', url, archive)
         try:
-            urllib.request.urlretrieve(url, f'{archive}.part{os.getpid()}')
+            with atomic_write(archive, 'wb') as f, urllib.request.urlopen(url) as response:
+                shutil.copyfileobj(response, f)
         except OSError as exc:
             raise CIFARDataError(f'downloading {url} to {archive} failed: {exc}') from None
-        os.replace(f'{archive}.part{os.getpid()}', archive)
     got = _md5(archive) if md5 is not None else None
     if got != md5:
         raise CIFARDataError(f'{archive} is corrupt: md5 {got} != expected {md5}; '

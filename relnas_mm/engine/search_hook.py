@@ -22,7 +22,6 @@ history and a checkpoint; after the search it writes the results and pictures.
 import importlib
 import json
 import math
-import os
 import os.path as osp
 import time
 import warnings
@@ -42,6 +41,7 @@ from ..search.checkpoint import (check_fingerprint, latest_search_state, load_se
                                  search_fingerprint)
 from ..search.numerics import set_numerics
 from ..space.genotype import get_genotype, save_genotype
+from ..utils.fileio import atomic_write
 from ..visualization import plot_genotype, plot_search_curves
 from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state_digest
 from .log_bridge import CoreLogBridge
@@ -299,9 +299,8 @@ class RelativeNASSearchHook(Hook):
 
     def _save_history(self, work_dir: str) -> None:
         path = osp.join(work_dir, HISTORY_FILE)
-        with open(f'{path}.tmp', 'w') as f:
+        with atomic_write(path) as f:
             json.dump(dict(search=self.fingerprint, generations=self._history()), f, indent=1)
-        os.replace(f'{path}.tmp', path)
 
     def _save_best(self, work_dir: str) -> str:
         record = self.algorithm.history[-1]
