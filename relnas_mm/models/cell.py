@@ -18,17 +18,19 @@ def drop_path(x: torch.Tensor, p: float,
               generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Zero whole samples with probability ``p`` and rescale the rest by 1/(1-p).
 
-    DARTS regularises a cell's edges this way during final training; the rescaling
-    keeps the expected value of the edge output unchanged.
+    DARTS regularises a cell's edges this way (in the search network and in final
+    training); the rescaling keeps the expected value of the edge output unchanged.
+    The mask comes from one uniform draw per sample from ``generator`` (torch's
+    global RNG when None), so a search replays it exactly, also in a CUDA graph.
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f'drop path probability must be in [0, 1), got {p}')
     if p == 0.0:
         return x
     keep = 1.0 - p
-    mask = torch.empty((x.shape[0], ) + (1, ) * (x.dim() - 1), dtype=x.dtype,
-                       device=x.device).bernoulli_(keep, generator=generator)
-    return x / keep * mask
+    noise = torch.rand((x.shape[0], ) + (1, ) * (x.dim() - 1), generator=generator,
+                       device=x.device, dtype=x.dtype)
+    return x * (noise < keep).to(x.dtype) / keep
 
 
 class Cell(nn.Module):

@@ -21,7 +21,7 @@ def check_pop_size(pop_size: int) -> int:
 
 
 def initial_population(pop_size: int, rng: np.random.Generator,
-                    seeds: Optional[Sequence] = None) -> Tuple[np.ndarray, np.ndarray]:
+                       seeds: Optional[Sequence] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Positions uniform within the bounds and zero velocities, shape ``(N, 32)`` each.
 
     ``seeds`` (an ``(k, 32)`` array or a list of k Genotypes, k <= N) replaces the first

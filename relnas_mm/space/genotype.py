@@ -16,6 +16,15 @@ NUM_NODES = 4
 Pair = Tuple[str, int]
 
 
+def reduction_layers(num_cells: int) -> Tuple[int, int]:
+    """Indices of a network's two reduction cells (DARTS: at 1/3 and 2/3 of the depth).
+
+    The one rule for every network built from genotypes: the search network, the
+    backbones, the converters of the authors' weights and the cost model.
+    """
+    return num_cells // 3, 2 * num_cells // 3
+
+
 class GenotypeError(ValueError):
     """A genotype (text, JSON or object) that does not describe a valid cell pair."""
 

@@ -80,4 +80,3 @@ def plot_search_curves(history: Sequence[Mapping[str, Any]], path: str,
     extension (``search_curves.png``) is written as given; without one, once per format.
     """
     return save_figure(draw_search_curves(history), path, formats)
-
