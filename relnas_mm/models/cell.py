@@ -5,7 +5,7 @@ pair of the genotype gets its own module, in genotype order, so ``ops[k]`` is th
 k-th pair of the cell: the same order as the authors' ``_ops`` list, which keeps
 checkpoint conversion a pure renaming.
 """
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -33,6 +33,18 @@ def drop_path(x: torch.Tensor, p: float,
     return x * (noise < keep).to(x.dtype) / keep
 
 
+def preprocessing(c_prev_prev: int, c_prev: int, c: int,
+                  reduction_prev: bool) -> Tuple[nn.Module, nn.Module]:
+    """The DARTS cell's two input layers (``preprocess0``, ``preprocess1``) to ``c`` channels.
+
+    The first input, from two cells back, has twice the resolution of the second when
+    the previous cell reduced, and is then reduced by FactorizedReduce.
+    """
+    preprocess0 = (FactorizedReduce(c_prev_prev, c) if reduction_prev
+                   else ReLUConvBN(c_prev_prev, c, 1, 1, 0))
+    return preprocess0, ReLUConvBN(c_prev, c, 1, 1, 0)
+
+
 class Cell(nn.Module):
     """One normal or reduction cell of a genotype.
 
@@ -52,11 +64,8 @@ class Cell(nn.Module):
         super().__init__()
         genotype = validate(genotype)
         self.reduction = reduction
-        if reduction_prev:
-            self.preprocess0 = FactorizedReduce(c_prev_prev, c)
-        else:
-            self.preprocess0 = ReLUConvBN(c_prev_prev, c, 1, 1, 0)
-        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
+        self.preprocess0, self.preprocess1 = preprocessing(c_prev_prev, c_prev, c,
+                                                           reduction_prev)
         pairs = genotype.reduce if reduction else genotype.normal
         self.concat: List[int] = list(
             genotype.reduce_concat if reduction else genotype.normal_concat)

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ..space.genotype import NUM_NODES, Genotype, Pair, reduction_layers, validate
-from ..space.operations import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_op
-from .cell import drop_path
+from ..space.operations import PRIMITIVES, build_op
+from .cell import drop_path, preprocessing
 
 NUM_OPS = len(PRIMITIVES)
 #: edges of a cell: node j takes inputs 0 .. 1 + j
@@ -77,11 +77,8 @@ class SearchCell(nn.Module):
                  reduction_prev: bool) -> None:
         super().__init__()
         self.reduction = reduction
-        if reduction_prev:
-            self.preprocess0 = FactorizedReduce(c_prev_prev, channels)
-        else:
-            self.preprocess0 = ReLUConvBN(c_prev_prev, channels, 1, 1, 0)
-        self.preprocess1 = ReLUConvBN(c_prev, channels, 1, 1, 0)
+        self.preprocess0, self.preprocess1 = preprocessing(c_prev_prev, c_prev, channels,
+                                                           reduction_prev)
         self.ops = nn.ModuleList()
         for node in range(NUM_NODES):
             for inp in range(2 + node):
