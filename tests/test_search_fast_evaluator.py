@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import torch.nn.functional as F
+from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import SuperNet, candidate_keys
 from relnas_mm.search import fast_evaluator as fast_module
@@ -29,15 +30,6 @@ CFG = dict(channels=8, num_cells=5, num_classes=10)
 TINY = dict(channels=4, num_cells=3, num_classes=10)  # for the tests of other paths
 BATCH = 16
 REL = 1e-4
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny tensors on a shared 2-core machine run far faster without intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -124,7 +116,7 @@ def test_fast_equals_eager_over_several_steps(fast_results, reference, weights):
 
 
 def test_results_hold_exactly_what_the_candidate_trained(fast_results, reference, jobs,
-                                                        weights):
+                                                         weights):
     """Shared keys and the candidate's op modules: what the write-back takes, and all a
     result carries between processes."""
     for job, out, ref in zip(jobs, fast_results, reference):
@@ -192,7 +184,7 @@ def fake_cuda_graphs(monkeypatch):
 
 
 def test_graphs_share_the_replica_pool_and_are_released_per_candidate(data, tiny_job,
-                                                                     fake_cuda_graphs):
+                                                                      fake_cuda_graphs):
     fast = fake_cuda_graphs(data=data, valid_batch_size=8, streams=2)
     pools = {r.pool.id for r in fast._replicas}
     assert len(pools) == 2  # one pool per replica

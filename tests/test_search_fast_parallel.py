@@ -4,6 +4,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import SuperNet, candidate_keys
 from relnas_mm.search import fast_parallel
@@ -16,14 +17,6 @@ from relnas_mm.space.encoding import decode_population, random_population
 
 CFG = dict(channels=4, num_cells=3, num_classes=10)
 OPTIONS = dict(model_cfg=CFG, batch_size=8)
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -58,8 +51,8 @@ def assert_identical(a, b):
         (b.index, b.loss, b.acc, b.train_loss, b.finite)
     assert list(a.state) == list(b.state)
     for key in a.state:
-        assert a.state[key].dtype == b.state[key].dtype and torch.equal(a.state[key],
-                                                                          b.state[key]), key
+        assert a.state[key].dtype == b.state[key].dtype, key
+        assert torch.equal(a.state[key], b.state[key]), key
 
 
 def test_packed_state_round_trip():

@@ -94,4 +94,3 @@ def test_rendered_labels_overlap_neither_each_other_nor_nodes(name):
         assert not any(a.overlaps(n) for a in labels for n in nodes)
         assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1)
                    for b in labels + nodes)
-
