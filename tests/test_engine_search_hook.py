@@ -55,7 +55,7 @@ def test_evaluator_by_name_or_dotted_path():
     assert evaluator_class(EagerEvaluator) is EagerEvaluator
     assert evaluator_class('relnas_mm.search.evaluator.EagerEvaluator') is EagerEvaluator
     for bad in ('RelativeNAS', 'numpy.ndarray', 'relnas_mm.search.Nothing', dict):
-        with pytest.raises(ValueError, match=r'got .* \(it is not a CandidateEvaluator'):
+        with pytest.raises(ValueError, match=r'.* is not a known evaluator \(evaluator kind '):
             evaluator_class(bad)
     with pytest.raises(ValueError, match=r'cannot import .no_such_package\.Evaluator.'):
         evaluator_class('no_such_package.Evaluator')

@@ -138,9 +138,9 @@ def evaluator_class(kind: EvaluatorKind) -> Type[CandidateEvaluator]:
             except ImportError as exc:
                 raise ValueError(f'cannot import {kind!r}: {exc}') from exc
     if not (isinstance(cls, type) and issubclass(cls, CandidateEvaluator)):
-        raise ValueError(f'evaluator kind must be one of {sorted(EVALUATORS)} or a '
-                         f'CandidateEvaluator class, got {kind!r} (it is not a '
-                         f'CandidateEvaluator; name one elsewhere by its dotted path, '
+        raise ValueError(f'{kind!r} is not a known evaluator (evaluator kind must be one of '
+                         f'{sorted(EVALUATORS)} or a CandidateEvaluator class, got {kind!r}; '
+                         f'name a class elsewhere by its dotted path, '
                          f'"package.module.ClassName")')
     return cls
 
