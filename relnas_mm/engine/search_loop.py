@@ -56,11 +56,11 @@ class SearchLoop(BaseLoop):
     @property
     def epoch(self) -> int:
         """Generations finished so far."""
-        return self.search.algorithm.generation if self.search else 0
+        return self.search.algorithm.generation if self.search is not None else 0
 
     @property
     def max_epochs(self) -> int:
-        return self.search.algorithm.generations if self.search else 0
+        return self.search.algorithm.generations if self.search is not None else 0
 
     def run(self) -> Any:
         if self.search is None:
