@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import (NUM_EDGES, NUM_OPS, SearchCell, SuperNet, drop_path,
                                        edge_index, op_module_of, op_slot)
@@ -11,15 +12,6 @@ from relnas_mm.space.genotype import make_genotype
 from relnas_mm.space.operations import DilConv, FactorizedReduce, SepConv
 
 TINY = dict(channels=4, num_cells=5, num_classes=3)
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny tensors on a shared 2-core machine run far faster without intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _random_genotypes(n, seed):

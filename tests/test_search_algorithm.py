@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import op_module_of, used_modules
 from relnas_mm.search.algorithm import (GenerationRecord, RelativeNAS, drop_prob_at, job_seed,
@@ -13,15 +14,6 @@ from relnas_mm.search.evaluator import CandidateResult, EagerEvaluator, split_se
 from relnas_mm.space import GENOTYPES, bounds, decode, decode_population, parse_genotype
 
 CFG = dict(channels=4, num_cells=3, num_classes=2)
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny tensors on a shared 2-core machine run far faster without intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class FakeEvaluate:

@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import SuperNet, op_module_of
 from relnas_mm.search.evaluator import (CandidateJob, EagerEvaluator, SearchData,
@@ -11,15 +12,6 @@ from relnas_mm.search.evaluator import (CandidateJob, EagerEvaluator, SearchData
 from relnas_mm.space.genotype import make_genotype
 
 CFG = dict(channels=4, num_cells=3, num_classes=2)
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny tensors on a shared 2-core machine run far faster without intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def learnable_images(n, seed):

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import torch.nn.functional as F
+from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import SuperNet, candidate_keys
 from relnas_mm.search import fast_evaluator as fast_module
@@ -29,15 +30,6 @@ CFG = dict(channels=8, num_cells=5, num_classes=10)
 TINY = dict(channels=4, num_cells=3, num_classes=10)  # for the tests of other paths
 BATCH = 16
 REL = 1e-4
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny tensors on a shared 2-core machine run far faster without intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

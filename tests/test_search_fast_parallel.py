@@ -4,6 +4,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import SuperNet, candidate_keys
 from relnas_mm.search import fast_parallel
@@ -16,14 +17,6 @@ from relnas_mm.space.encoding import decode_population, random_population
 
 CFG = dict(channels=4, num_cells=3, num_classes=10)
 OPTIONS = dict(model_cfg=CFG, batch_size=8)
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

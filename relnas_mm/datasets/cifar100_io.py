@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from .cifar_io import ROW_SIZE, Arrays, CIFARDataError, _check_split, _dump, _load_batch, \
-    _load_pickle
+from .cifar_io import (Arrays, _check_split, _dump, _filenames, _find_dir, _load_batch,
+                       _load_names, _rows)
 
 BASE_FOLDER = 'cifar-100-python'
 SPLITS = ('train', 'test')
@@ -32,28 +32,13 @@ def _check_label_type(label_type: str) -> str:
 
 def find_cifar100_dir(root: str) -> str:
     """The folder holding ``train``, ``test``, ``meta``: ``root/cifar-100-python`` or ``root``."""
-    nested = os.path.join(root, BASE_FOLDER)
-    if os.path.isdir(nested):
-        return nested
-    if os.path.isfile(os.path.join(root, META_FILE)) or (
-            os.path.basename(os.path.normpath(root)) == BASE_FOLDER and os.path.isdir(root)):
-        return root
-    where = 'does not exist' if not os.path.isdir(root) else 'holds no CIFAR-100 files'
-    raise CIFARDataError(
-        f'CIFAR-100 not found: data root {root!r} {where}; looked for {nested} '
-        f'(and for {META_FILE} directly in {root}). {HOW_TO_GET}')
+    return _find_dir(root, BASE_FOLDER, META_FILE, NAME, HOW_TO_GET)
 
 
 def load_cifar100_classes(root: str, label_type: str = 'fine') -> List[str]:
     """Class names from ``meta`` (index = label): 100 fine ones or 20 coarse ones."""
-    key = f'{_check_label_type(label_type)}_label_names'
-    path = os.path.join(find_cifar100_dir(root), META_FILE)
-    names = _load_pickle(path, NAME, HOW_TO_GET).get(key)
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise CIFARDataError(
-            f'CIFAR-100 file {path} is corrupt: expected key "{key}" with a non-empty list '
-            f'of strings, got {names!r:.200}')
-    return names
+    return _load_names(os.path.join(find_cifar100_dir(root), META_FILE),
+                       f'{_check_label_type(label_type)}_label_names', NAME, HOW_TO_GET)
 
 
 def load_cifar100(root: str, split: str = 'train', label_type: str = 'fine') -> Arrays:
@@ -73,12 +58,11 @@ def load_cifar100(root: str, split: str = 'train', label_type: str = 'fine') -> 
 def _split_file(images: np.ndarray, fine: np.ndarray, coarse: np.ndarray,
                 title: str, classes: Sequence[str]) -> Dict[str, Any]:
     return {
-        'filenames': [f'{classes[v]}_s_{i:06d}.png' for i, v in enumerate(fine)],
+        'filenames': _filenames(fine, classes),
         'batch_label': title,
         'fine_labels': [int(v) for v in fine],
         'coarse_labels': [int(v) for v in coarse],
-        'data': np.ascontiguousarray(
-            images.transpose(0, 3, 1, 2).reshape(len(images), ROW_SIZE)),
+        'data': _rows(images),
     }
 
 

@@ -13,12 +13,15 @@ import hashlib
 import logging
 import os
 import pickle
+import shutil
 import struct
 import tarfile
 import urllib.request
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..utils.fileio import atomic_write
 
 BASE_FOLDER = 'cifar-10-batches-py'
 TRAIN_FILES = tuple(f'data_batch_{i}' for i in range(1, 6))
@@ -91,30 +94,39 @@ def _load_pickle(path: str, name: str = 'CIFAR-10', how: str = HOW_TO_GET) -> Di
     return _str_keys(obj)
 
 
-def find_cifar10_dir(root: str) -> str:
-    """Return the folder holding the batch files: ``root/cifar-10-batches-py`` or ``root``."""
-    nested = os.path.join(root, BASE_FOLDER)
+def _find_dir(root: str, base_folder: str = BASE_FOLDER, meta_file: str = META_FILE,
+              name: str = 'CIFAR-10', how: str = HOW_TO_GET) -> str:
+    """The folder holding the files: ``root/<base_folder>`` or ``root`` itself."""
+    nested = os.path.join(root, base_folder)
     if os.path.isdir(nested):
         return nested
-    if os.path.isfile(os.path.join(root, META_FILE)) or (
-            os.path.basename(os.path.normpath(root)) == BASE_FOLDER and os.path.isdir(root)):
+    if os.path.isfile(os.path.join(root, meta_file)) or (
+            os.path.basename(os.path.normpath(root)) == base_folder and os.path.isdir(root)):
         return root
-    where = 'does not exist' if not os.path.isdir(root) else 'holds no CIFAR-10 files'
+    where = 'does not exist' if not os.path.isdir(root) else f'holds no {name} files'
     raise CIFARDataError(
-        f'CIFAR-10 not found: data root {root!r} {where}; looked for {nested} '
-        f'(and for {META_FILE} directly in {root}). {HOW_TO_GET}')
+        f'{name} not found: data root {root!r} {where}; looked for {nested} '
+        f'(and for {meta_file} directly in {root}). {how}')
+
+
+def _load_names(path: str, key: str, name: str = 'CIFAR-10', how: str = HOW_TO_GET) -> List[str]:
+    """The class names under ``key`` of a meta file (index = label)."""
+    names = _load_pickle(path, name, how).get(key)
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise CIFARDataError(
+            f'{name} file {path} is corrupt: expected key "{key}" with a non-empty list '
+            f'of strings, got {names!r:.200}')
+    return names
+
+
+def find_cifar10_dir(root: str) -> str:
+    """Return the folder holding the batch files: ``root/cifar-10-batches-py`` or ``root``."""
+    return _find_dir(root)
 
 
 def load_cifar10_classes(root: str) -> List[str]:
     """Class names from ``batches.meta`` (index = label)."""
-    path = os.path.join(find_cifar10_dir(root), META_FILE)
-    meta = _load_pickle(path)
-    names = meta.get('label_names')
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise CIFARDataError(
-            f'CIFAR-10 file {path} is corrupt: expected key "label_names" with a non-empty list '
-            f'of strings, got {names!r:.200}')
-    return names
+    return _load_names(os.path.join(find_cifar10_dir(root), META_FILE), 'label_names')
 
 
 def _load_batch(path: str, num_classes: int, label_key: str = 'labels',
@@ -216,10 +228,8 @@ def _py2(obj: Any) -> Any:
 
 
 def _dump(obj: Dict[str, Any], path: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
+    with atomic_write(path, 'wb') as f:
         _Py2Pickler(f, protocol=2).dump(_py2(obj))
-    os.replace(tmp, path)
 
 
 def _check_split(name: str, split: Arrays, num_classes: int) -> Arrays:
@@ -240,14 +250,22 @@ def _check_split(name: str, split: Arrays, num_classes: int) -> Arrays:
     return images, labels
 
 
+def _rows(images: np.ndarray) -> np.ndarray:
+    """NHWC images as the format's rows: all R, then all G, then all B of each image."""
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(len(images), ROW_SIZE))
+
+
+def _filenames(labels: np.ndarray, classes: Sequence[str], offset: int = 0) -> List[str]:
+    return [f'{classes[v]}_s_{offset + i:06d}.png' for i, v in enumerate(labels)]
+
+
 def _batch(images: np.ndarray, labels: np.ndarray, offset: int, title: str,
            classes: Sequence[str]) -> Dict[str, Any]:
-    data = np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(len(images), ROW_SIZE))
     return {
         'batch_label': title,
         'labels': [int(v) for v in labels],
-        'data': data,
-        'filenames': [f'{classes[v]}_s_{offset + i:06d}.png' for i, v in enumerate(labels)],
+        'data': _rows(images),
+        'filenames': _filenames(labels, classes, offset),
     }
 
 
@@ -298,10 +316,10 @@ def download_cifar10(root: str, url: str = CIFAR10_URL, md5: Optional[str] = CIF
     if not (os.path.isfile(archive) and (md5 is None or _md5(archive) == md5)):
         logger.info('downloading %s to %s', url, archive)
         try:
-            urllib.request.urlretrieve(url, f'{archive}.part{os.getpid()}')
+            with atomic_write(archive, 'wb') as f, urllib.request.urlopen(url) as response:
+                shutil.copyfileobj(response, f)
         except OSError as exc:
             raise CIFARDataError(f'downloading {url} to {archive} failed: {exc}') from None
-        os.replace(f'{archive}.part{os.getpid()}', archive)
     got = _md5(archive) if md5 is not None else None
     if got != md5:
         raise CIFARDataError(f'{archive} is corrupt: md5 {got} != expected {md5}; '

@@ -14,7 +14,6 @@ rank 0 and shared with the other ranks, so every rank takes the same decisions.
 import inspect
 import json
 import logging
-import os
 import os.path as osp
 from dataclasses import asdict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -29,6 +28,7 @@ from ..search.budget import METRICS, Budget, MeasureFn, candidates, pareto_front
 from ..search.latency import measure_latency
 from ..space.cost import NETWORKS, NetworkSpec, network_cost
 from ..space.genotype import Genotype
+from ..utils.fileio import atomic_write
 from ..visualization import plot_pareto
 
 BUDGET_KEYS = ('metric', 'network', 'max', 'warmup', 'runs')
@@ -217,11 +217,10 @@ def save_pareto(history: Sequence[Mapping[str, Any]], budget: Budget, work_dir: 
     entries = candidates(history)
     front = pareto_front([(e['val_loss'], e['cost']) for e in entries])
     path = osp.join(work_dir, PARETO_FILE)
-    with open(f'{path}.tmp', 'w') as f:
+    with atomic_write(path) as f:
         json.dump(dict(metric=budget.metric, max=budget.limit, **budget.description,
                        num_candidates=len(entries), front=[entries[i] for i in front]),
                   f, indent=1)
-    os.replace(f'{path}.tmp', path)
     written = [path]
     if plot:
         title = f'RelativeNAS under a {budget.metric} budget ({len(history)} generations)'

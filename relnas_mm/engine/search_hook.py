@@ -13,97 +13,31 @@ It reads the config's ``search`` section::
                        drop_path_max=0.3, writeback='pair', seed=0),
         budget=dict(metric='flops', network='imagenet_mobile', max=600e6))  # optional
 
-(data sets: ``search_data``; the budget and its outputs: ``search_budget``.)
-On ``before_run`` it builds the algorithm, loads the data and the evaluator, and
-resumes if asked (``cfg.resume``, ``cfg.load_from``); :class:`SearchLoop` calls
-:meth:`run_generation` once per generation; after each generation it logs, saves the
-history and a checkpoint; after the search it writes the results and pictures.
+and delegates: ``search_build`` reads the section and builds the algorithm, the data
+(``search_data``), the budget (``search_budget``) and the evaluation; ``search_files``
+writes the history, the best genotype, checkpoints and the final results, and resumes
+(``cfg.resume``, ``cfg.load_from``). The hook itself ties them to the runner: on
+``before_run`` it builds the search and attaches itself to the :class:`SearchLoop`,
+which calls :meth:`run_generation` once per generation; it logs every candidate and
+generation, and saves after each generation and at the end.
 """
-import importlib
-import json
-import math
-import os
-import os.path as osp
 import time
 import warnings
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, List, Optional
 
 import torch
 from mmengine.device import get_device
 from mmengine.dist import barrier, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 
-from .. import search as search_core
 from ..registry import HOOKS
-from ..search import (CandidateEvaluator, GenerationRecord, RelativeNAS, make_evaluate,
-                      split_search_data)
-from ..search.checkpoint import (check_fingerprint, latest_search_state, load_search_state,
-                                 make_search_state, restore_rng, save_search_state,
-                                 search_fingerprint)
-from ..search.numerics import set_numerics
-from ..space.genotype import get_genotype, save_genotype
-from ..visualization import plot_genotype, plot_search_curves
+from ..search import GenerationRecord, RelativeNAS
 from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state_digest
 from .log_bridge import CoreLogBridge
-from .search_budget import (best_fields, build_budget, cost_summary, final_cost_message,
-                            save_pareto)
-from .search_data import DATA_KEYS, load_search_images, search_classes, with_num_classes
-
-SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm', 'budget')
-HISTORY_FILE = 'search_history.json'
-BEST_FILE = 'best_genotype.json'
-CURVES_FILE = 'search_curves.png'
-CELLS_DIR = 'cells'
-
-
-def read_search_config(cfg: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """The ``search`` section of a config as plain dicts, its keys checked."""
-    search_cfg = cfg.get('search')
-    if not isinstance(search_cfg, Mapping):
-        raise KeyError(f'{getattr(cfg, "filename", "the config")}: the search needs a "search" '
-                       f'section, a dict with {list(SECTIONS)}')
-    unknown = sorted(set(search_cfg) - set(SECTIONS))
-    if unknown:
-        raise KeyError(f'search: unknown key(s) {unknown}; expected {list(SECTIONS)}')
-    sections = {}
-    for name in SECTIONS:
-        value = search_cfg.get(name, {})
-        if not isinstance(value, Mapping):
-            raise TypeError(f'search.{name}: expected a dict, got {type(value).__name__}')
-        sections[name] = _plain_dict(value)
-    unknown = sorted(set(sections['data']) - set(DATA_KEYS))
-    if unknown:
-        raise KeyError(f'search.data: unknown key(s) {unknown}; expected {list(DATA_KEYS)}')
-    return sections
-
-
-def _plain_dict(value: Mapping[str, Any]) -> Dict[str, Any]:
-    return value.to_dict() if hasattr(value, 'to_dict') else dict(value)
-
-
-def _built(what: str, factory: Any, **kwargs: Any) -> Any:
-    """Call ``factory``; a bad argument becomes an error that names the config section."""
-    try:
-        return factory(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise (TypeError if isinstance(exc, TypeError) else ValueError)(
-            f'{what}: {exc}') from exc
-
-
-def evaluator_class(name: str) -> type:
-    """An evaluator named in relnas_mm.search (``'EagerEvaluator'``) or by a dotted path."""
-    if '.' in name:
-        module, _, attr = name.rpartition('.')
-        try:
-            cls = getattr(importlib.import_module(module), attr, None)
-        except ImportError as exc:
-            raise ValueError(f'search.evaluator.type: cannot import {name!r}: {exc}') from exc
-    else:
-        cls = getattr(search_core, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, CandidateEvaluator)):
-        raise ValueError(f'search.evaluator.type: {name!r} is not a CandidateEvaluator '
-                         f'(e.g. "EagerEvaluator" or "package.module.ClassName")')
-    return cls
+from .search_budget import cost_summary, final_cost_message
+from .search_build import build_search
+from .search_files import SearchFiles
+from .search_loop import SearchLoop
 
 
 @HOOKS.register_module()
@@ -124,7 +58,7 @@ class RelativeNASSearchHook(Hook):
         self.plot = plot
         self.algorithm: Optional[RelativeNAS] = None
         self.evaluate: Optional[DistributedEvaluate] = None
-        self.fingerprint: Dict[str, Any] = {}
+        self.files: Optional[SearchFiles] = None
         self.evaluated_by: List[List[int]] = []
         self._record: Optional[GenerationRecord] = None
         self._started = 0.0
@@ -132,31 +66,26 @@ class RelativeNASSearchHook(Hook):
 
     # ------------------------------------------------------------------ setup
     def before_run(self, runner) -> None:
+        loop = runner.train_loop
+        if not isinstance(loop, SearchLoop):
+            raise RuntimeError(f'RelativeNASSearchHook runs under relnas_mm.SearchLoop '
+                               f'(tools/search.py, relnas_mm.engine.run_search), got '
+                               f'{type(loop).__name__}')
         self._log_bridge = CoreLogBridge(runner.logger)
         self._log_bridge.attach()
-        cfg = read_search_config(runner.cfg)
-        self.fingerprint = search_fingerprint(cfg)
         device = torch.device(get_device())
-        cfg['supernet'] = with_num_classes(cfg['supernet'], search_classes(cfg['data']),
-                                           cfg['data'])
-        budget = build_budget(cfg['budget'], cfg['supernet']['num_classes'], device)
-        self.algorithm = self._build_algorithm(cfg, device, budget)  # fail before the data
-        images, labels = load_search_images(cfg['data'], progress=_loading(runner))
-        data = _built('search.data', split_search_data, images=images, labels=labels,
-                      seed=cfg['data'].get('split_seed', 0),
-                      train_portion=cfg['data'].get('train_portion', 0.5), device=device)
-        evaluator_cfg = dict(cfg['evaluator'])
-        cls = evaluator_class(evaluator_cfg.pop('type', 'FastEvaluator'))
-        runner.logger.info(set_numerics(device, evaluator_cfg.get('deterministic', False)))
-        evaluate = _built('search.evaluator', make_evaluate, data=data, kind=cls,
-                          model_cfg=cfg['supernet'], device=device, **evaluator_cfg)
+        setup = build_search(runner.cfg, device, progress=_loading(runner))
+        runner.logger.info(setup.numerics)
+        self.algorithm = setup.algorithm
+        self.files = SearchFiles(runner.work_dir, setup.fingerprint, self.keep_checkpoints,
+                                 self.plot)
         self.evaluate = DistributedEvaluate(
-            evaluate, on_result=lambda e: self._log_candidate(runner, e))
-        self._log_setup(runner, cfg['data'], data, device)
+            setup.evaluate, on_result=lambda e: self._log_candidate(runner, e))
+        self._log_setup(runner, setup.config['data'], setup.data, device)
         self._maybe_resume(runner)
+        loop.attach(self)
 
-    def _log_setup(self, runner, data_cfg: Mapping[str, Any], data: Any,
-                   device: torch.device) -> None:
+    def _log_setup(self, runner, data_cfg: dict, data: Any, device: torch.device) -> None:
         world_size = get_dist_info()[1]
         runner.logger.info(
             f'RelativeNAS search: {data_cfg.get("dataset", "cifar10")} from '
@@ -169,34 +98,15 @@ class RelativeNASSearchHook(Hook):
                 f'writeback="pair" evaluates one pair at a time: only 2 of the {world_size} '
                 f'ranks have work; search.algorithm.writeback="generation" uses them all')
 
-    @staticmethod
-    def _build_algorithm(cfg: Mapping[str, Dict[str, Any]], device: torch.device,
-                         budget: Optional[search_core.Budget] = None) -> RelativeNAS:
-        kwargs = dict(cfg['algorithm'])
-        seeds = kwargs.pop('init_population', None)
-        if seeds:
-            kwargs['init_population'] = [get_genotype(s) if isinstance(s, (str, dict)) else s
-                                         for s in seeds]
-        return _built('search.algorithm', RelativeNAS, model_cfg=cfg['supernet'],
-                      device=device, budget=budget, **kwargs)
-
     def _maybe_resume(self, runner) -> None:
-        resume, load_from = runner.cfg.get('resume', False), runner.cfg.get('load_from')
-        if not resume:
-            if load_from:
-                raise ValueError(f'load_from={load_from!r} without resume: the search only '
-                                 f'resumes its own checkpoints (tools/search.py --resume PATH)')
-            return
-        path = load_from or latest_search_state(runner.work_dir)
+        resume = runner.cfg.get('resume', False)
+        path = self.files.checkpoint_to_resume(resume, runner.cfg.get('load_from'))
         if path is None:
-            runner.logger.warning(f'--resume: no search checkpoint in {runner.work_dir}; '
-                                  f'starting a new search')
+            if resume:
+                runner.logger.warning(f'--resume: no search checkpoint in {runner.work_dir}; '
+                                      f'starting a new search')
             return
-        state = load_search_state(path)
-        check_fingerprint(state['fingerprint'], self.fingerprint, path)
-        self.algorithm.load_state_dict(state['algorithm'])
-        restore_rng(state['rng'])
-        self.evaluated_by = [list(r) for r in state['extra'].get('evaluated_by', [])]
+        self.evaluated_by = self.files.resume(path, self.algorithm)
         runner.logger.info(f'Resumed the search from {path}: {self.algorithm.generation} of '
                            f'{self.algorithm.generations} generations done')
 
@@ -250,12 +160,7 @@ class RelativeNASSearchHook(Hook):
                  diversity=record.diversity, nonfinite=len(record.nonfinite), **cost_scalars),
             step=g)
         if is_main_process():
-            self._save_history(runner.work_dir)
-            self._save_best(runner.work_dir)
-            path = save_search_state(
-                make_search_state(self.algorithm.state_dict(), self.algorithm.generation,
-                                  self.fingerprint, dict(evaluated_by=self.evaluated_by)),
-                runner.work_dir, keep=self.keep_checkpoints)
+            path = self.files.save_generation(self.algorithm, self.evaluated_by)
             runner.logger.info(f'Saved the search state to {path}')
         barrier()
 
@@ -264,20 +169,11 @@ class RelativeNASSearchHook(Hook):
         if not self.algorithm.history:
             return
         if is_main_process():
-            work_dir = runner.work_dir
-            self._save_history(work_dir)
-            best = self._save_best(work_dir)
-            outputs = [osp.join(work_dir, HISTORY_FILE), best]
-            if self.plot:
-                outputs += plot_genotype(self.algorithm.best_genotype(),
-                                         osp.join(work_dir, CELLS_DIR))
-                outputs += plot_search_curves(self._history(), osp.join(work_dir, CURVES_FILE))
+            outputs = self.files.save_results(self.algorithm, self.evaluated_by)
             budget = self.algorithm.budget
             which = 'lowest validation loss in the last generation'
             if budget is not None:
-                outputs += save_pareto(self._history(), budget, work_dir, self.plot)
-                level, message = final_cost_message(self.algorithm.history, budget)
-                runner.logger.log(level, message)
+                runner.logger.log(*final_cost_message(self.algorithm.history, budget))
                 which = f'lowest validation loss within the {budget.metric} budget, last generation'
             runner.logger.info(
                 f'Search finished. Best genotype ({which}): '
@@ -291,28 +187,6 @@ class RelativeNASSearchHook(Hook):
         if self._log_bridge is not None:
             self._log_bridge.detach()
 
-    def _history(self) -> List[Dict[str, Any]]:
-        history = [r.to_dict() for r in self.algorithm.history]
-        for entry, ranks in zip(history, self.evaluated_by):
-            entry['evaluated_by'] = ranks
-        return history
-
-    def _save_history(self, work_dir: str) -> None:
-        path = osp.join(work_dir, HISTORY_FILE)
-        with open(f'{path}.tmp', 'w') as f:
-            json.dump(dict(search=self.fingerprint, generations=self._history()), f, indent=1)
-        os.replace(f'{path}.tmp', path)
-
-    def _save_best(self, work_dir: str) -> str:
-        record = self.algorithm.history[-1]
-        path = osp.join(work_dir, BEST_FILE)
-        extra = ({} if self.algorithm.budget is None else
-                 best_fields(record.to_dict(), self.algorithm.budget))
-        save_genotype(self.algorithm.best_genotype(), path, generation=record.generation,
-                      val_loss=_finite(record.best_loss), val_acc=_finite(record.best_acc),
-                      **extra)
-        return path
-
 
 def _loading(runner):
     """Progress of loading an image folder, in the log every 10%."""
@@ -320,10 +194,6 @@ def _loading(runner):
         if done == total or done * 10 // total != (done - 1) * 10 // total:
             runner.logger.info(f'Loading the search images: {done}/{total}')
     return progress
-
-
-def _finite(value: float) -> Optional[float]:
-    return float(value) if math.isfinite(value) else None
 
 
 def _hms(seconds: float) -> str:

@@ -4,9 +4,10 @@ A search has no optimizer, dataloader or iterations of its own (each candidate i
 trained inside the evaluator), so it does not go through ``Runner.train()``, which
 requires all three. :func:`run_search` takes a Runner built from the config (env,
 distributed init, seeds, logger, visualizer, work_dir, hooks) and runs the loop in
-``cfg.search_loop`` between the ``before_run`` and ``after_run`` hooks. The loop
-calls the epoch-level hooks once per generation, and the search hook's
-``run_generation`` in between.
+``cfg.search_loop`` between the ``before_run`` and ``after_run`` hooks; the loop is
+the runner's ``train_loop`` (so ``runner.epoch`` counts generations), and the search
+hook attaches itself to it in ``before_run``. The loop calls the epoch-level hooks
+once per generation, and the search hook's ``run_generation`` in between.
 """
 from typing import Any, Dict, Optional
 
@@ -14,7 +15,6 @@ from mmengine.model import BaseModel
 from mmengine.runner import BaseLoop
 
 from ..registry import LOOPS, MODELS
-from .search_hook import RelativeNASSearchHook
 
 
 @MODELS.register_module()
@@ -38,27 +38,34 @@ class SearchLoop(BaseLoop):
 
     ``runner.call_hook('before_train')`` / ``('after_train')`` frame the generations,
     as in a training loop. The loop stops when the algorithm says it is finished,
-    so a resumed search runs only the generations left.
+    so a resumed search runs only the generations left. ``search`` is the
+    ``RelativeNASSearchHook``, which attaches itself in ``before_run``.
     """
 
     def __init__(self, runner, dataloader: Optional[Dict] = None) -> None:
         super().__init__(runner, dataloader)
-        hooks = [h for h in runner.hooks if isinstance(h, RelativeNASSearchHook)]
-        if len(hooks) != 1:
-            raise RuntimeError(f'SearchLoop needs exactly one RelativeNASSearchHook in '
-                               f'custom_hooks, found {len(hooks)}')
-        self.search = hooks[0]
+        self.search: Optional[Any] = None
+
+    def attach(self, search: Any) -> None:
+        """Take ``search`` (the hook that carries the search) as the one to run."""
+        if self.search is not None and self.search is not search:
+            raise RuntimeError('SearchLoop runs one search: a second RelativeNASSearchHook '
+                               'attached itself; keep one in custom_hooks')
+        self.search = search
 
     @property
     def epoch(self) -> int:
         """Generations finished so far."""
-        return self.search.algorithm.generation if self.search.algorithm else 0
+        return self.search.algorithm.generation if self.search is not None else 0
 
     @property
     def max_epochs(self) -> int:
-        return self.search.algorithm.generations if self.search.algorithm else 0
+        return self.search.algorithm.generations if self.search is not None else 0
 
     def run(self) -> Any:
+        if self.search is None:
+            raise RuntimeError('SearchLoop has no search to run: add '
+                               'dict(type="relnas_mm.RelativeNASSearchHook") to custom_hooks')
         runner = self.runner
         runner.call_hook('before_train')
         while not self.search.finished:
@@ -73,6 +80,7 @@ def run_search(runner) -> Any:
     """Run the search configured in ``runner.cfg`` (see the module docstring)."""
     loop_cfg = dict(runner.cfg.get('search_loop', dict(type='relnas_mm.SearchLoop')))
     loop = LOOPS.build(loop_cfg, default_args=dict(runner=runner, dataloader=None))
+    runner._train_loop = loop  # as Runner.train() does: runner.train_loop, runner.epoch
     runner.call_hook('before_run')
     algorithm = loop.run()
     runner.call_hook('after_run')

@@ -21,16 +21,11 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import MODELS
-from ..space.genotype import Genotype, GenotypeError, get_genotype
+from ..space.genotype import Genotype, GenotypeError, get_genotype, reduction_layers
 from .cell import Cell
 
 NUM_STAGES = 4
 STEM_TYPES = ('imagenet', 'cifar')
-
-
-def reduction_indices(num_cells: int) -> Tuple[int, int]:
-    """Indices of the two reduction cells (DARTS: L//3 and 2L//3)."""
-    return num_cells // 3, 2 * num_cells // 3
 
 
 def _cifar_stem(in_channels: int, channels: int) -> nn.Sequential:
@@ -128,7 +123,7 @@ class RelNASNet(BaseModule):
             self.stem0, self.stem1 = _imagenet_stems(in_channels, c)
             c_prev_prev, c_prev, reduction_prev = c, c, True
 
-        reductions = reduction_indices(num_cells)
+        reductions = reduction_layers(num_cells)
         self.cells = nn.ModuleList()
         self.cell_stages: List[int] = []
         c_curr = c

@@ -5,7 +5,7 @@ pair of the genotype gets its own module, in genotype order, so ``ops[k]`` is th
 k-th pair of the cell: the same order as the authors' ``_ops`` list, which keeps
 checkpoint conversion a pure renaming.
 """
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -18,17 +18,31 @@ def drop_path(x: torch.Tensor, p: float,
               generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Zero whole samples with probability ``p`` and rescale the rest by 1/(1-p).
 
-    DARTS regularises a cell's edges this way during final training; the rescaling
-    keeps the expected value of the edge output unchanged.
+    DARTS regularises a cell's edges this way (in the search network and in final
+    training); the rescaling keeps the expected value of the edge output unchanged.
+    The mask comes from one uniform draw per sample from ``generator`` (torch's
+    global RNG when None), so a search replays it exactly, also in a CUDA graph.
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f'drop path probability must be in [0, 1), got {p}')
     if p == 0.0:
         return x
     keep = 1.0 - p
-    mask = torch.empty((x.shape[0], ) + (1, ) * (x.dim() - 1), dtype=x.dtype,
-                       device=x.device).bernoulli_(keep, generator=generator)
-    return x / keep * mask
+    noise = torch.rand((x.shape[0], ) + (1, ) * (x.dim() - 1), generator=generator,
+                       device=x.device, dtype=x.dtype)
+    return x * (noise < keep).to(x.dtype) / keep
+
+
+def preprocessing(c_prev_prev: int, c_prev: int, c: int,
+                  reduction_prev: bool) -> Tuple[nn.Module, nn.Module]:
+    """The DARTS cell's two input layers (``preprocess0``, ``preprocess1``) to ``c`` channels.
+
+    The first input, from two cells back, has twice the resolution of the second when
+    the previous cell reduced, and is then reduced by FactorizedReduce.
+    """
+    preprocess0 = (FactorizedReduce(c_prev_prev, c) if reduction_prev
+                   else ReLUConvBN(c_prev_prev, c, 1, 1, 0))
+    return preprocess0, ReLUConvBN(c_prev, c, 1, 1, 0)
 
 
 class Cell(nn.Module):
@@ -50,11 +64,8 @@ class Cell(nn.Module):
         super().__init__()
         genotype = validate(genotype)
         self.reduction = reduction
-        if reduction_prev:
-            self.preprocess0 = FactorizedReduce(c_prev_prev, c)
-        else:
-            self.preprocess0 = ReLUConvBN(c_prev_prev, c, 1, 1, 0)
-        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
+        self.preprocess0, self.preprocess1 = preprocessing(c_prev_prev, c_prev, c,
+                                                           reduction_prev)
         pairs = genotype.reduce if reduction else genotype.normal
         self.concat: List[int] = list(
             genotype.reduce_concat if reduction else genotype.normal_concat)

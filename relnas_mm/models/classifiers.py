@@ -20,12 +20,15 @@ from mmengine.structures import BaseDataElement
 from torch import nn
 
 from ..registry import MODELS
+from ..search import augment
+from ..space.genotype import reduction_layers
 from .backbone import RelNASNet
 from .heads import AuxiliaryHeadCIFAR, AuxiliaryHeadImageNet
 
-# DARTS's CIFAR-10 statistics (0.4914, 0.4822, 0.4465) / (0.2470, 0.2435, 0.2616), x255.
-CIFAR_MEAN = [125.307, 122.95, 113.865]
-CIFAR_STD = [62.993, 62.089, 66.705]
+# CIFAR-10's statistics (defined once, 0..1, in search.augment) on ImgDataPreprocessor's
+# 0..255 scale.
+CIFAR_MEAN = [round(255 * m, 3) for m in augment.CIFAR_MEAN]
+CIFAR_STD = [round(255 * s, 3) for s in augment.CIFAR_STD]
 IMAGENET_MEAN = [123.675, 116.28, 103.53]
 IMAGENET_STD = [58.395, 57.12, 57.375]
 DataSamples = Optional[Sequence[Any]]
@@ -122,7 +125,7 @@ class RelNASClassifier(BaseModel):
     def _check_aux_cell(self, auxiliary_cell: Optional[int]) -> int:
         num_cells = self.backbone.num_cells
         if auxiliary_cell is None:
-            return 2 * num_cells // 3
+            return reduction_layers(num_cells)[1]
         if not 0 <= auxiliary_cell < num_cells:
             raise ValueError(f'auxiliary_cell must be in 0..{num_cells - 1}, '
                              f'got {auxiliary_cell}')

@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Optional
 
 import torch
 
-from ..space.genotype import Genotype
+from ..space.genotype import Genotype, reduction_layers
 
 # Tensor names of conv (weight) and BatchNorm modules.
 PARAM_SUFFIXES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
@@ -141,7 +141,7 @@ def _op_table(name: str, stride: int) -> Optional[Dict[str, str]]:
 def _cell_key(key: str, match: re.Match, genotype: Genotype, info: NetworkInfo) -> str:
     i = int(match.group(1))
     rest = match.group(4)
-    reductions = (info.num_cells // 3, 2 * info.num_cells // 3)
+    reductions = reduction_layers(info.num_cells)
     reduction = i in reductions
     prefix = f'backbone.cells.{i}'
     if match.group(2).startswith('preprocess'):

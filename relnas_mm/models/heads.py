@@ -10,9 +10,30 @@ from torch import nn
 
 
 class _AuxiliaryHead(nn.Module):
-    """Shared forward: the features must shrink to 1x1 before the linear layer."""
+    """avg-pool 5 (stride ``pool_stride``), 1x1 conv to 128, 2x2 conv to 768, linear.
+
+    The features must shrink to 1x1 before the linear layer; ``bn_768`` says whether
+    a BatchNorm follows the 768-channel conv (the authors' heads differ there).
+    """
 
     expected_input = ''
+    pool_stride = 3
+    bn_768 = True
+
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        layers = [
+            nn.ReLU(inplace=False),
+            nn.AvgPool2d(5, stride=self.pool_stride, padding=0, count_include_pad=False),
+            nn.Conv2d(in_channels, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(128, 768, 2, bias=False),
+        ]
+        if self.bn_768:
+            layers.append(nn.BatchNorm2d(768))
+        self.features = nn.Sequential(*layers, nn.ReLU(inplace=False))
+        self.classifier = nn.Linear(768, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.features(x)
@@ -25,40 +46,15 @@ class _AuxiliaryHead(nn.Module):
 
 
 class AuxiliaryHeadCIFAR(_AuxiliaryHead):
-    """The CIFAR auxiliary head: avg-pool 5/3, 1x1 conv to 128, 2x2 conv to 768."""
+    """The CIFAR auxiliary head: pool stride 3, BN after the 768-channel conv."""
 
     expected_input = 'an 8x8 input (32x32 images)'
 
-    def __init__(self, in_channels: int, num_classes: int) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
-            nn.Conv2d(in_channels, 128, 1, bias=False),
-            nn.BatchNorm2d(128),
-            nn.ReLU(inplace=False),
-            nn.Conv2d(128, 768, 2, bias=False),
-            nn.BatchNorm2d(768),
-            nn.ReLU(inplace=False),
-        )
-        self.classifier = nn.Linear(768, num_classes)
-
 
 class AuxiliaryHeadImageNet(_AuxiliaryHead):
-    """The ImageNet auxiliary head: as CIFAR's but pool stride 2 and no BN after
-    the 768-channel conv (the authors' ImageNet head omits it)."""
+    """The ImageNet auxiliary head: pool stride 2 and no BN after the 768-channel conv
+    (the authors' ImageNet head omits it)."""
 
     expected_input = 'a 7x7 input (224x224 images)'
-
-    def __init__(self, in_channels: int, num_classes: int) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.AvgPool2d(5, stride=2, padding=0, count_include_pad=False),
-            nn.Conv2d(in_channels, 128, 1, bias=False),
-            nn.BatchNorm2d(128),
-            nn.ReLU(inplace=False),
-            nn.Conv2d(128, 768, 2, bias=False),
-            nn.ReLU(inplace=False),
-        )
-        self.classifier = nn.Linear(768, num_classes)
+    pool_stride = 2
+    bn_768 = False

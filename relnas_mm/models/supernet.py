@@ -7,13 +7,14 @@ writing back is a per-module choice of source (see ``relnas_mm.search.weight_set
 
 Plain PyTorch, no mmengine.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 from torch import nn
 
-from ..space.genotype import NUM_NODES, Genotype, Pair, validate
-from ..space.operations import PRIMITIVES, FactorizedReduce, ReLUConvBN, build_op
+from ..space.genotype import NUM_NODES, Genotype, Pair, reduction_layers, validate
+from ..space.operations import PRIMITIVES, build_op
+from .cell import drop_path, preprocessing
 
 NUM_OPS = len(PRIMITIVES)
 #: edges of a cell: node j takes inputs 0 .. 1 + j
@@ -54,11 +55,6 @@ def candidate_keys(keys: Sequence[str], used: Sequence[str]) -> List[str]:
     return [k for k in keys if op_module_of(k) is None or op_module_of(k) in used]
 
 
-def reduction_layers(num_cells: int) -> Tuple[int, int]:
-    """Indices of the two reduction cells (DARTS: at 1/3 and 2/3 of the depth)."""
-    return num_cells // 3, 2 * num_cells // 3
-
-
 def used_modules(genotype: Genotype, num_cells: int) -> List[str]:
     """Prefixes (``cells.{i}.ops.{k}``) of the op modules ``genotype`` runs in a SuperNet.
 
@@ -74,15 +70,6 @@ def used_modules(genotype: Genotype, num_cells: int) -> List[str]:
     return used
 
 
-def drop_path(x: torch.Tensor, drop_prob: float,
-              generator: Optional[torch.Generator]) -> torch.Tensor:
-    """Zero whole samples with probability ``drop_prob``, scale survivors by 1/keep."""
-    keep = 1.0 - drop_prob
-    noise = torch.rand((x.size(0), 1, 1, 1), generator=generator, device=x.device,
-                       dtype=x.dtype)
-    return x * (noise < keep).to(x.dtype) / keep
-
-
 class SearchCell(nn.Module):
     """A cell holding a module for each of the 14 edges x 7 operations."""
 
@@ -90,11 +77,8 @@ class SearchCell(nn.Module):
                  reduction_prev: bool) -> None:
         super().__init__()
         self.reduction = reduction
-        if reduction_prev:
-            self.preprocess0 = FactorizedReduce(c_prev_prev, channels)
-        else:
-            self.preprocess0 = ReLUConvBN(c_prev_prev, channels, 1, 1, 0)
-        self.preprocess1 = ReLUConvBN(c_prev, channels, 1, 1, 0)
+        self.preprocess0, self.preprocess1 = preprocessing(c_prev_prev, c_prev, channels,
+                                                           reduction_prev)
         self.ops = nn.ModuleList()
         for node in range(NUM_NODES):
             for inp in range(2 + node):

@@ -20,6 +20,7 @@ from ..space.encoding import DIM, bounds, decode_population
 from ..space.genotype import Genotype, format_genotype, parse_genotype
 from ..space.operations import PRIMITIVES
 from .budget import Budget
+from .checkpoint import check_same_config
 from .evaluator import CandidateJob, CandidateResult
 from .slow_fast import (check_pop_size, constrained_first_is_fast, diversity, draw_coefficients,
                         fitness, initial_population, make_pairs, slow_fast_update,
@@ -336,7 +337,11 @@ class RelativeNAS:
                                'weight_set', 'history') if k not in state]
         if missing:
             raise KeyError(f'RelativeNAS state lacks key(s) {missing}')
-        _check_same_config(state['config'], self.config())
+        check_same_config(
+            state['config'], self.config(),
+            'checkpoint search config differs at {key!r}: checkpoint has {old!r}, this '
+            'search has {new!r}; it was made by a different search (config or search '
+            'space) and cannot be resumed here')
         shape = (self.pop_size, DIM)
         for key in ('population', 'velocity'):
             if tuple(state[key].shape) != shape:
@@ -350,24 +355,3 @@ class RelativeNAS:
         self.history = [GenerationRecord.from_dict(r) for r in state['history']]
         if self.budget is not None:
             self.budget.load_state_dict(state['budget'])
-
-
-def _flatten(config: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f'{prefix}{key}.'))
-        else:
-            flat[f'{prefix}{key}'] = value
-    return flat
-
-
-def _check_same_config(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
-    """Raise ValueError naming the first key where a checkpoint's config differs."""
-    saved_flat, current_flat = _flatten(saved), _flatten(current)
-    for key in sorted(set(saved_flat) | set(current_flat)):
-        a, b = saved_flat.get(key, '<absent>'), current_flat.get(key, '<absent>')
-        if a != b:
-            raise ValueError(f'checkpoint search config differs at {key!r}: checkpoint has '
-                             f'{a!r}, this search has {b!r}; it was made by a different '
-                             f'search (config or search space) and cannot be resumed here')

@@ -13,8 +13,6 @@ from ..space.genotype import Genotype, format_genotype
 from .slow_fast import violation
 
 METRICS = ('flops', 'params', 'latency')
-#: How each metric is written in logs and pictures.
-UNITS = {'flops': 'FLOPs (multiply-adds)', 'params': 'parameters', 'latency': 'latency (ms)'}
 MeasureFn = Callable[[List[Genotype]], List[float]]
 
 

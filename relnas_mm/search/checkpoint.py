@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 import torch
 
+from ..utils.fileio import atomic_write
+
 STATE_KIND = 'relnas_mm.search_state'
 STATE_VERSION = 1
 LATEST_FILE = 'latest_search_state'
@@ -34,14 +36,30 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
+def flatten_config(tree: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
+    """Nested dicts as one flat dict (``{'algorithm.pop_size': 20}``); flat ones unchanged."""
     flat: Dict[str, Any] = {}
     for key, value in tree.items():
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f'{prefix}{key}.'))
+            flat.update(flatten_config(value, f'{prefix}{key}.'))
         else:
             flat[f'{prefix}{key}'] = value
     return flat
+
+
+def check_same_config(saved: Mapping[str, Any], current: Mapping[str, Any],
+                      message: str) -> None:
+    """Refuse to resume from a different configuration, naming the first key that differs.
+
+    Both configs are flattened, so a nested difference names its full key; ``message``
+    words the error for the caller and is formatted with ``key``, ``old`` (saved) and
+    ``new`` (current). Raises ``SearchStateError``.
+    """
+    saved_flat, current_flat = flatten_config(saved), flatten_config(current)
+    for key in sorted(set(saved_flat) | set(current_flat)):
+        old, new = saved_flat.get(key, '<absent>'), current_flat.get(key, '<absent>')
+        if old != new:
+            raise SearchStateError(message.format(key=key, old=old, new=new))
 
 
 def search_fingerprint(search_cfg: Mapping[str, Any]) -> Dict[str, Any]:
@@ -49,20 +67,18 @@ def search_fingerprint(search_cfg: Mapping[str, Any]) -> Dict[str, Any]:
 
     Returned flat (``'algorithm.pop_size': 20``) so a mismatch names its key.
     """
-    flat = _flatten(_plain(dict(search_cfg)))
+    flat = flatten_config(_plain(dict(search_cfg)))
     return {k: v for k, v in flat.items() if k not in RESUMABLE_KEYS}
 
 
 def check_fingerprint(saved: Mapping[str, Any], current: Mapping[str, Any],
                       path: str) -> None:
     """Refuse a checkpoint made with other search settings, naming the first key that differs."""
-    for key in sorted(set(saved) | set(current)):
-        old, new = saved.get(key, '<absent>'), current.get(key, '<absent>')
-        if old != new:
-            raise SearchStateError(
-                f'{path} was saved by a different search: search.{key} is {old!r} there '
-                f'but {new!r} in this config; resume it with the config it was made with, '
-                f'or start a new search in another work_dir')
+    check_same_config(
+        saved, current,
+        f'{path} was saved by a different search: search.{{key}} is {{old!r}} there but '
+        f'{{new!r}} in this config; resume it with the config it was made with, or start '
+        f'a new search in another work_dir')
 
 
 def capture_rng() -> Dict[str, Any]:
@@ -104,13 +120,6 @@ def make_search_state(algorithm_state: Mapping[str, Any], generation: int,
                 rng=capture_rng(), extra=dict(extra or {}))
 
 
-def _atomic_write_text(path: str, text: str) -> None:
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def save_search_state(state: Mapping[str, Any], work_dir: str, keep: int = 3) -> str:
     """Write ``state`` atomically as ``search_state_gen_XXX.pth``, point ``latest`` at it,
     and delete all but the newest ``keep`` such files. Returns the file path.
@@ -122,10 +131,10 @@ def save_search_state(state: Mapping[str, Any], work_dir: str, keep: int = 3) ->
     os.makedirs(work_dir, exist_ok=True)
     name = _NAME.format(int(state['generation']))
     path = osp.join(work_dir, name)
-    tmp = f'{path}.tmp'
-    torch.save(dict(state), tmp)
-    os.replace(tmp, path)
-    _atomic_write_text(osp.join(work_dir, LATEST_FILE), name + '\n')
+    with atomic_write(path, 'wb') as f:
+        torch.save(dict(state), f)
+    with atomic_write(osp.join(work_dir, LATEST_FILE)) as f:
+        f.write(name + '\n')
     for old in list_search_states(work_dir)[:-keep]:
         os.remove(old)
     return path

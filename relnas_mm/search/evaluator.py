@@ -1,8 +1,10 @@
 """Low-fidelity estimation of a candidate: one epoch from the weight set, then validate.
 
 ``CandidateEvaluator`` is the one interface the search calls (through a plain
-``evaluate(jobs) -> results`` function); ``EagerEvaluator`` is the plain PyTorch
-reference, and a faster engine can replace it without touching the search.
+``evaluate(jobs) -> results`` function); ``SuperNetEvaluator`` holds what every
+evaluator of SuperNet candidates shares (settings, device and data, numerics, label
+check, result assembly); ``EagerEvaluator`` is the plain PyTorch reference, and a
+faster engine (``FastEvaluator``) can replace it without touching the search.
 
 With an evaluator ``ev``, the search's evaluate function is simply
 ``lambda jobs: [ev.evaluate(job) for job in jobs]``.
@@ -10,7 +12,7 @@ With an evaluator ``ev``, the search's evaluate function is simply
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -65,6 +67,11 @@ class CandidateEvaluator(ABC):
     @abstractmethod
     def evaluate(self, job: CandidateJob) -> CandidateResult:
         """Run one job; must not modify ``job.weights`` in place."""
+
+    def evaluate_many(self, jobs: Sequence[CandidateJob]) -> List[CandidateResult]:
+        """Results of ``jobs`` in their order; an evaluator that runs several candidates
+        at once overrides this (a job's result must not depend on the others)."""
+        return [self.evaluate(job) for job in jobs]
 
 
 @dataclass
@@ -136,14 +143,18 @@ def split_search_data(images: Any, labels: Any, seed: int, train_portion: float 
     return SearchData(images[train], labels[train], images[valid], labels[valid]).to(device)
 
 
-class EagerEvaluator(CandidateEvaluator):
-    """The plain PyTorch reference estimation (the authors' procedure).
+@dataclass
+class PendingResult:
+    """A candidate whose work is done or enqueued: its sums still on the device
+    (training loss sum, validation loss sum, correct predictions) and its trained state."""
 
-    Builds one SuperNet once and reuses it for every job: load the job's weights, set
-    its genotype and drop-path rate, train one epoch over the training half (the last
-    partial batch kept) with a fresh SGD and gradient-norm clipping, then one
-    eval-mode pass over the validation half. Losses stay on the device until the end,
-    so there is one host sync per candidate.
+    job: CandidateJob
+    sums: torch.Tensor
+    state: Dict[str, torch.Tensor]
+
+
+class SuperNetEvaluator(CandidateEvaluator):
+    """What every evaluator of SuperNet candidates shares; subclasses do the training.
 
     Args:
         data: the search halves (moved to ``device`` if needed).
@@ -160,14 +171,14 @@ class EagerEvaluator(CandidateEvaluator):
                  batch_size: int = 256, momentum: float = 0.9, weight_decay: float = 3e-4,
                  grad_clip: float = 5.0, augment_valid: bool = False,
                  device: Device = None, deterministic: bool = False) -> None:
-        if batch_size < 1:
-            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f'{type(self).__name__}: batch_size must be an integer >= 1, '
+                             f'got {batch_size!r}')
         self.device = torch.device(device) if device is not None else data.device
         self.numerics = set_numerics(self.device, deterministic)
         self.data = data if data.device == self.device else data.to(self.device)
         self.model_cfg = supernet_config(**(model_cfg or {}))
         self._check_labels()
-        self.model = SuperNet(**self.model_cfg).to(self.device)
         self.batch_size = batch_size
         self.momentum = momentum
         self.weight_decay = weight_decay
@@ -187,6 +198,34 @@ class EagerEvaluator(CandidateEvaluator):
         """Training steps per candidate: ceil(n_train / batch_size)."""
         return math.ceil(self.data.train_images.shape[0] / self.batch_size)
 
+    def _results(self, pending: Sequence[PendingResult]) -> List[CandidateResult]:
+        """Turn finished candidates into results with one host sync for all of them."""
+        values = torch.stack([p.sums for p in pending]).tolist()
+        n_train, n_valid = self.data.train_images.shape[0], self.data.valid_images.shape[0]
+        results = []
+        for p, (train_sum, valid_sum, correct) in zip(pending, values):
+            loss, train_loss = valid_sum / n_valid, train_sum / n_train
+            results.append(CandidateResult(
+                index=p.job.index, loss=loss, acc=correct / n_valid, train_loss=train_loss,
+                state=p.state, finite=math.isfinite(loss) and math.isfinite(train_loss)))
+        return results
+
+
+class EagerEvaluator(SuperNetEvaluator):
+    """The plain PyTorch reference estimation (the authors' procedure).
+
+    Builds one SuperNet once and reuses it for every job: load the job's weights, set
+    its genotype and drop-path rate, train one epoch over the training half (the last
+    partial batch kept) with a fresh SGD and gradient-norm clipping, then one
+    eval-mode pass over the validation half. Losses stay on the device until the end,
+    so there is one host sync per candidate. Arguments: see ``SuperNetEvaluator``.
+    """
+
+    def __init__(self, data: SearchData, model_cfg: Optional[Mapping[str, Any]] = None,
+                 **settings: Any) -> None:
+        super().__init__(data, model_cfg, **settings)
+        self.model = SuperNet(**self.model_cfg).to(self.device)
+
     def evaluate(self, job: CandidateJob) -> CandidateResult:
         generator = torch.Generator(device=self.device)
         generator.manual_seed(int(job.seed))
@@ -197,17 +236,12 @@ class EagerEvaluator(CandidateEvaluator):
         model.generator = generator
         train_sum = self._train_epoch(job.lr, generator)
         valid_sum, correct = self._validate(generator)
-        n_train = self.data.train_images.shape[0]
-        n_valid = self.data.valid_images.shape[0]
-        train_sum, valid_sum, correct = torch.stack([train_sum, valid_sum, correct]).tolist()
-        loss, train_loss = valid_sum / n_valid, train_sum / n_train
         trained = model.state_dict()
         state = {k: trained[k].detach().clone()
                  for k in candidate_keys(list(trained), model.used_modules(job.genotype))}
         model.generator = None
-        return CandidateResult(index=job.index, loss=loss, acc=correct / n_valid,
-                               train_loss=train_loss, state=state,
-                               finite=math.isfinite(loss) and math.isfinite(train_loss))
+        return self._results([PendingResult(job, torch.stack([train_sum, valid_sum, correct]),
+                                            state)])[0]
 
     def _train_epoch(self, lr: float, generator: torch.Generator) -> torch.Tensor:
         model, data = self.model, self.data

@@ -29,7 +29,6 @@ No mmengine here: the GPU machines run torch alone.
 """
 import contextlib
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, ContextManager, Dict, Generator, List, Mapping, Optional
 
@@ -37,10 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.supernet import SuperNet, candidate_keys, op_module_of, supernet_config
+from ..models.supernet import SuperNet, candidate_keys, op_module_of
 from .augment import augment_batch, normalize
-from .evaluator import CandidateEvaluator, CandidateJob, CandidateResult, Device, SearchData
-from .numerics import set_numerics
+from .evaluator import (CandidateJob, CandidateResult, Device, PendingResult, SearchData,
+                        SuperNetEvaluator)
 
 logger = logging.getLogger('relnas_mm')
 
@@ -134,17 +133,6 @@ class _Replica:
                 module.training = mode
 
 
-@dataclass
-class _Pending:
-    """A candidate whose work is enqueued: sums still on the device, trained tensors."""
-
-    job: CandidateJob
-    sums: torch.Tensor  # (train loss sum, valid loss sum, correct)
-    trained: Dict[str, torch.Tensor]
-    n_train: int
-    n_valid: int
-
-
 class CaptureFailed(RuntimeError):
     """A CUDA graph capture did not succeed; the candidate is rerun eagerly."""
 
@@ -169,10 +157,10 @@ def new_graph() -> Any:
     return torch.cuda.CUDAGraph()
 
 
-class FastEvaluator(CandidateEvaluator):
+class FastEvaluator(SuperNetEvaluator):
     """The reference estimation (``EagerEvaluator``), engineered for speed.
 
-    Same arguments and results as ``EagerEvaluator``, plus:
+    Same arguments (``SuperNetEvaluator``) and results as ``EagerEvaluator``, plus:
 
     Args:
         cuda_graph: capture each candidate's training step and validation forward as
@@ -182,8 +170,6 @@ class FastEvaluator(CandidateEvaluator):
         channels_last: run the network in channels-last memory format: other kernels,
             so results differ from the reference by rounding (close, not bitwise).
             None (default): on for the CPU, where it is faster, off on CUDA.
-        deterministic: IEEE fp32 and deterministic kernels (see ``set_numerics``);
-            without it a GPU search uses TF32 and agrees with itself only statistically.
         sgd: 'foreach' (multi-tensor kernels, bitwise the same as ``torch.optim.SGD``'s
             default), 'fused' (one kernel; may differ in the last bits) or 'loop'
             (one tensor at a time).
@@ -206,17 +192,13 @@ class FastEvaluator(CandidateEvaluator):
                  sgd: str = 'foreach', norm: str = 'cudnn', streams: int = 1,
                  warmup_steps: int = 1, valid_batch_size: Optional[int] = None,
                  deterministic: bool = False) -> None:
-        self.device = torch.device(device) if device is not None else data.device
-        self.numerics = set_numerics(self.device, deterministic)
-        self.data = data if data.device == self.device else data.to(self.device)
-        self.model_cfg = supernet_config(**(model_cfg or {}))
+        super().__init__(data, model_cfg, batch_size=batch_size, momentum=momentum,
+                         weight_decay=weight_decay, grad_clip=grad_clip,
+                         augment_valid=augment_valid, device=device,
+                         deterministic=deterministic)
         _check_settings(batch_size, valid_batch_size, augment_valid, sgd, streams,
                         warmup_steps)
-        _check_labels(self.data, self.model_cfg['num_classes'])
-        self.batch_size = batch_size
         self.valid_batch_size = valid_batch_size or batch_size
-        self.momentum, self.weight_decay, self.grad_clip = momentum, weight_decay, grad_clip
-        self.augment_valid = augment_valid
         on_cuda = self.device.type == 'cuda'
         self.cuda_graph = bool(cuda_graph) and on_cuda
         if cuda_graph and not on_cuda:
@@ -249,10 +231,6 @@ class FastEvaluator(CandidateEvaluator):
         return _Replica(model, dict(model.state_dict(keep_vars=True)), stream, shared, ops,
                         pool)
 
-    def num_steps(self) -> int:
-        """Training steps per candidate: ceil(n_train / batch_size)."""
-        return math.ceil(self.data.train_images.shape[0] / self.batch_size)
-
     # ------------------------------------------------------------------------- API
     def evaluate(self, job: CandidateJob) -> CandidateResult:
         return self.evaluate_many([job])[0]
@@ -268,7 +246,7 @@ class FastEvaluator(CandidateEvaluator):
         waiting = list(enumerate(jobs))
         free = list(self._replicas)
         running: List[list] = []
-        pending: List[Optional[_Pending]] = [None] * len(jobs)
+        pending: List[Optional[PendingResult]] = [None] * len(jobs)
         while waiting or running:
             while free and waiting:
                 pos, job = waiting.pop(0)
@@ -283,11 +261,11 @@ class FastEvaluator(CandidateEvaluator):
                         pending[pos] = done.value
                         running.remove(entry)
                         free.append(replica)
-        return _results(pending)
+        return self._results(pending)
 
     # ------------------------------------------------------------------------- one candidate
     def _candidate(self, replica: _Replica, job: CandidateJob,
-                   main: Optional[Any]) -> Generator[None, None, _Pending]:
+                   main: Optional[Any]) -> Generator[None, None, PendingResult]:
         """Enqueue one job on ``replica``'s stream, yielding after every step; rerun it
         eagerly, from its job, if a capture fails."""
         if replica.stream is not None:
@@ -312,7 +290,7 @@ class FastEvaluator(CandidateEvaluator):
                            str(failure))
 
     def _enqueue(self, replica: _Replica, job: CandidateJob, main: Optional[Any],
-                 graphs: bool) -> Generator[None, None, _Pending]:
+                 graphs: bool) -> Generator[None, None, PendingResult]:
         model, tensors = replica.model, replica.tensors
         used = model.used_modules(job.genotype)
         keys = self._trained_keys(used, job)
@@ -339,8 +317,7 @@ class FastEvaluator(CandidateEvaluator):
             trained = {k: tensors[k].detach().clone(memory_format=torch.contiguous_format)
                        for k in keys}
             sums = sums.clone()
-        return _Pending(job, sums, trained, self.data.train_images.shape[0],
-                        self.data.valid_images.shape[0])
+        return PendingResult(job, sums, trained)
 
     def _trained_keys(self, used_modules: List[str], job: CandidateJob) -> List[str]:
         """The state keys a candidate reads and trains: shared ones and its op modules'."""
@@ -464,21 +441,9 @@ def capture_graph(step: StepFn, static_idx: torch.Tensor, generator: torch.Gener
     raise CaptureFailed(reason)
 
 
-def _results(pending: List[Optional[_Pending]]) -> List[CandidateResult]:
-    """Turn enqueued candidates into results with one host sync for all of them."""
-    values = torch.stack([p.sums for p in pending]).tolist()
-    results = []
-    for p, (train_sum, valid_sum, correct) in zip(pending, values):
-        loss, train_loss = valid_sum / p.n_valid, train_sum / p.n_train
-        results.append(CandidateResult(index=p.job.index, loss=loss, acc=correct / p.n_valid,
-                                       train_loss=train_loss, state=p.trained,
-                                       finite=math.isfinite(loss) and math.isfinite(train_loss)))
-    return results
-
-
 def _check_settings(batch_size: int, valid_batch_size: Optional[int], augment_valid: bool,
                     sgd: str, streams: int, warmup_steps: int) -> None:
-    for name, value, low in (('batch_size', batch_size, 1), ('streams', streams, 1),
+    for name, value, low in (('streams', streams, 1),
                              ('warmup_steps', warmup_steps, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f'FastEvaluator: {name} must be an integer >= {low}, '
@@ -493,12 +458,3 @@ def _check_settings(batch_size: int, valid_batch_size: Optional[int], augment_va
                          f'(the augmentation draws per batch)')
     if sgd not in SGD_IMPLS:
         raise ValueError(f'FastEvaluator: sgd must be one of {SGD_IMPLS}, got {sgd!r}')
-
-
-def _check_labels(data: SearchData, num_classes: int) -> None:
-    for name in ('train', 'valid'):
-        labels = getattr(data, f'{name}_labels')
-        lo, hi = int(labels.min()), int(labels.max())
-        if lo < 0 or hi >= num_classes:
-            raise ValueError(f'SearchData.{name}_labels span {lo}..{hi}, outside '
-                             f'0..{num_classes - 1} (num_classes={num_classes})')

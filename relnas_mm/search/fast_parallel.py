@@ -15,6 +15,7 @@ and a result carries only what its candidate trained. Log records of the workers
 failed CUDA graph capture, say) come back with the results and go to this process's
 'relnas_mm' logger, and so to the run log.
 """
+import importlib
 import logging
 import math
 import os
@@ -37,6 +38,7 @@ from .fast_evaluator import FastEvaluator
 EVALUATORS: Dict[str, Type[CandidateEvaluator]] = {
     'eager': EagerEvaluator, 'fast': FastEvaluator,
     'EagerEvaluator': EagerEvaluator, 'FastEvaluator': FastEvaluator}
+EvaluatorKind = Union[str, Type[CandidateEvaluator]]
 logger = logging.getLogger('relnas_mm')
 #: seconds between checks that the workers are alive while waiting for them
 POLL_S = 1.0
@@ -117,43 +119,56 @@ class PackedResult:
 
 
 # ----------------------------------------------------------------------------- building
+def evaluator_class(kind: EvaluatorKind) -> Type[CandidateEvaluator]:
+    """The evaluator class that ``kind`` names: a name of ``EVALUATORS``, the dotted path
+    of a class elsewhere (``'package.module.ClassName'``), or the class itself.
+
+    The one lookup of evaluator names: ``make_evaluate``, the benchmark and the search
+    config's ``search.evaluator.type`` all go through it.
+    """
+    cls: Any = kind
+    if isinstance(kind, str):
+        if kind in EVALUATORS:
+            return EVALUATORS[kind]
+        cls = None
+        if '.' in kind:
+            module, _, attr = kind.rpartition('.')
+            try:
+                cls = getattr(importlib.import_module(module), attr, None)
+            except ImportError as exc:
+                raise ValueError(f'cannot import {kind!r}: {exc}') from exc
+    if not (isinstance(cls, type) and issubclass(cls, CandidateEvaluator)):
+        raise ValueError(f'{kind!r} is not a known evaluator (evaluator kind must be one of '
+                         f'{sorted(EVALUATORS)} or a CandidateEvaluator class, got {kind!r}; '
+                         f'name a class elsewhere by its dotted path, '
+                         f'"package.module.ClassName")')
+    return cls
+
+
 @dataclass
 class EvaluatorSpec:
     """How to build an evaluator in any process.
 
     Args:
         kind: a name of ``EVALUATORS`` ('eager' / 'EagerEvaluator' is the reference,
-            'fast' / 'FastEvaluator') or a ``CandidateEvaluator`` subclass.
+            'fast' / 'FastEvaluator'), a dotted path or a ``CandidateEvaluator`` subclass
+            (see ``evaluator_class``).
         data: the search halves.
         options: the evaluator's other keyword arguments (model_cfg, batch_size,
             device, cuda_graph, ...).
     """
 
-    kind: Union[str, Type[CandidateEvaluator]]
+    kind: EvaluatorKind
     data: SearchData
     options: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.kind, str):
-            if self.kind not in EVALUATORS:
-                raise ValueError(f'evaluator kind must be one of {sorted(EVALUATORS)} or a '
-                                 f'CandidateEvaluator class, got {self.kind!r}')
-        elif not (isinstance(self.kind, type) and issubclass(self.kind, CandidateEvaluator)):
-            raise ValueError(f'evaluator kind must be one of {sorted(EVALUATORS)} or a '
-                             f'CandidateEvaluator class, got {self.kind!r}')
+        evaluator_class(self.kind)  # fail here, not in a worker
         if 'data' in self.options:
             raise ValueError('EvaluatorSpec.options must not contain "data"; pass it as data')
 
     def build(self) -> CandidateEvaluator:
-        cls = EVALUATORS[self.kind] if isinstance(self.kind, str) else self.kind
-        return cls(self.data, **self.options)
-
-
-def evaluate_all(evaluator: CandidateEvaluator,
-                 jobs: Sequence[CandidateJob]) -> List[CandidateResult]:
-    """``jobs`` through ``evaluator``, at once where it can (``evaluate_many``)."""
-    many = getattr(evaluator, 'evaluate_many', None)
-    return many(list(jobs)) if many is not None else [evaluator.evaluate(j) for j in jobs]
+        return evaluator_class(self.kind)(self.data, **self.options)
 
 
 class InProcessEvaluate:
@@ -165,7 +180,7 @@ class InProcessEvaluate:
         self.parallelism = int(getattr(evaluator, 'streams', 1))
 
     def __call__(self, jobs: List[CandidateJob]) -> List[CandidateResult]:
-        return evaluate_all(self.evaluator, jobs)
+        return self.evaluator.evaluate_many(jobs)
 
     def close(self) -> None:
         """Nothing to release (for symmetry with ``ParallelEvaluate``)."""
@@ -209,7 +224,7 @@ def _worker(rank: int, spec: EvaluatorSpec, threads: int, tasks: Any, replies: A
         call, positions, messages = task
         try:
             jobs = [m.job(device) for m in messages]
-            out = evaluate_all(evaluator, jobs)
+            out = evaluator.evaluate_many(jobs)
             replies.put(('done', call, positions, [PackedResult.of(r) for r in out]))
         except BaseException:
             replies.put(('error', call, positions, traceback.format_exc()))
@@ -365,7 +380,7 @@ def auto_workers(device: Union[str, torch.device, None]) -> int:
     return workers if workers > 1 else 0
 
 
-def make_evaluate(data: SearchData, kind: Union[str, Type[CandidateEvaluator]] = 'fast',
+def make_evaluate(data: SearchData, kind: EvaluatorKind = 'fast',
                   workers: Union[int, str] = 'auto', threads: Optional[int] = None,
                   devices: Optional[Sequence[str]] = None, **options: Any) -> Any:
     """The search's ``evaluate(jobs) -> results`` callable (with ``close()`` and
@@ -373,7 +388,7 @@ def make_evaluate(data: SearchData, kind: Union[str, Type[CandidateEvaluator]] =
 
     Args:
         data: the search halves.
-        kind: 'eager' (the reference), 'fast', or see ``EvaluatorSpec``.
+        kind: 'eager' (the reference), 'fast', or see ``evaluator_class``.
         workers: 0 evaluates in this process; N > 0 in N worker processes (one math
             thread each unless ``threads``); 'auto' (default): ``auto_workers``.
         threads, devices: worker settings, see ``ParallelEvaluate``.

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Tuple
 
-from .genotype import Genotype, validate
+from .genotype import Genotype, reduction_layers, validate
 
 STEM_TYPES = ('imagenet', 'cifar')
 
@@ -151,11 +151,6 @@ def _half(hw: Tuple[int, int]) -> Tuple[int, int]:
     return math.ceil(hw[0] / 2), math.ceil(hw[1] / 2)
 
 
-def reduction_cells(num_cells: int) -> Tuple[int, int]:
-    """Indices of the two reduction cells (as RelNASNet: L//3 and 2L//3)."""
-    return num_cells // 3, 2 * num_cells // 3
-
-
 def _live_outputs(genotype: Genotype, spec: NetworkSpec) -> List[bool]:
     """Whether each of the network's states is computed in the traced graph.
 
@@ -164,7 +159,7 @@ def _live_outputs(genotype: Genotype, spec: NetworkSpec) -> List[bool]:
     and ``i + 1``. A state is live if it is a returned stage output or a live cell
     reads it; a cell input no operation reads is not read.
     """
-    reductions = reduction_cells(spec.num_cells)
+    reductions = reduction_layers(spec.num_cells)
     stage_ends = {1 + sum(i >= r for r in reductions): i for i in range(spec.num_cells)}
     live = [False] * (spec.num_cells + 2)
     for stage in spec.out_indices:
@@ -211,7 +206,7 @@ def network_cost(genotype: Genotype, spec: NetworkSpec) -> Cost:
         n.conv(c, c, 3, hw_p, counted=live[1])
         n.bn(c, hw_p, counted=live[1])
         c_pp, c_p, reduction_prev = c, c, True
-    reductions = reduction_cells(spec.num_cells)
+    reductions = reduction_layers(spec.num_cells)
     c_cur = c
     for i in range(spec.num_cells):
         reduction = i in reductions

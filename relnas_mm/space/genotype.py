@@ -9,10 +9,20 @@ import json
 import os
 from typing import Any, Dict, List, NamedTuple, Sequence, Tuple, Union
 
+from ..utils.fileio import atomic_write
 from .operations import PRIMITIVES
 
 NUM_NODES = 4
 Pair = Tuple[str, int]
+
+
+def reduction_layers(num_cells: int) -> Tuple[int, int]:
+    """Indices of a network's two reduction cells (DARTS: at 1/3 and 2/3 of the depth).
+
+    The one rule for every network built from genotypes: the search network, the
+    backbones, the converters of the authors' weights and the cost model.
+    """
+    return num_cells // 3, 2 * num_cells // 3
 
 
 class GenotypeError(ValueError):
@@ -136,10 +146,8 @@ def genotype_from_dict(data: Dict[str, Any]) -> Genotype:
 def save_genotype(genotype: Genotype, path: str, **extra: Any) -> None:
     """Write a genotype JSON file (with its DARTS text for humans, and ``extra`` fields)."""
     payload = dict(genotype_to_dict(genotype), text=format_genotype(genotype), **extra)
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_write(path) as f:
         json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 def load_genotype_file(path: str) -> Genotype:

@@ -13,8 +13,6 @@ from matplotlib.ticker import MaxNLocator
 
 from .cell_plot import save_figure
 
-REQUIRED_KEYS = ('generation', 'best_loss', 'mean_loss')
-
 
 def _column(history: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
     values = []
