@@ -164,8 +164,8 @@ def test_match_size_gives_random_cells_near_the_reference(tmp_path, cifar_root, 
     tool = _load('compare_cells')
     monkeypatch.setattr(tool, 'run_jobs', _fake_run_jobs)
     work = str(tmp_path / 'compare')
-    assert tool.main([os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '4', '--seeds', '1',
-                      '--match-size', '--work-dir', work, '--data-root', cifar_root,
+    assert tool.main([os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '4',
+                      '--seeds', '1', '--match-size', '--work-dir', work, '--data-root', cifar_root,
                       '--cfg-options', *cli_options(SMALL_NET)]) == 0
     with open(os.path.join(work, 'compare.json')) as f:
         cells = json.load(f)['cells']
@@ -187,8 +187,8 @@ def test_another_setup_in_the_same_work_dir_is_refused(tmp_path, cifar_root, mon
     tool = _load('compare_cells')
     monkeypatch.setattr(tool, 'run_jobs', _fake_run_jobs)
     work = str(tmp_path / 'compare')
-    args = [os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '1', '--seeds', '1', '--work-dir', work,
-            '--data-root', cifar_root, '--cfg-options', *cli_options(SMALL_NET)]
+    args = [os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '1', '--seeds', '1',
+            '--work-dir', work, '--data-root', cifar_root, '--cfg-options', *cli_options(SMALL_NET)]
     assert tool.main(args) == 0
     with pytest.raises(ValueError, match=r'compare.json holds a comparison with other settings '
                        r'\(cfg_options differ\)'):

@@ -245,17 +245,16 @@ def make_slots(args: argparse.Namespace, local_rank: int) -> List[Slot]:
     return cpu_slots(args.workers, threads)
 
 
-def worker_command(metric: str):
-    """The command of one run: relnas_mm's worker, from the same relnas_mm as this tool."""
-    package_root = osp.dirname(osp.dirname(osp.abspath(relnas_mm.__file__)))
-    os.environ['PYTHONPATH'] = os.pathsep.join(
-        p for p in (package_root, os.environ.get('PYTHONPATH')) if p)
+def worker_command(job: Job, metric: str) -> List[str]:
+    """The command of one run: relnas_mm's worker module."""
+    return [sys.executable, '-m', 'relnas_mm.analysis.train_run', job.run_dir, '--metric', metric]
 
-    def command(job: Job) -> List[str]:
-        return [sys.executable, '-m', 'relnas_mm.analysis.train_run', job.run_dir,
-                '--metric', metric]
 
-    return command
+def with_package_path(slots: Sequence[Slot]) -> List[Slot]:
+    """The workers import the same relnas_mm as this tool (a checkout, not only an install)."""
+    root = osp.dirname(osp.dirname(osp.abspath(relnas_mm.__file__)))
+    path = os.pathsep.join(p for p in (root, os.environ.get('PYTHONPATH')) if p)
+    return [Slot(s.name, dict(s.env, PYTHONPATH=path)) for s in slots]
 
 
 def prepare_jobs(cfg: Config, cells: Sequence[Cell], pending: Sequence[Tuple[str, int]],
@@ -269,7 +268,9 @@ def prepare_jobs(cfg: Config, cells: Sequence[Cell], pending: Sequence[Tuple[str
         run_cfg = cell_config(cfg, genotypes[name])
         run_cfg.randomness = dict(seed=seed, deterministic=False)
         run_cfg.work_dir = directory
-        run_cfg.dump(osp.join(directory, CONFIG_FILE))
+        tmp = osp.join(directory, f'tmp_{CONFIG_FILE}')
+        run_cfg.dump(tmp)
+        os.replace(tmp, osp.join(directory, CONFIG_FILE))  # other ranks never read half a file
         if osp.exists(osp.join(directory, FAILED_FILE)):
             os.remove(osp.join(directory, FAILED_FILE))
         jobs.append(Job(name, seed, directory))
@@ -311,15 +312,19 @@ def main(argv: Sequence[str] = None) -> int:
     cells = cell_records(cfg, named + random, {c['name']: c for c in previous.get('cells', [])})
     check_cells(previous, cells, json_path)
     runs = finished_runs(work_dir, previous, cells, args.seeds)
-    todo = [(c['name'], s) for s in range(args.seeds) for c in cells if (c['name'], s) not in runs]
+    # every rank shares the runs out alike, whatever another rank has finished meanwhile
+    every = [(c['name'], s) for s in range(args.seeds) for c in cells]
+    todo = [key for key in every if key not in runs]
     print(f'{len(cells)} cells x {args.seeds} seeds: {len(runs)} runs finished before, '
           f'{len(todo)} to train', flush=True)
-    all_jobs = prepare_jobs(cfg, named + random, todo, work_dir) if rank == 0 else \
-        [Job(n, s, run_dir(work_dir, n, s)) for n, s in todo]
-    if rank != 0:  # rank 0 writes the configs; the others wait until they exist
-        while not all(osp.isfile(osp.join(j.run_dir, CONFIG_FILE)) for j in all_jobs):
+    mine = {key for key in every[rank::world] if key not in runs}
+    if rank == 0:
+        all_jobs = prepare_jobs(cfg, named + random, todo, work_dir)
+        my_jobs = [job for job in all_jobs if (job.cell, job.seed) in mine]
+    else:  # rank 0 writes the run configs
+        my_jobs = [Job(n, s, run_dir(work_dir, n, s)) for n, s in todo if (n, s) in mine]
+        while not all(osp.isfile(osp.join(j.run_dir, CONFIG_FILE)) for j in my_jobs):
             time.sleep(1)
-    my_jobs = all_jobs[rank::world]
     by_name = {c['name']: c for c in cells}
     progress, failed = Progress(len(my_jobs)), []
 
@@ -336,8 +341,8 @@ def main(argv: Sequence[str] = None) -> int:
                 write_outputs(work_dir, setup, cells, runs, args, final=False)
         print(progress.line(job, text), flush=True)
 
-    slots = make_slots(args, local_rank)
-    run_jobs(my_jobs, slots, worker_command(args.metric), on_done)
+    slots = with_package_path(make_slots(args, local_rank))
+    run_jobs(my_jobs, slots, lambda job: worker_command(job, args.metric), on_done)
     if rank != 0:
         return 1 if failed else 0
     wait_for_others(all_jobs)
