@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -203,3 +204,37 @@ def test_a_config_without_a_cell_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match='relnas_cifar.py: model.backbone has no "genotype" key'):
         tool.main([os.path.join(REPO, 'configs/search/relnas_cifar.py'), '--cells', 'DARTS_V2',
                    '--work-dir', str(tmp_path)])
+
+
+def test_launched_ranks_share_the_runs_and_rank0_writes_the_outputs(tmp_path, cifar_root,
+                                                                    monkeypatch):
+    """--launcher: two ranks (threads here, as torchrun's processes) split the runs."""
+    tool = _load('compare_cells')
+    ran = {}
+
+    def fake_run_jobs(jobs, slots, command, on_done, poll_s=0.5):
+        ran[threading.current_thread().name] = [(j.cell, j.seed) for j in jobs]
+        assert len(slots) == 1  # one process per launched rank
+        _fake_run_jobs(jobs, slots, command, on_done)
+
+    monkeypatch.setattr(tool, 'run_jobs', fake_run_jobs)
+    monkeypatch.setattr(tool, 'distributed_rank',
+                        lambda: {'rank0': (0, 2, 0), 'rank1': (1, 2, 1)}[
+                            threading.current_thread().name])
+    work = str(tmp_path / 'compare')
+    args = [os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '2', '--seeds', '2',
+            '--work-dir', work, '--data-root', cifar_root, '--launcher', 'pytorch',
+            '--cfg-options', *cli_options(SMALL_NET)]
+    codes = {}
+    threads = [threading.Thread(target=lambda: codes.update({
+        threading.current_thread().name: tool.main(args)}), name=f'rank{r}') for r in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert codes == {'rank0': 0, 'rank1': 0}
+    every = [(c, s) for s in (0, 1) for c in ('DARTS_V2', 'random_00', 'random_01')]
+    assert ran == {'rank0': every[0::2], 'rank1': every[1::2]}
+    with open(os.path.join(work, 'compare.json')) as f:
+        assert {(r['cell'], r['seed']) for r in json.load(f)['runs']} == set(every)
+    assert os.path.isfile(os.path.join(work, 'compare.md'))

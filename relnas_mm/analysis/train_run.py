@@ -26,7 +26,9 @@ CONFIG_FILE = 'config.py'
 def train_and_test(cfg: Config) -> Dict[str, float]:
     """Train ``cfg`` (resuming from the latest checkpoint in its work dir, if any) and
     return the test metrics of the trained model."""
-    cfg.resume, cfg.load_from = True, None
+    # mmengine's auto-resume reads ``last_checkpoint``; without one, nothing is loaded
+    cfg.resume = os.path.isfile(os.path.join(cfg.work_dir, 'last_checkpoint'))
+    cfg.load_from = None
     phases = ('train', 'val', 'test') if cfg.get('val_cfg') is not None else ('train', 'test')
     preflight(cfg, phases)
     register_scope_modules(cfg)

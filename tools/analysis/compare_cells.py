@@ -27,6 +27,7 @@ import copy
 import json
 import os
 import os.path as osp
+import signal
 import sys
 import time
 from typing import Any, Dict, List, Sequence, Tuple
@@ -287,6 +288,12 @@ def wait_for_others(jobs: Sequence[Job]) -> None:
             time.sleep(5)
 
 
+def stop_on_sigterm() -> None:
+    """Let ``kill`` or a scheduler's preemption stop the run processes too, as Ctrl-C does
+    (SystemExit unwinds through run_jobs, which terminates them)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: Sequence[str] = None) -> int:
     args = parse_args(argv)
     if args.seeds < 1:
@@ -359,4 +366,5 @@ def main(argv: Sequence[str] = None) -> int:
 
 
 if __name__ == '__main__':
+    stop_on_sigterm()
     sys.exit(main())
