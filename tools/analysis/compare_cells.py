@@ -199,8 +199,21 @@ def finished_runs(work_dir: str, previous: dict, cells: Sequence[dict],
 
 
 def run_record(cell: dict, seed: int, result: dict) -> dict:
+    """compare.json's entry of one finished run."""
     return dict(cell=cell['name'], seed=seed, top1=result['top1'], params=cell['params'],
                 flops=cell['flops'], seconds=result['seconds'])
+
+
+def report_header(args: argparse.Namespace, setup: dict, reference: str) -> List[str]:
+    """The settings compare.md states above its tables."""
+    data = f', data root `{args.data_root}`' if args.data_root else ''
+    matched = (f", within ±{args.size_tolerance:.0%} of {reference}'s parameters"
+               if args.match_size else '')
+    return [f'config: `{args.config}`{data}',
+            f'budget (--cfg-options): `{json.dumps(setup["cfg_options"])}`',
+            f'seeds: {args.seeds}; random cells: {args.random}, sample seed {args.sample_seed}'
+            f'{matched}',
+            f'metric: test {args.metric}; intervals: {args.bootstrap} bootstrap samples']
 
 
 def write_outputs(work_dir: str, setup: dict, cells: List[dict], runs: Dict[tuple, dict],
@@ -212,16 +225,8 @@ def write_outputs(work_dir: str, setup: dict, cells: List[dict], runs: Dict[tupl
     if not final or not ordered:
         return
     summary = summarize(cells, ordered, bootstrap=args.bootstrap)
-    header = [f'config: `{args.config}`' + (f', data root `{args.data_root}`'
-                                              if args.data_root else ''),
-              f'budget (--cfg-options): `{json.dumps(setup["cfg_options"])}`',
-              f'seeds: {args.seeds}; random cells: {args.random}, sample seed '
-              f'{args.sample_seed}' + (f', within ±{args.size_tolerance:.0%} of '
-                                       f'{cells[0]["name"]}\'s parameters'
-                                       if args.match_size else ''),
-              f'metric: test {args.metric}; intervals: {args.bootstrap} bootstrap samples']
     with open(osp.join(work_dir, 'compare.md'), 'w') as f:
-        f.write(format_report(summary, header))
+        f.write(format_report(summary, report_header(args, setup, cells[0]['name'])))
     plot_comparison(summary, osp.join(work_dir, 'compare.png'))
 
 
