@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from relnas_mm.analysis.compare import (bootstrap_difference, draw_random_cells, format_report,
-                                        named_cells, percentile_among, summarize, within_size)
+                                        named_cells, percentile_among, sampling_rng, summarize,
+                                        within_size)
 from relnas_mm.analysis.runs import Job, Progress, cpu_slots, gpu_slots, read_result, run_jobs
 from relnas_mm.search.slow_fast import initial_population
 from relnas_mm.space.encoding import decode_population
@@ -47,6 +48,22 @@ def test_random_cells_come_from_the_search_initial_distribution():
     assert all(c.kind == 'random' and c.spec == format_genotype(c.genotype) for c in cells)
     # more random cells later extend the list: the first ones stay (a comparison can grow)
     assert draw_random_cells(3, np.random.default_rng(7)) == cells[:3]
+
+
+def test_random_cells_never_repeat_a_search_population_or_a_named_cell():
+    # a search seeded with 0 starts from these; its searched cell may be one of them
+    population = decode_population(initial_population(20, np.random.default_rng(0))[0])
+    cells = draw_random_cells(20, sampling_rng(0))
+    assert not {format_genotype(g) for g in population} & {c.spec for c in cells}
+    assert draw_random_cells(20, sampling_rng(0)) == cells  # still seeded
+    # a draw equal to a named cell (or to an earlier random cell) is skipped
+    skipped = draw_random_cells(4, np.random.default_rng(7), exclude=[population[0]])
+    plain = draw_random_cells(5, np.random.default_rng(7))
+    first = decode_population(initial_population(2, np.random.default_rng(7))[0])[0]
+    excluded = draw_random_cells(4, np.random.default_rng(7), exclude=[first])
+    assert [c.genotype for c in excluded] == [c.genotype for c in plain[1:5]]
+    assert [c.name for c in excluded] == [f'random_{i:02d}' for i in range(4)]
+    assert skipped == plain[:4]  # excluding a cell that is never drawn changes nothing
 
 
 def _fake_params(genotype) -> int:

@@ -19,6 +19,10 @@ from ..space.genotype import GENOTYPES, Genotype, GenotypeError, format_genotype
 
 #: ``--match-size`` keeps random cells within this relative distance of the reference size.
 SIZE_TOLERANCE = 0.1
+#: Mixed into the sampling seed: a search seeded with the same number draws its first
+#: population from ``default_rng(seed)``, and its searched cell may be one of those
+#: members, so random cells must come from another stream.
+_SAMPLING_STREAM = 0x636f6d70
 RANDOM_PREFIX = 'random_'
 _LABEL = re.compile(r'^([A-Za-z0-9_.-]+)=(.+)$', re.S)
 
@@ -76,11 +80,18 @@ def within_size(params: int, reference: int, tolerance: float = SIZE_TOLERANCE) 
     return abs(params - reference) <= tolerance * reference
 
 
+def sampling_rng(seed: int) -> np.random.Generator:
+    """The random cells' generator for ``--sample-seed``, independent of any search's."""
+    return np.random.default_rng([seed, _SAMPLING_STREAM])
+
+
 def draw_random_cells(count: int, rng: np.random.Generator,
                       count_params: Optional[Callable[[Genotype], int]] = None,
                       reference_params: Optional[int] = None,
-                      tolerance: float = SIZE_TOLERANCE, max_draws: int = 2000) -> List[Cell]:
-    """``count`` random cells, drawn one at a time from the search's initial distribution.
+                      tolerance: float = SIZE_TOLERANCE, max_draws: int = 2000,
+                      exclude: Sequence[Genotype] = ()) -> List[Cell]:
+    """``count`` distinct random cells, drawn one at a time from the search's initial
+    distribution; a draw equal to a cell in ``exclude`` (the named cells) is skipped.
 
     With ``reference_params``, a draw is kept only if ``count_params(genotype)`` is within
     ``±tolerance`` of it. The draws depend on ``rng`` alone, so the same seed gives the
@@ -93,22 +104,24 @@ def draw_random_cells(count: int, rng: np.random.Generator,
         raise ValueError('size matching needs count_params')
     cells: List[Cell] = []
     sizes: List[int] = []
-    while len(cells) < count:
-        if len(sizes) >= max_draws:
-            raise RuntimeError(
-                f'--match-size: {len(cells)} of {count} random cells lie within '
-                f'±{tolerance:.0%} of the reference ({reference_params:,} parameters) after '
-                f'{max_draws} draws (drawn sizes {min(sizes):,}..{max(sizes):,}); the reference '
-                f'is far from a typical random cell: raise --max-draws or drop --match-size')
+    for _ in range(max_draws):
+        if len(cells) == count:
+            break
         genotype = decode(random_population(1, rng)[0])
+        if genotype in exclude or any(c.genotype == genotype for c in cells):
+            continue
         if reference_params is not None:
             sizes.append(int(count_params(genotype)))
             if not within_size(sizes[-1], reference_params, tolerance):
                 continue
-        else:
-            sizes.append(0)
         cells.append(Cell(f'{RANDOM_PREFIX}{len(cells):02d}', 'random', genotype,
                           format_genotype(genotype)))
+    if len(cells) < count:
+        raise RuntimeError(
+            f'--match-size: {len(cells)} of {count} random cells lie within ±{tolerance:.0%} of '
+            f'the reference ({reference_params:,} parameters) after {max_draws} draws (drawn '
+            f'sizes {min(sizes):,}..{max(sizes):,}); the reference is far from a typical '
+            'random cell: raise --max-draws or drop --match-size')
     return cells
 
 

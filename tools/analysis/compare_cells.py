@@ -32,7 +32,6 @@ import sys
 import time
 from typing import Any, Dict, List, Sequence, Tuple
 
-import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 
@@ -42,7 +41,7 @@ from get_flops import inference_params  # noqa: E402
 
 import relnas_mm  # noqa: E402
 from relnas_mm.analysis.compare import (SIZE_TOLERANCE, Cell, draw_random_cells,  # noqa: E402
-                                        format_report, named_cells, summarize)
+                                        format_report, named_cells, sampling_rng, summarize)
 from relnas_mm.analysis.runs import (Job, Progress, Slot, cpu_slots, gpu_slots,  # noqa: E402
                                      read_result, run_dir, run_jobs, write_json)
 from relnas_mm.analysis.train_run import CONFIG_FILE  # noqa: E402
@@ -316,9 +315,10 @@ def main(argv: Sequence[str] = None) -> int:
         reference = count(named[0].genotype)
         print(f'--match-size: random cells within ±{args.size_tolerance:.0%} of '
               f'{named[0].name} ({reference:,} parameters)', flush=True)
-    random = draw_random_cells(args.random, np.random.default_rng(args.sample_seed),
+    random = draw_random_cells(args.random, sampling_rng(args.sample_seed),
                                count if args.match_size else None, reference,
-                               args.size_tolerance, args.max_draws)
+                               args.size_tolerance, args.max_draws,
+                               exclude=[c.genotype for c in named])
     setup, json_path = setup_of(args), osp.join(work_dir, 'compare.json')
     previous = load_previous(json_path, setup)
     cells = cell_records(cfg, named + random, {c['name']: c for c in previous.get('cells', [])})
