@@ -8,7 +8,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..space.encoding import DIM, bounds, check_vectors, encode_population
+from ..space.encoding import DIM, bounds, check_vectors, encode_population, random_population
 from ..space.genotype import Genotype
 
 
@@ -29,8 +29,7 @@ def initial_population(pop_size: int, rng: np.random.Generator,
     so the random stream does not depend on k.
     """
     check_pop_size(pop_size)
-    lower, upper = bounds()
-    x = lower + (upper - lower) * rng.random((pop_size, DIM))
+    x = random_population(pop_size, rng)
     if seeds is not None and len(seeds) > 0:
         if all(isinstance(g, Genotype) for g in seeds):
             given = encode_population(list(seeds))
