@@ -34,6 +34,14 @@ def test_cli_prints_parameters_and_flops():
         assert line in out
 
 
+def test_top_level_genotype_on_the_command_line_reaches_the_model():
+    from relnas_mm.space.genotype import get_genotype
+    tool = _tool()
+    cfg = tool.make_config(os.path.join(REPO, 'configs', 'cifar', 'relnas_cifar10.py'),
+                           dict(genotype='DARTS_V2'))
+    assert tool.build_model(cfg).backbone.genotype == get_genotype('DARTS_V2')
+
+
 @pytest.mark.parametrize('config, expected', [
     ('cifar/relnas_cifar10.py', 3_928_222),  # the paper's 3.93M
     ('imagenet/relnas_imagenet_mobile.py', 5_050_029),  # the paper's 5.05M

@@ -13,7 +13,7 @@ from typing import Any, Iterator, List, Sequence, Tuple
 from relnas_mm.space.genotype import GenotypeError, get_genotype
 
 PHASES = ('train', 'val', 'test')
-_DATA_HINT = ('Prepare the data as README.md ("Downstream tasks") describes, or point the '
+_DATA_HINT = ('Prepare the data as docs/en/downstream.md describes, or point the '
               'config at it with --data-root DIR.')
 
 

@@ -6,13 +6,14 @@ The network runs once on a random (1, 3, H, W) batch in eval mode, as at test ti
 (``mode='tensor'``: no data preprocessor, no post-processing, no training-only
 heads). H, W default to the config's ``input_hw``. FLOPs are counted by mmengine's
 flop counter (fvcore's rules): one multiply-add of a convolution, linear layer or
-matrix product is one FLOP (the "MAdds" of NAS papers); element-wise operations,
-normalisation and pooling are not counted.
+matrix product is one FLOP (the "MAdds" of NAS papers); element-wise operations are
+not counted, an eval-mode batch norm counts 2 and an average pooling 1 per input
+element (about 1.7% of the published cell's FLOPs).
 "Parameters (inference)" counts the modules that ran; "Parameters (all)" also
 counts training-only modules (auxiliary heads).
 """
 import argparse
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer
@@ -21,7 +22,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, DefaultScope
 from torch import nn
 
-from relnas_mm.apis import register_scope_modules
+from relnas_mm.apis import bind_top_level, register_scope_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -79,18 +80,25 @@ def complexity(model: nn.Module, hw: Tuple[int, int]) -> Dict[str, int]:
     wrapped = TensorMode(model).eval()
     inputs = torch.randn(1, 3, *hw)
     analyzer = FlopAnalyzer(wrapped, (inputs, ))
-    # element-wise ops, BN and pooling are not counted (fvcore's convention); modules
-    # the trace skips are training-only heads or dead code (unused cell inputs)
+    # modules the trace skips are training-only heads or dead code (unused cell inputs)
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     return dict(flops=int(analyzer.total()), params_inference=inference_params(wrapped, inputs),
                 params_all=sum(p.numel() for p in model.parameters()))
 
 
+def make_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
+    """The config with ``--cfg-options`` merged and its top-level ``genotype`` /
+    ``pretrained`` bound to the model, as tools/train.py reads it."""
+    cfg = Config.fromfile(path)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    bind_top_level(cfg, cfg_options)
+    return cfg
+
+
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = make_config(args.config, args.cfg_options)
     hw = input_hw(cfg, args.shape)
     result = complexity(build_model(cfg), hw)
     print(f'Config: {args.config}')
