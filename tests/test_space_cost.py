@@ -1,6 +1,4 @@
 """The analytic cost model against tools/analysis/get_flops.py on the networks it builds."""
-import importlib.util
-import os
 import time
 
 import numpy as np
@@ -10,15 +8,10 @@ from relnas_mm.space.cost import NETWORKS, NetworkSpec, network_cost
 from relnas_mm.space.encoding import decode_population, random_population
 from relnas_mm.space.genotype import GENOTYPES
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def _get_flops():
-    spec = importlib.util.spec_from_file_location(
-        'get_flops', os.path.join(REPO, 'tools', 'analysis', 'get_flops.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from fixtures_downstream import load_tool
+    return load_tool('analysis/get_flops')
 
 
 def _counted(genotype, spec: NetworkSpec):

@@ -1,10 +1,9 @@
 """tools/analysis/get_flops.py: parameters and FLOPs of every config's network."""
-import importlib.util
 import os
 
 import pytest
 from fixtures_downstream import (REPO, SMALL_DET, SMALL_NET, SMALL_POSE, SMALL_SEG, check_ok,
-                                 cli_options, run_tool)
+                                 cli_options, load_tool, run_tool)
 
 pytest.importorskip('mmengine')
 import torch  # noqa: E402
@@ -12,11 +11,7 @@ from mmengine.config import Config  # noqa: E402
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'get_flops', os.path.join(REPO, 'tools', 'analysis', 'get_flops.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/get_flops')
 
 
 def _model(config: str, options: dict = None):
