@@ -8,8 +8,10 @@ checks must stop it before anything is built.
 import glob
 import importlib.util
 import os
+import re
 import sys
 
+import numpy as np
 import pytest
 import torch
 from fixtures_data import make_cifar_like
@@ -21,6 +23,8 @@ from mmengine.config import Config  # noqa: E402
 
 from relnas_mm.apis.launch import prepare_cpu_distributed  # noqa: E402
 from relnas_mm.apis.preflight import DataCheckError  # noqa: E402
+from relnas_mm.datasets.cifar_io import load_cifar10  # noqa: E402
+from relnas_mm.models.classifiers import cifar_network  # noqa: E402
 from relnas_mm.space.genotype import GenotypeError  # noqa: E402
 
 CIFAR = 'configs/cifar/relnas_cifar10.py'
@@ -121,18 +125,35 @@ def test_amp_on_the_cpu_is_refused_before_training(monkeypatch):
 def test_cpu_distributed_training_with_torchrun(tmp_path):
     """--launcher pytorch on CPUs (gloo): 2 ranks split the data (8 images, batch 2 per
     rank: 2 iterations) and DDP accepts the reduction cells' unused preprocess0.
-    --auto-scale-lr scales lr 0.025 (for a total batch of 128) to the total batch 4."""
+    --auto-scale-lr scales lr 0.025 (for a total batch of 128) to the total batch 4.
+    The run starts (load_from) from a classifier that calls every image one class, by
+    a margin two small steps cannot undo: the validation accuracy gathered from both
+    ranks is then known exactly from the test labels."""
     root = make_cifar_like(str(tmp_path / 'cifar'), n_train=8, n_test=4)
+    labels = load_cifar10(root, 'test')[1]
+    guess = int(labels[0])
+    start = cifar_network(channels=SMALL_NET['model.backbone.base_channels'],
+                          num_cells=SMALL_NET['model.backbone.num_cells'])
+    start.classifier.weight.data.zero_()
+    start.classifier.bias.data.zero_()[guess] = 10.0
+    torch.save({'state_dict': start.state_dict()}, tmp_path / 'start.pth')
     proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', 'tools/train.py',
                     CIFAR, '--launcher', 'pytorch', '--auto-scale-lr',
                     '--work-dir', str(tmp_path / 'w'),
                     '--data-root', root, '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
-                    'train_cfg.max_epochs=1', *cli_options(SMALL_NET), *LOADER_OPTIONS)
+                    'train_cfg.max_epochs=1', f"load_from={tmp_path / 'start.pth'}",
+                    *cli_options(SMALL_NET), *LOADER_OPTIONS)
     out = check_ok(proc)
     assert 'Distributed training: True' in out
-    assert 'Epoch(train) [1][2/2]' in out and 'accuracy/top1' in out
+    assert 'Epoch(train) [1][2/2]' in out
     assert 'lr: 7.8125e-04' in out  # 0.025 x (2 ranks x 2) / 128
     assert os.path.isfile(tmp_path / 'w' / 'epoch_1.pth')
+    # rank 0 validates images 0 and 2, rank 1 images 1 and 3: each half alone differs
+    expected = 100.0 * np.mean(labels == guess)
+    assert expected not in (100.0 * np.mean(labels[0::2] == guess),
+                            100.0 * np.mean(labels[1::2] == guess))
+    (top1, ) = re.findall(r'Epoch\(val\) \[1\]\[\d+/\d+\].*accuracy/top1: ([\d.]+)', out)
+    assert float(top1) == pytest.approx(expected, abs=1e-4)
 
 
 def test_cpu_distributed_needs_torchrun_and_gloo():
