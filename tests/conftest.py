@@ -17,3 +17,9 @@ torch.set_num_threads(1)
 def cifar_root(tmp_path) -> str:
     """A tiny learnable CIFAR-10 python-format dataset (64 train / 32 test, 10 classes)."""
     return make_cifar_like(str(tmp_path / 'cifar'))
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory) -> str:
+    """A tiny learnable CIFAR-10 dataset shared by a module's searches (64 train / 8 test)."""
+    return make_cifar_like(str(tmp_path_factory.mktemp('data') / 'cifar'), n_train=64, n_test=8)

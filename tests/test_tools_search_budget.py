@@ -20,7 +20,7 @@ import torch
 
 pytest.importorskip('mmengine')
 
-from fixtures_data import make_cifar100_like, make_cifar_like, make_image_folder  # noqa: E402
+from fixtures_data import make_cifar100_like, make_image_folder  # noqa: E402
 from fixtures_downstream import (LOADER_OPTIONS, SMALL_NET, check_ok, cli_options,  # noqa
                                  run_tool, run_tool_in_process)
 
@@ -90,15 +90,10 @@ def _same_state(a: str, b: str) -> None:
 
 
 @pytest.fixture(scope='module')
-def cifar(tmp_path_factory) -> str:
-    return make_cifar_like(str(tmp_path_factory.mktemp('data') / 'cifar'), n_train=64, n_test=8)
-
-
-@pytest.fixture(scope='module')
-def budgeted(tmp_path_factory, cifar) -> str:
+def budgeted(tmp_path_factory, data_root) -> str:
     """The CIFAR search for the ImageNet mobile network under LIMIT; returns its work_dir."""
     work_dir = str(tmp_path_factory.mktemp('budgeted'))
-    _search('relnas_cifar_mobile600m.py', work_dir, cifar, *BUDGETED)
+    _search('relnas_cifar_mobile600m.py', work_dir, data_root, *BUDGETED)
     return work_dir
 
 
@@ -148,21 +143,21 @@ def test_pareto_outputs(budgeted):
 
 
 @pytest.mark.e2e
-def test_budgeted_search_resumes_exactly(budgeted, cifar, tmp_path):
+def test_budgeted_search_resumes_exactly(budgeted, data_root, tmp_path):
     work_dir = str(tmp_path / 'resumed')
     os.makedirs(work_dir)
     checkpoint = osp.join(work_dir, 'search_state_gen_005.pth')
     shutil.copy(osp.join(budgeted, 'search_state_gen_005.pth'), checkpoint)
-    _search('relnas_cifar_mobile600m.py', work_dir, cifar, *BUDGETED, '--resume', checkpoint)
+    _search('relnas_cifar_mobile600m.py', work_dir, data_root, *BUDGETED, '--resume', checkpoint)
     final = f'search_state_gen_{GENERATIONS:03d}.pth'
     _same_state(osp.join(work_dir, final), osp.join(budgeted, final))
     assert _best(work_dir) == _best(budgeted)
 
 
 @pytest.mark.e2e
-def test_budgeted_search_on_two_processes_matches_one(budgeted, cifar, tmp_path):
+def test_budgeted_search_on_two_processes_matches_one(budgeted, data_root, tmp_path):
     work_dir = str(tmp_path / 'two')
-    _search('relnas_cifar_mobile600m.py', work_dir, cifar, *BUDGETED,
+    _search('relnas_cifar_mobile600m.py', work_dir, data_root, *BUDGETED,
             'env_cfg.dist_cfg.backend=gloo', launcher=('--launcher', 'pytorch'), nproc=2)
     assert all(sorted(set(r['evaluated_by'])) == [0, 1] for r in _history(work_dir))
     final = f'search_state_gen_{GENERATIONS:03d}.pth'
@@ -170,12 +165,12 @@ def test_budgeted_search_on_two_processes_matches_one(budgeted, cifar, tmp_path)
 
 
 @pytest.mark.e2e
-def test_latency_budget_on_two_processes_with_generation_writeback(cifar, tmp_path):
+def test_latency_budget_on_two_processes_with_generation_writeback(data_root, tmp_path):
     """Rank 0 measures each new genotype once and shares the values: the ranks agree."""
     work_dir = str(tmp_path / 'latency')
     network = [f'search.budget.network.{k}' for k in (
         'stem_type=cifar', 'channels=4', 'num_cells=3', 'input_hw=(16,16)', 'num_classes=10')]
-    _search('relnas_cifar.py', work_dir, cifar, 'search.algorithm.pop_size=4',
+    _search('relnas_cifar.py', work_dir, data_root, 'search.algorithm.pop_size=4',
             'search.algorithm.generations=2', 'search.algorithm.writeback=generation',
             'search.budget.metric=latency', *network, 'search.budget.max=1000',
             'search.budget.warmup=1', 'search.budget.runs=3', 'env_cfg.dist_cfg.backend=gloo',
@@ -193,10 +188,10 @@ def test_latency_budget_on_two_processes_with_generation_writeback(cifar, tmp_pa
 
 
 @pytest.mark.e2e
-def test_no_feasible_candidate_is_said_and_the_least_violating_kept(monkeypatch, cifar,
+def test_no_feasible_candidate_is_said_and_the_least_violating_kept(monkeypatch, data_root,
                                                                     tmp_path):
     work_dir = str(tmp_path / 'impossible')
-    _in_process(monkeypatch, 'impossible_budget', 'relnas_cifar.py', work_dir, cifar,
+    _in_process(monkeypatch, 'impossible_budget', 'relnas_cifar.py', work_dir, data_root,
                 'search.algorithm.pop_size=4', 'search.algorithm.generations=1',
                 'search.budget.metric=params', 'search.budget.network=cifar',
                 'search.budget.max=1000', 'randomness.deterministic=False')
@@ -227,10 +222,10 @@ def _budget(metric: str = 'flops', network: str = 'cifar', limit: str = '1') -> 
     (['search.data.label_type=coarse'], ValueError,
      r"search\.data\.label_type applies to dataset='cifar100' only"),
 ])
-def test_bad_settings_fail_before_the_search(monkeypatch, cifar, tmp_path, options, error,
+def test_bad_settings_fail_before_the_search(monkeypatch, data_root, tmp_path, options, error,
                                              message):
     with pytest.raises(error, match=message):
-        _in_process(monkeypatch, 'bad', 'relnas_cifar.py', str(tmp_path / 'w'), cifar,
+        _in_process(monkeypatch, 'bad', 'relnas_cifar.py', str(tmp_path / 'w'), data_root,
                     *options)
     assert not glob.glob(str(tmp_path / 'w' / '*.pth'))
 
