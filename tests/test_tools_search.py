@@ -7,6 +7,7 @@ floating-point work and their states can be compared for equality.
 """
 import glob
 import json
+import logging
 import math
 import os
 import os.path as osp
@@ -20,7 +21,6 @@ import torch
 
 pytest.importorskip('mmengine')
 
-from fixtures_data import make_cifar_like  # noqa: E402
 from fixtures_downstream import run_tool_in_process  # noqa: E402
 
 from relnas_mm.datasets.cifar_io import CIFARDataError  # noqa: E402
@@ -75,11 +75,6 @@ def _assert_same_search(a: dict, b: dict) -> None:
     assert sa['weight_set'].keys() == sb['weight_set'].keys()
     assert all(torch.equal(sa['weight_set'][k], sb['weight_set'][k]) for k in sa['weight_set'])
     assert sa['history'] == sb['history']
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory) -> str:
-    return make_cifar_like(str(tmp_path_factory.mktemp('data') / 'cifar'), n_train=64, n_test=8)
 
 
 @pytest.fixture(scope='module')
@@ -255,9 +250,12 @@ def test_missing_dataset_fails_before_the_search(monkeypatch, tmp_path):
     ('search.data.datset=cifar10', r'search\.data: unknown key\(s\) \[.datset.\]'),
 ])
 def test_bad_settings_name_the_key(monkeypatch, data_root, tmp_path, option, message):
+    core = logging.getLogger('relnas_mm')
+    before = (list(core.handlers), core.propagate)
     with pytest.raises((ValueError, TypeError, KeyError), match=message):
         _search_in_process(monkeypatch, f'bad_{option.split("=")[0]}',
                            *_args(str(tmp_path / 'w'), data_root, option))
+    assert (core.handlers, core.propagate) == before  # the run-log bridge is detached
 
 
 @pytest.mark.e2e

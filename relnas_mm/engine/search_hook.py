@@ -73,6 +73,14 @@ class RelativeNASSearchHook(Hook):
                                f'{type(loop).__name__}')
         self._log_bridge = CoreLogBridge(runner.logger)
         self._log_bridge.attach()
+        try:
+            self._set_up(runner)
+        except BaseException:
+            self.after_run(runner)  # a failed set-up leaves no bridge or worker behind
+            raise
+        loop.attach(self)
+
+    def _set_up(self, runner) -> None:
         device = torch.device(get_device())
         setup = build_search(runner.cfg, device, progress=_loading(runner))
         runner.logger.info(setup.numerics)
@@ -83,7 +91,6 @@ class RelativeNASSearchHook(Hook):
             setup.evaluate, on_result=lambda e: self._log_candidate(runner, e))
         self._log_setup(runner, setup.config['data'], setup.data, device)
         self._maybe_resume(runner)
-        loop.attach(self)
 
     def _log_setup(self, runner, data_cfg: dict, data: Any, device: torch.device) -> None:
         world_size = get_dist_info()[1]
@@ -186,6 +193,7 @@ class RelativeNASSearchHook(Hook):
             self.evaluate.close()
         if self._log_bridge is not None:
             self._log_bridge.detach()
+            self._log_bridge = None
 
 
 def _loading(runner):
