@@ -6,7 +6,6 @@ file is what its final ``pip install -e .`` step runs.
 """
 import os.path as osp
 import re
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -57,16 +56,18 @@ if __name__ == '__main__':
         # torch/torchvision are left out on purpose: mmcv's compiled ops tie
         # the environment to one torch build, which tools/install.sh installs
         # (pinned in requirements/runtime.txt); pip must not replace it.
-        install_requires=parse_requirements(
-            'runtime.txt', exclude=('torch', 'torchvision')),
+        install_requires=parse_requirements('runtime.txt', exclude=('torch', 'torchvision')),
         extras_require={
-            'tests': parse_requirements('tests.txt'),
-            'optional': parse_requirements('optional.txt'),
+            'tests':
+            parse_requirements('tests.txt'),
+            'optional':
+            parse_requirements('optional.txt'),
             # See requirements/mminstall.txt: tools/install.sh installs these
             # (mmcv from source with ops, mmpose without chumpy).
-            'mim': parse_requirements('mminstall.txt'),
-            'all': parse_requirements('runtime.txt') +
-            parse_requirements('optional.txt') +
+            'mim':
+            parse_requirements('mminstall.txt'),
+            'all':
+            parse_requirements('runtime.txt') + parse_requirements('optional.txt') +
             parse_requirements('tests.txt'),
         },
         classifiers=[

@@ -15,8 +15,7 @@ from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['relnas_mm.models'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['relnas_mm.datasets'])
-TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS,
-                      locations=['relnas_mm.datasets'])
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['relnas_mm.datasets'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['relnas_mm.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['relnas_mm.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['relnas_mm.engine'])

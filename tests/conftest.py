@@ -6,9 +6,9 @@ import os
 # more threads than cores made tiny networks 10-30x slower here.
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from fixtures_data import make_cifar_like  # noqa: E402
+import pytest
+import torch
+from fixtures_data import make_cifar_like
 
 torch.set_num_threads(1)
 

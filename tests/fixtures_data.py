@@ -51,8 +51,9 @@ def make_cifar_like(root: str, n_train: int = 64, n_test: int = 32, num_classes:
     splits = []
     for n in (n_train, n_test):
         labels = _labels(n, num_classes, rng)
-        images = (class_patterns(labels, num_classes, rng) if learnable else
-                  rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8))
+        images = (
+            class_patterns(labels, num_classes, rng) if learnable else rng.integers(
+                0, 256, (n, 32, 32, 3), dtype=np.uint8))
         splits.append((images, labels))
     write_cifar10(root, splits[0], splits[1], classes=names)
     return root
@@ -71,8 +72,7 @@ def make_image_folder(root: str, classes: Sequence[str] = ('cat', 'dog'), per_cl
     for i, (img, label) in enumerate(zip(images, labels)):
         folder = os.path.join(root, classes[label])
         os.makedirs(folder, exist_ok=True)
-        Image.fromarray(img).save(os.path.join(folder, f'{classes[label]}_{i}{ext}'),
-                                  quality=95)
+        Image.fromarray(img).save(os.path.join(folder, f'{classes[label]}_{i}{ext}'), quality=95)
     return root
 
 

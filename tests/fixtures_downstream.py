@@ -20,12 +20,11 @@ from PIL import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
-               'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
-               'sheep', 'sofa', 'train', 'tvmonitor')
+               'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep',
+               'sofa', 'train', 'tvmonitor')
 COCO_KEYPOINTS = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
                   'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
-                  'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
-                  'right_ankle')
+                  'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle')
 Box = Tuple[int, int, int, int]  # x1, y1, x2, y2
 
 
@@ -35,18 +34,17 @@ def _noise_image(rng: np.random.Generator, height: int, width: int) -> np.ndarra
 
 # ----------------------------------------------------------------------------- VOC
 def _voc_xml(name: str, width: int, height: int, objects: Sequence[Tuple[str, Box]]) -> str:
-    objs = ''.join(
-        f'<object><name>{cls}</name><pose>Unspecified</pose><truncated>0</truncated>'
-        f'<difficult>0</difficult><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin>'
-        f'<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>'
-        for cls, (x1, y1, x2, y2) in objects)
+    objs = ''.join(f'<object><name>{cls}</name><pose>Unspecified</pose><truncated>0</truncated>'
+                   f'<difficult>0</difficult><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin>'
+                   f'<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>'
+                   for cls, (x1, y1, x2, y2) in objects)
     return (f'<annotation><folder>VOC</folder><filename>{name}.jpg</filename>'
             f'<size><width>{width}</width><height>{height}</height><depth>3</depth></size>'
             f'<segmented>0</segmented>{objs}</annotation>')
 
 
-def _write_voc_year(devkit: str, year: str, splits: Dict[str, int],
-                    rng: np.random.Generator, size: int) -> None:
+def _write_voc_year(devkit: str, year: str, splits: Dict[str, int], rng: np.random.Generator,
+                    size: int) -> None:
     base = os.path.join(devkit, f'VOC{year}')
     for sub in ('Annotations', 'JPEGImages', 'ImageSets/Main'):
         os.makedirs(os.path.join(base, sub), exist_ok=True)
@@ -101,8 +99,7 @@ def make_cityscapes(root: str, size: Tuple[int, int] = (64, 128), per_split: int
             palette = rng.integers(0, 256, (256, 3), dtype=np.uint8)
             img = palette[labels] // 2 + _noise_image(rng, height, width)
             Image.fromarray(img).save(os.path.join(img_dir, f'{stem}_leftImg8bit.png'))
-            Image.fromarray(labels).save(
-                os.path.join(gt_dir, f'{stem}_gtFine_labelTrainIds.png'))
+            Image.fromarray(labels).save(os.path.join(gt_dir, f'{stem}_gtFine_labelTrainIds.png'))
     return root
 
 
@@ -115,8 +112,8 @@ def _person(rng: np.random.Generator, box: Box) -> List[float]:
     return [float(round(v, 1)) for xy in zip(xs, ys) for v in (*xy, 2)]
 
 
-def _coco_split(root: str, split: str, count: int, first_id: int,
-                rng: np.random.Generator, size: Tuple[int, int]) -> dict:
+def _coco_split(root: str, split: str, count: int, first_id: int, rng: np.random.Generator,
+                size: Tuple[int, int]) -> dict:
     height, width = size
     img_dir = os.path.join(root, f'{split}2017')
     os.makedirs(img_dir, exist_ok=True)
@@ -134,13 +131,15 @@ def _coco_split(root: str, split: str, count: int, first_id: int,
             dict(id=100 + image_id, image_id=image_id, category_id=1, iscrowd=0,
                  bbox=[box[0], box[1], w, h], area=float(w * h), segmentation=[],
                  num_keypoints=len(COCO_KEYPOINTS), keypoints=_person(rng, box)))
-    skeleton = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
-                [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5],
-                [4, 6], [5, 7]]
-    categories = [dict(id=1, name='person', supercategory='person',
-                       keypoints=list(COCO_KEYPOINTS), skeleton=skeleton)]
-    return dict(info=dict(description='tiny COCO keypoints'), licenses=[], images=images,
-                annotations=annotations, categories=categories)
+    skeleton = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
+                [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7]]
+    categories = [
+        dict(id=1, name='person', supercategory='person', keypoints=list(COCO_KEYPOINTS),
+             skeleton=skeleton)
+    ]
+    return dict(
+        info=dict(description='tiny COCO keypoints'), licenses=[], images=images,
+        annotations=annotations, categories=categories)
 
 
 def make_coco_keypoints(root: str, size: Tuple[int, int] = (96, 64), seed: int = 0) -> str:
@@ -158,8 +157,10 @@ def make_coco_keypoints(root: str, size: Tuple[int, int] = (96, 64), seed: int =
         val = data
     det_dir = os.path.join(root, 'person_detection_results')
     os.makedirs(det_dir, exist_ok=True)
-    detections = [dict(image_id=a['image_id'], category_id=1, bbox=a['bbox'], score=1.0)
-                  for a in val['annotations']]
+    detections = [
+        dict(image_id=a['image_id'], category_id=1, bbox=a['bbox'], score=1.0)
+        for a in val['annotations']
+    ]
     with open(os.path.join(det_dir, 'COCO_val2017_detections_AP_H_56_person.json'), 'w') as f:
         json.dump(detections, f)
     return root
@@ -231,19 +232,29 @@ LOADER_OPTIONS = [
 # 8, 32, 64 and 128 channels (strides 4, 8, 16, 32 with the ImageNet stem); the
 # necks and heads are narrowed to match. Keys are config keys (as --cfg-options).
 SMALL_NET = {'model.backbone.base_channels': 8, 'model.backbone.num_cells': 5}
-SMALL_DET = dict(SMALL_NET, **{
-    'model.neck.in_channels': (64, 128),
-    'model.neck.out_channels': (64, 128, 32, 32, 32, 16),
-    'model.bbox_head.in_channels': (64, 128, 32, 32, 32, 16)})
+SMALL_DET = dict(
+    SMALL_NET, **{
+        'model.neck.in_channels': (64, 128),
+        'model.neck.out_channels': (64, 128, 32, 32, 32, 16),
+        'model.bbox_head.in_channels': (64, 128, 32, 32, 32, 16)
+    })
 SMALL_SEG = {
-    'model.backbone.backbone_cfg.base_channels': 8, 'model.backbone.backbone_cfg.num_cells': 5,
+    'model.backbone.backbone_cfg.base_channels': 8,
+    'model.backbone.backbone_cfg.num_cells': 5,
     'model.backbone.context_channels': (16, 64, 128),
-    'model.backbone.spatial_channels': (8, 8, 8, 16), 'model.backbone.out_channels': 32,
-    'model.decode_head.in_channels': 32, 'model.decode_head.channels': 32,
-    'model.auxiliary_head.0.in_channels': 16, 'model.auxiliary_head.0.channels': 8,
-    'model.auxiliary_head.1.in_channels': 16, 'model.auxiliary_head.1.channels': 8}
-SMALL_POSE = dict(SMALL_NET, **{'model.head.in_channels': 128,
-                                'model.head.deconv_out_channels': (16, 16, 16)})
+    'model.backbone.spatial_channels': (8, 8, 8, 16),
+    'model.backbone.out_channels': 32,
+    'model.decode_head.in_channels': 32,
+    'model.decode_head.channels': 32,
+    'model.auxiliary_head.0.in_channels': 16,
+    'model.auxiliary_head.0.channels': 8,
+    'model.auxiliary_head.1.in_channels': 16,
+    'model.auxiliary_head.1.channels': 8
+}
+SMALL_POSE = dict(SMALL_NET, **{
+    'model.head.in_channels': 128,
+    'model.head.deconv_out_channels': (16, 16, 16)
+})
 
 
 def cli_options(options: Dict[str, object]) -> List[str]:

@@ -22,12 +22,15 @@ def test_named_cells_accept_what_genotype_accepts(tmp_path):
     other = tmp_path / 'cell_b.json'
     save_genotype(GENOTYPES['DARTS_V2'], str(other))
     text = format_genotype(GENOTYPES['RelativeNAS'])
-    cells = named_cells(['RelativeNAS', str(search_dir / 'best_genotype.json'), str(other),
-                         text, f'mine={text}'])
+    cells = named_cells(
+        ['RelativeNAS',
+         str(search_dir / 'best_genotype.json'),
+         str(other), text, f'mine={text}'])
     assert [c.name for c in cells] == ['RelativeNAS', 'my_search', 'cell_b', 'cell3', 'mine']
-    assert [c.genotype for c in cells] == [GENOTYPES['RelativeNAS'], GENOTYPES['PC_DARTS'],
-                                           GENOTYPES['DARTS_V2'], GENOTYPES['RelativeNAS'],
-                                           GENOTYPES['RelativeNAS']]
+    assert [c.genotype for c in cells] == [
+        GENOTYPES['RelativeNAS'], GENOTYPES['PC_DARTS'], GENOTYPES['DARTS_V2'],
+        GENOTYPES['RelativeNAS'], GENOTYPES['RelativeNAS']
+    ]
     assert {c.kind for c in cells} == {'named'}
 
 
@@ -68,8 +71,15 @@ def test_random_cells_never_repeat_a_search_population_or_a_named_cell():
 
 def _fake_params(genotype) -> int:
     """A size that depends on the cell the way real ones do: convolutions cost, pools don't."""
-    cost = {'sep_conv_3x3': 30, 'sep_conv_5x5': 40, 'dil_conv_3x3': 15, 'dil_conv_5x5': 20,
-            'skip_connect': 2, 'max_pool_3x3': 0, 'avg_pool_3x3': 0}
+    cost = {
+        'sep_conv_3x3': 30,
+        'sep_conv_5x5': 40,
+        'dil_conv_3x3': 15,
+        'dil_conv_5x5': 20,
+        'skip_connect': 2,
+        'max_pool_3x3': 0,
+        'avg_pool_3x3': 0
+    }
     return 100 + sum(cost[op] for op, _ in genotype.normal + genotype.reduce)
 
 
@@ -79,8 +89,9 @@ def test_match_size_keeps_only_cells_near_the_reference():
     assert sum(not within_size(s, reference) for s in sizes) > 5  # unmatched draws miss often
     cells = draw_random_cells(6, np.random.default_rng(0), _fake_params, reference)
     assert all(abs(_fake_params(c.genotype) - reference) <= 0.1 * reference for c in cells)
-    with pytest.raises(RuntimeError, match=r'0 of 2 random cells lie within ±10% of the '
-                       r'reference \(10 parameters\) after 50 draws'):
+    with pytest.raises(
+            RuntimeError, match=r'0 of 2 random cells lie within ±10% of the '
+            r'reference \(10 parameters\) after 50 draws'):
         draw_random_cells(2, np.random.default_rng(0), _fake_params, 10, max_draws=50)
 
 
@@ -105,15 +116,23 @@ def test_bootstrap_interval():
 
 
 def _runs(table):
-    return [dict(cell=cell, seed=s, top1=acc) for cell, accs in table.items()
-            for s, acc in enumerate(accs)]
+    return [
+        dict(cell=cell, seed=s, top1=acc) for cell, accs in table.items()
+        for s, acc in enumerate(accs)
+    ]
 
 
 def test_summary_and_report_numbers():
-    table = {'searched': [80.0, 84.0], 'random_00': [70.0, 72.0], 'random_01': [75.0, 79.0],
-             'random_02': [60.0, 60.0]}
-    cells = [dict(name=n, kind='named' if n == 'searched' else 'random', params=1.5e6 + i,
-                  flops=2e8) for i, n in enumerate(table)]
+    table = {
+        'searched': [80.0, 84.0],
+        'random_00': [70.0, 72.0],
+        'random_01': [75.0, 79.0],
+        'random_02': [60.0, 60.0]
+    }
+    cells = [
+        dict(name=n, kind='named' if n == 'searched' else 'random', params=1.5e6 + i, flops=2e8)
+        for i, n in enumerate(table)
+    ]
     summary = summarize(cells, _runs(table), bootstrap=1000)
     rows = {r['name']: r for r in summary['cells']}
     assert rows['searched']['mean'] == 82.0
@@ -132,16 +151,21 @@ def test_summary_and_report_numbers():
 
 
 def test_cells_without_runs_are_left_out():
-    cells = [dict(name='a', kind='named', params=1, flops=1),
-             dict(name='random_00', kind='random', params=1, flops=1)]
+    cells = [
+        dict(name='a', kind='named', params=1, flops=1),
+        dict(name='random_00', kind='random', params=1, flops=1)
+    ]
     summary = summarize(cells, _runs({'a': [50.0]}))
     assert [r['name'] for r in summary['cells']] == ['a'] and summary['random']['count'] == 0
 
 
 def test_slots():
     cpu = cpu_slots(2, 3)
-    assert len(cpu) == 2 and cpu[0].env == {'CUDA_VISIBLE_DEVICES': '', 'OMP_NUM_THREADS': '3',
-                                            'MKL_NUM_THREADS': '3'}
+    assert len(cpu) == 2 and cpu[0].env == {
+        'CUDA_VISIBLE_DEVICES': '',
+        'OMP_NUM_THREADS': '3',
+        'MKL_NUM_THREADS': '3'
+    }
     gpu = gpu_slots([0, 1], 2)
     assert [s.env['CUDA_VISIBLE_DEVICES'] for s in gpu] == ['0', '1', '0', '1']
     with pytest.raises(ValueError, match='--workers and --threads must be >= 1'):

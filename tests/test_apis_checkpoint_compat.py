@@ -9,9 +9,9 @@ import pytest
 import torch
 
 pytest.importorskip('mmengine')
-from mmengine.logging import HistoryBuffer  # noqa: E402
+from mmengine.logging import HistoryBuffer
 
-from relnas_mm.apis.checkpoint_compat import allow_mmengine_checkpoints  # noqa: E402
+from relnas_mm.apis.checkpoint_compat import allow_mmengine_checkpoints
 
 
 def _mmengine_like_checkpoint() -> dict:
@@ -20,11 +20,13 @@ def _mmengine_like_checkpoint() -> dict:
     buffer.update(0.5)
     buffer.update(np.float64(0.25))
     return dict(
-        meta=dict(epoch=3, dataset_meta=dict(classes=('a', 'b'), sigmas=np.array([.1, .2]),
-                                             flip_indices=np.arange(3, dtype=np.int64))),
-        message_hub=dict(log_scalars={'train/loss': buffer}, runtime_info=dict(
-            iter=np.int64(7), lr=np.float32(0.1))),
-        state_dict={'w': torch.ones(2)})
+        meta=dict(
+            epoch=3, dataset_meta=dict(
+                classes=('a', 'b'), sigmas=np.array([.1, .2]),
+                flip_indices=np.arange(3, dtype=np.int64))),
+        message_hub=dict(log_scalars={'train/loss': buffer},
+                         runtime_info=dict(iter=np.int64(7),
+                                           lr=np.float32(0.1))), state_dict={'w': torch.ones(2)})
 
 
 def test_weights_only_load_of_mmengine_checkpoint_content(tmp_path):

@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip('mmengine')
 
-from relnas_mm.apis import (add_common_args, add_resume_arg, config_from_args,  # noqa: E402
-                            parse_tool_args, set_resume, tool_parser)
+from relnas_mm.apis import (add_common_args, add_resume_arg, config_from_args, parse_tool_args,
+                            set_resume, tool_parser)
 
 
 def _parser():
@@ -25,8 +25,9 @@ def config_file(tmp_path) -> str:
 
 def test_options_are_merged_into_the_config(config_file, monkeypatch):
     monkeypatch.delenv('LOCAL_RANK', raising=False)
-    args = parse_tool_args(_parser(), [config_file, '--cfg-options', 'model.depth=5',
-                                       '--launcher', 'pytorch', '--local-rank', '3'])
+    args = parse_tool_args(_parser(), [
+        config_file, '--cfg-options', 'model.depth=5', '--launcher', 'pytorch', '--local-rank', '3'
+    ])
     assert os.environ['LOCAL_RANK'] == '3'  # torch.distributed.launch's --local-rank
     cfg = config_from_args(args)
     assert cfg.model == dict(depth=5, width=8) and cfg.launcher == 'pytorch'
@@ -42,13 +43,13 @@ def test_launcher_rank_wins_over_the_option(config_file, monkeypatch):
 def test_work_dir_option_and_config_value(config_file, tmp_path):
     cfg = config_from_args(parse_tool_args(_parser(), [config_file, '--work-dir', 'w']))
     assert cfg.work_dir == 'w'
-    cfg = config_from_args(parse_tool_args(_parser(), [config_file, '--cfg-options',
-                                                       'work_dir=from_cfg']))
+    cfg = config_from_args(
+        parse_tool_args(_parser(), [config_file, '--cfg-options', 'work_dir=from_cfg']))
     assert cfg.work_dir == 'from_cfg'
 
 
-@pytest.mark.parametrize('argv, resume, load_from', [
-    ([], False, None), (['--resume'], True, None), (['--resume', 'a.pth'], True, 'a.pth')])
+@pytest.mark.parametrize('argv, resume, load_from', [([], False, None), (['--resume'], True, None),
+                                                     (['--resume', 'a.pth'], True, 'a.pth')])
 def test_resume(config_file, argv, resume, load_from):
     args = parse_tool_args(_parser(), [config_file, *argv])
     cfg = config_from_args(args)

@@ -4,11 +4,11 @@ import os
 import pytest
 
 pytest.importorskip('mmengine')
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config
 
-from relnas_mm.apis.preflight import (DataCheckError, check_data,  # noqa: E402
-                                      check_model, preflight, set_data_root)
-from relnas_mm.space.genotype import GenotypeError  # noqa: E402
+from relnas_mm.apis.preflight import (DataCheckError, check_data, check_model, preflight,
+                                      set_data_root)
+from relnas_mm.space.genotype import GenotypeError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -11,9 +11,9 @@ import pytest
 from fixtures_downstream import REPO, tool_config
 
 pytest.importorskip('mmengine')
-from torch import nn  # noqa: E402
+from torch import nn
 
-from relnas_mm.apis.pretrained import backbone_node, from_scratch_warning  # noqa: E402
+from relnas_mm.apis.pretrained import backbone_node, from_scratch_warning
 
 POSE = 'configs/pose/relnas_simplebaseline_coco-256x192.py'
 MBV2_POSE = 'configs/pose/mobilenetv2_simplebaseline_coco-256x192.py'
@@ -66,8 +66,7 @@ def test_backbone_only_file_through_the_backbone_key():
     cfg = tool_config('train', POSE, '--cfg-options', 'model.backbone.init_cfg._delete_=True',
                       'model.backbone.init_cfg.type=Pretrained',
                       'model.backbone.init_cfg.checkpoint=w/backbone_only.pth')
-    assert cfg.model.backbone.init_cfg == dict(type='Pretrained',
-                                               checkpoint='w/backbone_only.pth')
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='w/backbone_only.pth')
     assert cfg.pretrained == 'w/backbone_only.pth'
 
 
@@ -80,8 +79,9 @@ def test_both_pretrained_forms_on_one_command_line_are_refused():
 def test_contradicting_pretrained_in_one_file_is_refused(tmp_path):
     body = ("pretrained = 'a.pth'\nmodel = dict(backbone=dict(init_cfg=dict(_delete_=True, "
             "type='Pretrained', checkpoint='b.pth', prefix='backbone.')))")
-    with pytest.raises(ValueError, match=r"pretrained = 'a.pth' at the top of the config, but "
-                       r"model.backbone.init_cfg loads 'b.pth'"):
+    with pytest.raises(
+            ValueError, match=r"pretrained = 'a.pth' at the top of the config, but "
+            r"model.backbone.init_cfg loads 'b.pth'"):
         tool_config('train', _child(tmp_path, POSE, body))
 
 
@@ -93,8 +93,8 @@ def test_genotype_on_the_command_line_and_in_a_child_config(tmp_path):
     # the model key (the older form) still works, and the top-level key follows it
     cfg = tool_config('train', POSE, '--cfg-options', 'model.backbone.genotype=DARTS_V2')
     assert (cfg.genotype, cfg.model.backbone.genotype) == ('DARTS_V2', 'DARTS_V2')
-    cfg = tool_config('train', _child(
-        tmp_path, POSE, "model = dict(backbone=dict(genotype='DARTS_V2'))"))
+    cfg = tool_config('train',
+                      _child(tmp_path, POSE, "model = dict(backbone=dict(genotype='DARTS_V2'))"))
     assert (cfg.genotype, cfg.model.backbone.genotype) == ('DARTS_V2', 'DARTS_V2')
 
 
@@ -103,14 +103,16 @@ def test_genotype_contradictions_are_refused(tmp_path):
         tool_config('train', POSE, '--cfg-options', 'genotype=DARTS_V2',
                     'model.backbone.genotype=PC_DARTS')
     body = "genotype = 'DARTS_V2'\nmodel = dict(backbone=dict(genotype='PC_DARTS'))"
-    with pytest.raises(ValueError, match="genotype = 'DARTS_V2' at the top of the config, "
-                       "but model.backbone.genotype = 'PC_DARTS'"):
+    with pytest.raises(
+            ValueError, match="genotype = 'DARTS_V2' at the top of the config, "
+            "but model.backbone.genotype = 'PC_DARTS'"):
         tool_config('train', _child(tmp_path, POSE, body))
     with pytest.raises(KeyError, match="has no 'genotype' key to set"):
         tool_config('train', MBV2_POSE, '--cfg-options', 'genotype=DARTS_V2')
 
 
 class _Net(nn.Module):
+
     def __init__(self, backbone_init=None) -> None:
         super().__init__()
         self.backbone = nn.Conv2d(3, 4, 3)

@@ -8,7 +8,6 @@ the test labels.
 """
 import os
 import pickle
-
 from typing import Sequence
 
 import numpy as np
@@ -20,7 +19,7 @@ from fixtures_downstream import (LOADER_OPTIONS, SMALL_NET, check_ok, cli_option
 
 pytest.importorskip('mmengine')
 
-from relnas_mm.datasets.cifar_io import load_cifar10  # noqa: E402
+from relnas_mm.datasets.cifar_io import load_cifar10
 
 SMALL = cli_options(SMALL_NET) + LOADER_OPTIONS
 
@@ -45,8 +44,7 @@ def test_cifar10_config_trains_resumes_and_reports_accuracy(tmp_path):
 
     # --resume: the latest checkpoint (loaded under torch's weights_only default, with
     # mmengine's message hub and numpy state) and on to the new last epoch
-    out = check_ok(run_tool(*train, '--resume', '--cfg-options', *SMALL,
-                            'train_cfg.max_epochs=2'))
+    out = check_ok(run_tool(*train, '--resume', '--cfg-options', *SMALL, 'train_cfg.max_epochs=2'))
     assert 'resumed epoch: 1' in out
     assert 'Epoch(train) [2][4/4]' in out and 'Epoch(train) [1]' not in out
     ckpt = os.path.join(work, 'epoch_2.pth')
@@ -56,8 +54,9 @@ def test_cifar10_config_trains_resumes_and_reports_accuracy(tmp_path):
     guess = int(labels[0])  # every image is called this class
     fixed = _fixed_scores(ckpt, str(tmp_path / 'fixed.pth'), [0.0] * guess + [1.0])
     test_work, preds = str(tmp_path / 'test'), str(tmp_path / 'preds.pkl')
-    check_ok(run_tool('tools/test.py', config, fixed, '--work-dir', test_work, '--data-root',
-                      root, '--out', preds, '--cfg-options', *SMALL))
+    check_ok(
+        run_tool('tools/test.py', config, fixed, '--work-dir', test_work, '--data-root', root,
+                 '--out', preds, '--cfg-options', *SMALL))
     top1 = read_test_metrics(test_work)['accuracy/top1']
     assert top1 == pytest.approx(100.0 * np.mean(labels == guess), abs=1e-4)
     with open(preds, 'rb') as f:
@@ -72,20 +71,23 @@ def test_cifar10_config_trains_resumes_and_reports_accuracy(tmp_path):
 def test_imagenet_config_trains_and_reports_accuracy(tmp_path):
     root = str(tmp_path / 'imagenet')
     for split in ('train', 'val'):
-        make_image_folder(os.path.join(root, split), classes=('n01440764', 'n01443537'),
-                          per_class=2, size=(240, 260))
-    config, work, test_work = ('configs/imagenet/relnas_imagenet_mobile.py',
-                               str(tmp_path / 'work'), str(tmp_path / 'test'))
+        make_image_folder(
+            os.path.join(root, split), classes=('n01440764', 'n01443537'), per_class=2,
+            size=(240, 260))
+    config, work, test_work = ('configs/imagenet/relnas_imagenet_mobile.py', str(tmp_path / 'work'),
+                               str(tmp_path / 'test'))
     # the config's 224x224 crops: the ImageNet auxiliary head needs its 7x7 input
     small = SMALL + ['train_cfg.max_epochs=1']
-    check_ok(run_tool('tools/train.py', config, '--work-dir', work, '--data-root', root,
-                      '--cfg-options', *small))
+    check_ok(
+        run_tool('tools/train.py', config, '--work-dir', work, '--data-root', root, '--cfg-options',
+                 *small))
     # every image called the second class, the first one next: half the validation
     # images are right at top-1, all at top-5 (of the config's 1000 classes)
-    fixed = _fixed_scores(os.path.join(work, 'epoch_1.pth'), str(tmp_path / 'fixed.pth'),
-                          [1.0, 2.0])
-    check_ok(run_tool('tools/test.py', config, fixed, '--work-dir', test_work, '--data-root',
-                      root, '--cfg-options', *small))
+    fixed = _fixed_scores(
+        os.path.join(work, 'epoch_1.pth'), str(tmp_path / 'fixed.pth'), [1.0, 2.0])
+    check_ok(
+        run_tool('tools/test.py', config, fixed, '--work-dir', test_work, '--data-root', root,
+                 '--cfg-options', *small))
     metrics = read_test_metrics(test_work)
     assert metrics['accuracy/top1'] == pytest.approx(50.0, abs=1e-4)
     assert metrics['accuracy/top5'] == pytest.approx(100.0, abs=1e-4)

@@ -17,8 +17,8 @@ from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_DET, VOC_CLASSES, B
                                  cli_options, make_voc, read_test_metrics, run_tool)
 
 pytest.importorskip('mmdet')
-from mmdet.models.task_modules import DeltaXYWHBBoxCoder, SSDAnchorGenerator  # noqa: E402
-from mmengine.config import Config  # noqa: E402
+from mmdet.models.task_modules import DeltaXYWHBBoxCoder, SSDAnchorGenerator
+from mmengine.config import Config
 
 CONFIG = 'configs/det/relnas_ssd_voc.py'
 SMALL = cli_options(SMALL_DET) + LOADER_OPTIONS + ['train_cfg.max_epochs=1']
@@ -29,8 +29,8 @@ def _first_test_object(devkit: str) -> Tuple[str, Box]:
     """Class and box (VOC's 1-based pixels) of the one object of the first test image."""
     with open(os.path.join(devkit, 'VOC2007', 'ImageSets', 'Main', 'test.txt')) as f:
         name = f.readline().strip()
-    (obj, ) = ET.parse(os.path.join(devkit, 'VOC2007', 'Annotations', f'{name}.xml')).findall(
-        'object')
+    (obj, ) = ET.parse(os.path.join(devkit, 'VOC2007', 'Annotations',
+                                    f'{name}.xml')).findall('object')
     return obj.find('name').text, tuple(
         int(obj.find(f'bndbox/{k}').text) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
 
@@ -41,17 +41,21 @@ def _fixed_boxes(checkpoint: str, out: str, boxes: Sequence[Tuple[str, float, Bo
     anchors of its last (1x1) level, in order, and nothing else: every other score is
     background. ``box`` is in image pixels; ``scale`` maps them to the network input."""
     head = Config.fromfile(os.path.join(REPO, CONFIG)).model.bbox_head
-    anchors = SSDAnchorGenerator(
-        **{k: v for k, v in head.anchor_generator.items() if k != 'type'}).grid_priors(
-            FEATURE_MAPS, device='cpu')[-1]
+    anchors = SSDAnchorGenerator(**{
+        k: v
+        for k, v in head.anchor_generator.items() if k != 'type'
+    }).grid_priors(FEATURE_MAPS, device='cpu')[-1]
     coder = DeltaXYWHBBoxCoder(**{k: v for k, v in head.bbox_coder.items() if k != 'type'})
     state = torch.load(checkpoint, map_location='cpu', weights_only=False)
     weights = state['state_dict']
     num_scores = len(VOC_CLASSES) + 1  # background is the last score
 
     def last_conv(branch: str, level: int) -> Dict[str, torch.Tensor]:
-        layers = {int(m.group(1)): m.group(0) for key in weights for m in [
-            re.fullmatch(rf'bbox_head\.{branch}\.{level}\.(\d+)\.weight', key)] if m}
+        layers = {
+            int(m.group(1)): m.group(0)
+            for key in weights
+            for m in [re.fullmatch(rf'bbox_head\.{branch}\.{level}\.(\d+)\.weight', key)] if m
+        }
         prefix = layers[max(layers)][:-len('weight')]
         return {p: weights[prefix + p] for p in ('weight', 'bias')}
 
@@ -66,8 +70,7 @@ def _fixed_boxes(checkpoint: str, out: str, boxes: Sequence[Tuple[str, float, Bo
     for anchor, (name, logit, box) in enumerate(boxes):
         cls['bias'][anchor * num_scores + VOC_CLASSES.index(name)] = logit
         target = torch.tensor([box], dtype=torch.float32) * scale
-        reg['bias'][anchor * 4:anchor * 4 + 4] = coder.encode(anchors[anchor:anchor + 1],
-                                                              target)[0]
+        reg['bias'][anchor * 4:anchor * 4 + 4] = coder.encode(anchors[anchor:anchor + 1], target)[0]
     torch.save(state, out)
     return out
 
@@ -76,8 +79,9 @@ def _fixed_boxes(checkpoint: str, out: str, boxes: Sequence[Tuple[str, float, Bo
 def test_ssd_voc_config_trains_and_reports_map(tmp_path):
     devkit = make_voc(str(tmp_path))
     work, test_work = str(tmp_path / 'work'), str(tmp_path / 'test')
-    out = check_ok(run_tool('tools/train.py', CONFIG, '--work-dir', work, '--data-root', devkit,
-                            '--cfg-options', *SMALL))
+    out = check_ok(
+        run_tool('tools/train.py', CONFIG, '--work-dir', work, '--data-root', devkit,
+                 '--cfg-options', *SMALL))
     assert 'Epoch(train) [1][3/3]' in out  # 4 + 2 trainval images of VOC2007 + VOC2012
     assert 'pascal_voc/mAP' in out  # validation ran: SSD predicted (the SSDHead fix)
 
@@ -90,8 +94,9 @@ def test_ssd_voc_config_trains_and_reports_map(tmp_path):
     gt = (x1 - 1, y1 - 1, x2 - 1, y2 - 1)  # mmdet's 0-based pixels
     boxes = [(wrong, 4.0, gt), (name, 3.0, (0, 0, 20, 20)), (name, 2.0, (76, 76, 96, 96)),
              (name, 1.0, gt)]
-    fixed = _fixed_boxes(os.path.join(work, 'epoch_1.pth'), str(tmp_path / 'fixed.pth'),
-                         boxes, scale=320 / 96)
-    check_ok(run_tool('tools/test.py', CONFIG, fixed, '--work-dir', test_work, '--data-root',
-                      devkit, '--cfg-options', *SMALL, 'test_dataloader.dataset.indices=1'))
+    fixed = _fixed_boxes(
+        os.path.join(work, 'epoch_1.pth'), str(tmp_path / 'fixed.pth'), boxes, scale=320 / 96)
+    check_ok(
+        run_tool('tools/test.py', CONFIG, fixed, '--work-dir', test_work, '--data-root', devkit,
+                 '--cfg-options', *SMALL, 'test_dataloader.dataset.indices=1'))
     assert read_test_metrics(test_work)['pascal_voc/mAP'] == pytest.approx(1 / 3, abs=1e-4)

@@ -15,18 +15,17 @@ import torch
 from fixtures_downstream import REPO, SMALL_DET, SMALL_POSE, SMALL_SEG, tool_config
 
 pytest.importorskip('mmengine')
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import MODELS, DefaultScope  # noqa: E402
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
 
-from relnas_mm.apis import register_scope_modules  # noqa: E402
-from relnas_mm.apis.pretrained import (PretrainedMismatchError,  # noqa: E402
-                                       check_pretrained)
-from relnas_mm.models.classifiers import imagenet_network  # noqa: E402
+from relnas_mm.apis import register_scope_modules
+from relnas_mm.apis.pretrained import PretrainedMismatchError, check_pretrained
+from relnas_mm.models.classifiers import imagenet_network
 
 CONFIGS = {
     'det/relnas_ssd_voc.py': ('mmdet', SMALL_DET, 'backbone'),
-    'seg/relnas_bisenetv1_cityscapes-1024x1024.py': ('mmseg', SMALL_SEG,
-                                                     'backbone.context_path.backbone'),
+    'seg/relnas_bisenetv1_cityscapes-1024x1024.py':
+    ('mmseg', SMALL_SEG, 'backbone.context_path.backbone'),
     'pose/relnas_simplebaseline_coco-256x192.py': ('mmpose', SMALL_POSE, 'backbone'),
 }
 
@@ -40,8 +39,10 @@ def converted(tmp_path_factory):
         p.data.uniform_(-3, 3)
     path = str(tmp_path_factory.mktemp('weights') / 'relnas_imagenet.pth')
     torch.save({'meta': dict(network='imagenet'), 'state_dict': classifier.state_dict()}, path)
-    backbone = {k[len('backbone.'):]: v for k, v in classifier.state_dict().items()
-                if k.startswith('backbone.')}
+    backbone = {
+        k[len('backbone.'):]: v
+        for k, v in classifier.state_dict().items() if k.startswith('backbone.')
+    }
     return path, backbone
 
 
@@ -50,8 +51,7 @@ def _config_with_pretrained(tmp_path, name: str, checkpoint: str) -> Config:
     with open(os.path.join(REPO, 'configs', name)) as f:
         text = f.read()
     text = text.replace("'../_base_/", f"'{REPO}/configs/_base_/")
-    text, count = re.subn(r'^pretrained = None', f'pretrained = {checkpoint!r}', text,
-                          flags=re.M)
+    text, count = re.subn(r'^pretrained = None', f'pretrained = {checkpoint!r}', text, flags=re.M)
     assert count == 1, f'{name} must set pretrained = None in one place'
     path = tmp_path / os.path.basename(name)
     path.write_text(text)
@@ -88,10 +88,13 @@ def test_pretrained_from_the_command_line(converted):
     """The backbone-key --cfg-options form (init_cfg is None in the config)."""
     checkpoint, expected = converted
     cfg = Config.fromfile(os.path.join(REPO, 'configs', 'det', 'relnas_ssd_voc.py'))
-    options = dict(SMALL_DET, **{
-        'model.backbone.init_cfg._delete_': True, 'model.backbone.init_cfg.type': 'Pretrained',
-        'model.backbone.init_cfg.checkpoint': checkpoint,
-        'model.backbone.init_cfg.prefix': 'backbone.'})
+    options = dict(
+        SMALL_DET, **{
+            'model.backbone.init_cfg._delete_': True,
+            'model.backbone.init_cfg.type': 'Pretrained',
+            'model.backbone.init_cfg.checkpoint': checkpoint,
+            'model.backbone.init_cfg.prefix': 'backbone.'
+        })
     _assert_loaded(_initialised_backbone(cfg, 'mmdet', options, 'backbone'), expected)
 
 
@@ -155,8 +158,8 @@ def _classifier_checkpoint(path, **kwargs) -> str:
 @pytest.mark.parametrize('kind, kwargs, message', [
     ('width', dict(channels=16, num_cells=5),
      r"shapes differ \(checkpoint vs model\): stem0\.0\.weight \(8, 3, 3, 3\) vs \(4, 3, 3, 3\)"),
-    ('genotype', dict(genotype='DARTS_V2', channels=8, num_cells=5),
-     r'keys of the model are not in it: cells\.0\.'),
+    ('genotype', dict(genotype='DARTS_V2', channels=8,
+                      num_cells=5), r'keys of the model are not in it: cells\.0\.'),
 ])
 def test_a_checkpoint_of_another_network_is_an_error(tmp_path, kind, kwargs, message):
     """Another width or cell: an error naming the module, the file and the first keys
@@ -184,8 +187,8 @@ def test_a_backbone_only_checkpoint_needs_prefix_none(tmp_path):
 # config: (module of the backbone, layout of its published ImageNet checkpoint)
 MOBILENET = {
     'det/mobilenetv2_ssd_voc.py': ('backbone', 'mmdet'),
-    'seg/mobilenetv2_bisenetv1_cityscapes-1024x1024.py': ('backbone.context_path.backbone',
-                                                          'mmcls'),
+    'seg/mobilenetv2_bisenetv1_cityscapes-1024x1024.py':
+    ('backbone.context_path.backbone', 'mmcls'),
     'pose/mobilenetv2_simplebaseline_coco-256x192.py': ('backbone', 'mmcls'),
 }
 
@@ -208,17 +211,17 @@ def mobilenet_checkpoints(tmp_path_factory):
     mmpose_models = pytest.importorskip('mmpose.models')
     mmdet_models = pytest.importorskip('mmdet.models')
     folder = tmp_path_factory.mktemp('mbv2')
-    cls_backbone = _recognisable(mmpose_models.backbones.MobileNetV2(out_indices=(7, ))
-                                 .state_dict())
+    cls_backbone = _recognisable(
+        mmpose_models.backbones.MobileNetV2(out_indices=(7, )).state_dict())
     cls_state = {f'backbone.{k}': v for k, v in cls_backbone.items()}
-    cls_state.update({'head.fc.weight': torch.zeros(1000, 1280),
-                      'head.fc.bias': torch.zeros(1000)})
-    det_backbone = _recognisable(mmdet_models.backbones.MobileNetV2(out_indices=(7, ))
-                                 .state_dict())
+    cls_state.update({'head.fc.weight': torch.zeros(1000, 1280), 'head.fc.bias': torch.zeros(1000)})
+    det_backbone = _recognisable(mmdet_models.backbones.MobileNetV2(out_indices=(7, )).state_dict())
     torch.save({'meta': {}, 'state_dict': cls_state}, folder / 'mmcls.pth')
     torch.save({'state_dict': det_backbone}, folder / 'mmdet.pth')
-    return {'mmcls': (str(folder / 'mmcls.pth'), cls_backbone),
-            'mmdet': (str(folder / 'mmdet.pth'), det_backbone)}
+    return {
+        'mmcls': (str(folder / 'mmcls.pth'), cls_backbone),
+        'mmdet': (str(folder / 'mmdet.pth'), det_backbone)
+    }
 
 
 @pytest.mark.parametrize('name', sorted(MOBILENET))

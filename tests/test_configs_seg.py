@@ -14,8 +14,8 @@ import os
 import numpy as np
 import pytest
 import torch
-from fixtures_downstream import (LOADER_OPTIONS, SMALL_SEG, check_ok, cli_options,
-                                 make_cityscapes, read_test_metrics, run_tool, tool_config)
+from fixtures_downstream import (LOADER_OPTIONS, SMALL_SEG, check_ok, cli_options, make_cityscapes,
+                                 read_test_metrics, run_tool, tool_config)
 from PIL import Image
 
 pytest.importorskip('mmseg')
@@ -27,10 +27,12 @@ SMALL = cli_options(SMALL_SEG) + LOADER_OPTIONS + [
     'train_dataloader.dataset.pipeline.3.crop_size=(64,64)',  # RandomCrop
     'val_dataloader.dataset.pipeline.1.scale=(128,64)',  # Resize
     'test_dataloader.dataset.pipeline.1.scale=(128,64)',
-    'train_cfg.max_iters=2', 'train_cfg.val_interval=2'
+    'train_cfg.max_iters=2',
+    'train_cfg.val_interval=2'
 ]
-SMALL_TTA = ['tta_model.module.test_cfg.crop_size=(64,64)',
-             'tta_model.module.test_cfg.stride=(43,43)']
+SMALL_TTA = [
+    'tta_model.module.test_cfg.crop_size=(64,64)', 'tta_model.module.test_cfg.stride=(43,43)'
+]
 
 
 def test_tta_protocol_is_six_scales_flipped_with_sliding_windows():
@@ -47,8 +49,8 @@ def test_tta_protocol_is_six_scales_flipped_with_sliding_windows():
     # without --tta: single scale on the whole image
     plain = tool_config('test', CONFIG, 'c.pth')
     assert plain.model.test_cfg == dict(mode='whole')
-    assert [t.type for t in plain.test_dataloader.dataset.pipeline] == [
-        'LoadImageFromFile', 'Resize', 'LoadAnnotations', 'PackSegInputs']
+    assert [t.type for t in plain.test_dataloader.dataset.pipeline
+            ] == ['LoadImageFromFile', 'Resize', 'LoadAnnotations', 'PackSegInputs']
 
 
 def _all_road(checkpoint: str, out: str) -> str:
@@ -65,8 +67,10 @@ def _all_road(checkpoint: str, out: str) -> str:
 def _all_road_miou(root: str) -> float:
     """mIoU (percent, 2 decimals, as mmseg logs it) of calling every pixel road: road's
     IoU is its share of the non-ignored pixels; every other class present scores 0."""
-    labels = np.stack([np.asarray(Image.open(p)) for p in sorted(
-        glob.glob(os.path.join(root, 'gtFine', 'val', '*', '*_labelTrainIds.png')))])
+    labels = np.stack([
+        np.asarray(Image.open(p))
+        for p in sorted(glob.glob(os.path.join(root, 'gtFine', 'val', '*', '*_labelTrainIds.png')))
+    ])
     valid = labels != 255
     present = np.unique(labels[valid])
     return round(100.0 * (labels == 0).sum() / valid.sum() / len(present), 2)
@@ -76,8 +80,9 @@ def _all_road_miou(root: str) -> float:
 def test_bisenet_cityscapes_config_trains_and_reports_miou_with_both_protocols(tmp_path):
     root = make_cityscapes(str(tmp_path / 'cityscapes'))
     work = str(tmp_path / 'work')
-    out = check_ok(run_tool('tools/train.py', CONFIG, '--work-dir', work, '--data-root', root,
-                            '--cfg-options', *SMALL))
+    out = check_ok(
+        run_tool('tools/train.py', CONFIG, '--work-dir', work, '--data-root', root, '--cfg-options',
+                 *SMALL))
     assert 'Iter(val) [1/1]' in out and 'mIoU' in out  # validated after the 2 iterations
     assert 'model.backbone.backbone_cfg starts without pretrained weights' in out
     checkpoint = _all_road(os.path.join(work, 'iter_2.pth'), str(tmp_path / 'road.pth'))
@@ -85,8 +90,8 @@ def test_bisenet_cityscapes_config_trains_and_reports_miou_with_both_protocols(t
     assert 0 < expected < 100 / 3  # road, sky and car in the labels
     for protocol, extra in (('single', []), ('tta', ['--tta'])):
         test_work = str(tmp_path / protocol)
-        out = check_ok(run_tool('tools/test.py', CONFIG, checkpoint, '--work-dir', test_work,
-                                '--data-root', root, *extra, '--cfg-options', *SMALL,
-                                *(SMALL_TTA if extra else [])))
+        out = check_ok(
+            run_tool('tools/test.py', CONFIG, checkpoint, '--work-dir', test_work, '--data-root',
+                     root, *extra, '--cfg-options', *SMALL, *(SMALL_TTA if extra else [])))
         assert read_test_metrics(test_work)['mIoU'] == pytest.approx(expected, abs=1e-6)
     assert 'SegTTAModel' in out  # the last run's logged config

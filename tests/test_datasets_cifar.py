@@ -22,10 +22,12 @@ TRAIN_PIPELINE = [
 
 
 def test_items_come_out_of_the_pipeline_as_inputs_and_labels(cifar_root):
-    train = DATASETS.build(dict(type='relnas_mm.CIFAR10Dataset', data_root=cifar_root,
-                                split='train', pipeline=TRAIN_PIPELINE))
-    test = DATASETS.build(dict(type='relnas_mm.CIFAR10Dataset', data_root=cifar_root,
-                               split='test', pipeline=[dict(type='relnas_mm.PackClsInputs')]))
+    train = DATASETS.build(
+        dict(type='relnas_mm.CIFAR10Dataset', data_root=cifar_root, split='train',
+             pipeline=TRAIN_PIPELINE))
+    test = DATASETS.build(
+        dict(type='relnas_mm.CIFAR10Dataset', data_root=cifar_root, split='test',
+             pipeline=[dict(type='relnas_mm.PackClsInputs')]))
     assert (len(train), len(test)) == (64, 32)
     assert train.metainfo['classes'] == tuple(f'class_{k}' for k in range(10))
     assert not train.test_mode and test.test_mode
@@ -63,6 +65,7 @@ def test_batches_through_a_dataloader(cifar_root, collate):
 
 
 def test_missing_data_is_an_error_and_nothing_is_downloaded(tmp_path, monkeypatch):
+
     def no_network(*args, **kwargs):
         raise AssertionError('downloaded without download=True')
 
@@ -85,11 +88,11 @@ def test_bad_split_is_refused(cifar_root):
 
 def test_demo_digits_dataset_writes_its_data_on_first_use(tmp_path):
     pytest.importorskip('sklearn')
-    dataset = DATASETS.build(dict(type='relnas_mm.DemoDigitsDataset',
-                                  data_root=str(tmp_path), split='test',
-                                  pipeline=[dict(type='relnas_mm.PackClsInputs')]))
+    dataset = DATASETS.build(
+        dict(type='relnas_mm.DemoDigitsDataset', data_root=str(tmp_path), split='test',
+             pipeline=[dict(type='relnas_mm.PackClsInputs')]))
     assert len(dataset) == 297 and dataset.metainfo['classes'][3] == 'three'
     assert dataset[0]['inputs'].shape == (3, 32, 32)
     with pytest.raises(TypeError):
-        DATASETS.build(dict(type='relnas_mm.DemoDigitsDataset', data_root=str(tmp_path),
-                            download=True))
+        DATASETS.build(
+            dict(type='relnas_mm.DemoDigitsDataset', data_root=str(tmp_path), download=True))

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from fixtures_data import make_cifar100_like
 
-from relnas_mm.datasets.cifar100_io import (load_cifar100, load_cifar100_classes,
-                                            write_cifar100)
+from relnas_mm.datasets.cifar100_io import load_cifar100, load_cifar100_classes, write_cifar100
 from relnas_mm.datasets.cifar_io import CIFARDataError
 
 
@@ -61,14 +60,17 @@ def test_mmengine_dataset_and_the_resize_transform(tmp_path):
 
     import relnas_mm  # noqa: F401  (registers the datasets and transforms)
     root = make_cifar100_like(str(tmp_path), n_train=20, n_test=6, num_fine=8, num_coarse=2)
-    pipeline = [dict(type='Resize', scale=(24, 16), keep_ratio=False, backend='pillow'),
-                dict(type='relnas_mm.PackClsInputs')]
-    data = DATASETS.build(dict(type='relnas_mm.CIFAR100Dataset', data_root=root, split='test',
-                               label_type='coarse', pipeline=pipeline))
+    pipeline = [
+        dict(type='Resize', scale=(24, 16), keep_ratio=False, backend='pillow'),
+        dict(type='relnas_mm.PackClsInputs')
+    ]
+    data = DATASETS.build(
+        dict(type='relnas_mm.CIFAR100Dataset', data_root=root, split='test', label_type='coarse',
+             pipeline=pipeline))
     assert len(data) == 6 and data.metainfo['classes'] == ('coarse_0', 'coarse_1')
     item = data[0]
     assert tuple(item['inputs'].shape) == (3, 16, 24)
     assert int(item['data_samples'].gt_label) == load_cifar100(root, 'test', 'coarse')[1][0]
     with pytest.raises(ValueError, match='label_type must be one of'):
-        DATASETS.build(dict(type='relnas_mm.CIFAR100Dataset', data_root=root,
-                            label_type='fine_grained'))
+        DATASETS.build(
+            dict(type='relnas_mm.CIFAR100Dataset', data_root=root, label_type='fine_grained'))

@@ -11,14 +11,14 @@ from fixtures_data import make_cifar_like
 
 from relnas_mm.datasets import cifar_io
 from relnas_mm.datasets.cifar_io import (CIFARDataError, download_cifar10, find_cifar10_dir,
-                                         is_cifar10_complete, load_cifar10,
-                                         load_cifar10_classes, write_cifar10)
+                                         is_cifar10_complete, load_cifar10, load_cifar10_classes,
+                                         write_cifar10)
 
 
 def _arrays(n, seed, num_classes=10):
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
-            rng.integers(0, num_classes, n).astype(np.int64))
+    return (rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, num_classes,
+                                                                               n).astype(np.int64))
 
 
 def test_round_trip_returns_identical_arrays(tmp_path):
@@ -40,8 +40,8 @@ def test_round_trip_returns_identical_arrays(tmp_path):
 def test_files_follow_the_official_layout(tmp_path):
     train, test = _arrays(12, 0), _arrays(5, 1)
     folder = write_cifar10(str(tmp_path), train, test, classes=[f'c{k}' for k in range(10)])
-    assert sorted(os.listdir(folder)) == sorted(
-        ['batches.meta', 'test_batch'] + [f'data_batch_{i}' for i in range(1, 6)])
+    assert sorted(os.listdir(folder)) == sorted(['batches.meta', 'test_batch'] +
+                                                [f'data_batch_{i}' for i in range(1, 6)])
     with open(os.path.join(folder, 'data_batch_1'), 'rb') as f:
         batch = pickle.load(f, encoding='bytes')  # how most CIFAR code reads the files
     assert set(batch) == {b'data', b'labels', b'batch_label', b'filenames'}
@@ -65,20 +65,19 @@ def test_files_follow_the_official_layout(tmp_path):
 
 def _py2_str(raw):
     """Python 2 ``str`` opcodes (SHORT_BINSTRING / BINSTRING)."""
-    return b'U' + bytes([len(raw)]) + raw if len(raw) < 256 else (
-        b'T' + struct.pack('<i', len(raw)) + raw)
+    return b'U' + bytes([len(raw)]) + raw if len(raw) < 256 else (b'T' +
+                                                                  struct.pack('<i', len(raw)) + raw)
 
 
 def _py2_pickle(rows, labels):
     """A batch dict byte for byte as Python 2 + numpy 1 pickled the official files."""
-    array = (b'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85' + _py2_str(b'b')
-             + b'\x87R(K\x01M' + struct.pack('<H', len(rows)) + b'M\x00\x0c\x86'
-             + b'cnumpy\ndtype\n' + _py2_str(b'u1') + b'K\x00K\x01\x87R(K\x03' + _py2_str(b'|')
-             + b'NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89' + _py2_str(rows.tobytes())
-             + b'tb')
+    array = (b'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85' + _py2_str(b'b') +
+             b'\x87R(K\x01M' + struct.pack('<H', len(rows)) + b'M\x00\x0c\x86' +
+             b'cnumpy\ndtype\n' + _py2_str(b'u1') + b'K\x00K\x01\x87R(K\x03' + _py2_str(b'|') +
+             b'NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89' + _py2_str(rows.tobytes()) + b'tb')
     label_list = b'](' + b''.join(b'K' + bytes([v]) for v in labels) + b'e'
-    return (b'\x80\x02}(' + _py2_str(b'data') + array + _py2_str(b'labels') + label_list
-            + _py2_str(b'batch_label') + _py2_str(b'testing batch 1 of 1') + b'u.')
+    return (b'\x80\x02}(' + _py2_str(b'data') + array + _py2_str(b'labels') + label_list +
+            _py2_str(b'batch_label') + _py2_str(b'testing batch 1 of 1') + b'u.')
 
 
 def test_reads_files_as_python2_wrote_them(tmp_path):
@@ -156,11 +155,25 @@ def _overwrite(path, obj):
 
 
 @pytest.mark.parametrize('batch, expected', [
-    ({'data': np.zeros((4, 100), np.uint8), 'labels': [0] * 4}, r'shape \(N, 3072\), got uint8'),
-    ({'data': np.zeros((4, 3072), np.float32), 'labels': [0] * 4}, r'got float32 array'),
-    ({'data': np.zeros((4, 3072), np.uint8), 'labels': [0] * 3}, r'"labels" must be 4'),
-    ({'data': np.zeros((2, 3072), np.uint8), 'labels': [0, 10]}, r'labels must lie in 0\.\.9'),
-    ({'data': np.zeros((2, 3072), np.uint8)}, r'key "labels" is missing'),
+    ({
+        'data': np.zeros((4, 100), np.uint8),
+        'labels': [0] * 4
+    }, r'shape \(N, 3072\), got uint8'),
+    ({
+        'data': np.zeros((4, 3072), np.float32),
+        'labels': [0] * 4
+    }, r'got float32 array'),
+    ({
+        'data': np.zeros((4, 3072), np.uint8),
+        'labels': [0] * 3
+    }, r'"labels" must be 4'),
+    ({
+        'data': np.zeros((2, 3072), np.uint8),
+        'labels': [0, 10]
+    }, r'labels must lie in 0\.\.9'),
+    ({
+        'data': np.zeros((2, 3072), np.uint8)
+    }, r'key "labels" is missing'),
     ([1, 2, 3], r'expected a pickled dict'),
 ])
 def test_malformed_batch_is_named(tmp_path, batch, expected):
@@ -204,8 +217,9 @@ def test_download_fetches_checks_and_extracts(tmp_path):
     root = str(tmp_path / 'data')
     folder = download_cifar10(root, url=archive.as_uri(), md5=md5)
     assert folder == os.path.join(root, 'cifar-10-batches-py')
-    np.testing.assert_array_equal(load_cifar10(root, 'test')[0],
-                                  load_cifar10(str(tmp_path / 'src'), 'test')[0])
+    np.testing.assert_array_equal(
+        load_cifar10(root, 'test')[0],
+        load_cifar10(str(tmp_path / 'src'), 'test')[0])
     # Complete data is never fetched again.
     assert download_cifar10(root, url='file:///does/not/exist.tar.gz') == folder
 

@@ -48,8 +48,10 @@ def test_bad_ranges_are_named():
 def test_imagenet_training_pipeline_jitters_colours():
     cfg = Config.fromfile(os.path.join(REPO, 'configs/imagenet/relnas_imagenet_mobile.py'))
     pipeline = cfg.train_dataloader.dataset.pipeline
-    assert [t.type for t in pipeline] == ['relnas_mm.RandomResizedCrop', 'RandomFlip',
-                                          'relnas_mm.ColorJitter', 'relnas_mm.PackClsInputs']
-    assert dict(pipeline[2]) == dict(type='relnas_mm.ColorJitter', brightness=0.4,
-                                     contrast=0.4, saturation=0.4, hue=0.2)
+    assert [t.type for t in pipeline] == [
+        'relnas_mm.RandomResizedCrop', 'RandomFlip', 'relnas_mm.ColorJitter',
+        'relnas_mm.PackClsInputs'
+    ]
+    assert dict(pipeline[2]) == dict(type='relnas_mm.ColorJitter', brightness=0.4, contrast=0.4,
+                                     saturation=0.4, hue=0.2)
     assert cfg.optim_wrapper.clip_grad is None  # as the authors' ImageNet training

@@ -29,23 +29,20 @@ def test_writes_all_digits_once_and_reuses_them(tmp_path):
     assert prepare_demo_digits(root) == root
     train_x, train_y = load_cifar10(root, 'train')
     test_x, test_y = load_cifar10(root, 'test')
-    assert train_x.shape == (NUM_TRAIN, 32, 32, 3) and test_x.shape == (1797 - NUM_TRAIN, 32,
-                                                                        32, 3)
+    assert train_x.shape == (NUM_TRAIN, 32, 32, 3) and test_x.shape == (1797 - NUM_TRAIN, 32, 32, 3)
     assert load_cifar10_classes(root) == list(DIGIT_CLASSES)
     digits = datasets.load_digits()
     # Every digit lands in exactly one split, with its own label.
     images, labels = np.concatenate([train_x, test_x]), np.concatenate([train_y, test_y])
     written = {(x.tobytes(), int(y)) for x, y in zip(images, labels)}
-    expected = {(x.tobytes(), int(y))
-                for x, y in zip(upscale_digits(digits.images), digits.target)}
+    expected = {(x.tobytes(), int(y)) for x, y in zip(upscale_digits(digits.images), digits.target)}
     assert written == expected
     assert set(np.unique(test_y)) == set(range(10))
 
     folder = os.path.join(root, 'cifar-10-batches-py')
     stamps = {n: os.stat(os.path.join(folder, n)).st_mtime_ns for n in os.listdir(folder)}
     assert prepare_demo_digits(root) == root
-    assert {n: os.stat(os.path.join(folder, n)).st_mtime_ns
-            for n in os.listdir(folder)} == stamps
+    assert {n: os.stat(os.path.join(folder, n)).st_mtime_ns for n in os.listdir(folder)} == stamps
     assert sorted(os.listdir(root)) == ['cifar-10-batches-py']  # no staging left behind
 
 

@@ -8,16 +8,18 @@ from mmengine.registry import DATASETS
 import relnas_mm  # noqa: F401  (registers the dataset)
 from relnas_mm.datasets.image_folder import ImageFolderDataset, ImageFolderError
 
-PIPELINE = [dict(type='relnas_mm.ResizeCenterCrop', resize=36, crop=32),
-            dict(type='relnas_mm.PackClsInputs')]
+PIPELINE = [
+    dict(type='relnas_mm.ResizeCenterCrop', resize=36, crop=32),
+    dict(type='relnas_mm.PackClsInputs')
+]
 
 
 def test_reads_class_folders_in_sorted_order(tmp_path):
-    root = make_image_folder(str(tmp_path / 'train'), classes=('zebra', 'ant'), per_class=2,
-                             size=(40, 48))
+    root = make_image_folder(
+        str(tmp_path / 'train'), classes=('zebra', 'ant'), per_class=2, size=(40, 48))
     (tmp_path / 'train' / 'ant' / 'notes.txt').write_text('not an image')
-    dataset = DATASETS.build(dict(type='relnas_mm.ImageFolderDataset', data_root=root,
-                                  pipeline=PIPELINE))
+    dataset = DATASETS.build(
+        dict(type='relnas_mm.ImageFolderDataset', data_root=root, pipeline=PIPELINE))
     assert dataset.metainfo['classes'] == ('ant', 'zebra')
     assert len(dataset) == 4
     labels = [dataset[i]['data_samples'].gt_label.item() for i in range(4)]
@@ -32,8 +34,8 @@ def test_reads_class_folders_in_sorted_order(tmp_path):
 def test_annotation_file_lists_paths_and_labels(tmp_path):
     make_image_folder(str(tmp_path / 'val'), classes=('a', 'b'), per_class=2)
     (tmp_path / 'val.txt').write_text('b/b_3.JPEG 1\na/a_0.JPEG 0\n\n')
-    dataset = ImageFolderDataset(str(tmp_path), ann_file='val.txt', data_prefix='val',
-                                 pipeline=PIPELINE)
+    dataset = ImageFolderDataset(
+        str(tmp_path), ann_file='val.txt', data_prefix='val', pipeline=PIPELINE)
     assert len(dataset) == 2 and dataset.metainfo['classes'] == ('a', 'b')
     assert [dataset[i]['data_samples'].gt_label.item() for i in range(2)] == [1, 0]
 

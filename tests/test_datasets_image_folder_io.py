@@ -11,8 +11,8 @@ from relnas_mm.datasets.image_folder_io import (ImageFolderError, image_folder_c
 
 
 def test_any_size_and_format_resized_to_a_square(tmp_path):
-    root = make_image_folder(str(tmp_path), classes=('cat', 'dog'), per_class=3,
-                             size=(40, 48), ext='.JPEG')
+    root = make_image_folder(
+        str(tmp_path), classes=('cat', 'dog'), per_class=3, size=(40, 48), ext='.JPEG')
     Image.new('L', (20, 60), 200).save(os.path.join(root, 'dog', 'grey.png'))  # grey, tall
     os.makedirs(os.path.join(root, 'dog', 'nested'))
     Image.new('RGBA', (9, 7), (10, 20, 30, 0)).save(os.path.join(root, 'dog', 'nested', 'a.png'))

@@ -13,8 +13,8 @@ from PIL import Image
 
 import relnas_mm  # noqa: F401  (registers the transforms)
 from relnas_mm.datasets.image_folder_io import read_rgb
-from relnas_mm.datasets.transforms import (Cutout, PackClsInputs, RandomCropPad,
-                                           RandomResizedCrop, ResizeCenterCrop)
+from relnas_mm.datasets.transforms import (Cutout, PackClsInputs, RandomCropPad, RandomResizedCrop,
+                                           ResizeCenterCrop)
 from relnas_mm.registry import TRANSFORMS as RELNAS_TRANSFORMS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,8 +46,10 @@ def test_random_crop_pad_refuses_an_impossible_crop():
 
 def test_no_transform_shadows_an_mmcv_one_and_all_are_base_transforms():
     ours = set(RELNAS_TRANSFORMS.module_dict)
-    assert ours == {'RandomCropPad', 'Cutout', 'RandomResizedCrop', 'ResizeCenterCrop',
-                    'ColorJitter', 'PackClsInputs'}
+    assert ours == {
+        'RandomCropPad', 'Cutout', 'RandomResizedCrop', 'ResizeCenterCrop', 'ColorJitter',
+        'PackClsInputs'
+    }
     assert not ours & set(mmcv.transforms.__all__)
     assert all(issubclass(cls, BaseTransform) for cls in RELNAS_TRANSFORMS.module_dict.values())
 

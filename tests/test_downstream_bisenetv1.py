@@ -3,14 +3,14 @@ import pytest
 import torch
 
 pytest.importorskip('mmseg')
-from mmseg.models.backbones import BiSeNetV1  # noqa: E402
+from mmseg.models.backbones import BiSeNetV1
 
-from relnas_mm.downstream.bisenetv1 import BiSeNetV1AnyContext  # noqa: E402
-from relnas_mm.registry import MODELS  # noqa: E402
+from relnas_mm.downstream.bisenetv1 import BiSeNetV1AnyContext
+from relnas_mm.registry import MODELS
 
 # C=8, 5 cells: stages of 8, 32, 64, 128 channels at strides 4, 8, 16, 32
-CONTEXT = dict(type='relnas_mm.RelNASNet', base_channels=8, num_cells=5,
-               stem_type='imagenet', out_indices=(0, 1, 2, 3))
+CONTEXT = dict(type='relnas_mm.RelNASNet', base_channels=8, num_cells=5, stem_type='imagenet',
+               out_indices=(0, 1, 2, 3))
 ARGS = dict(backbone_cfg=CONTEXT, context_channels=(16, 64, 128), spatial_channels=(8, 8, 8, 16),
             out_channels=32)
 

@@ -5,9 +5,9 @@ from fixtures_downstream import SMALL_SEG, tool_config
 from torch import nn
 
 pytest.importorskip('mmengine')
-from mmengine.optim import build_optim_wrapper  # noqa: E402
+from mmengine.optim import build_optim_wrapper
 
-from relnas_mm.downstream.optim import LrMultOptimWrapperConstructor  # noqa: E402
+from relnas_mm.downstream.optim import LrMultOptimWrapperConstructor
 
 SEG = 'configs/seg/relnas_bisenetv1_cityscapes-1024x1024.py'
 
@@ -16,8 +16,11 @@ def _groups(model: nn.Module, optim_wrapper: dict):
     """{parameter name: (lr, weight decay)} of the optimizer the config builds."""
     optimizer = build_optim_wrapper(model, optim_wrapper).optimizer
     names = {id(p): n for n, p in model.named_parameters()}
-    return {names[id(p)]: (g['lr'], g['weight_decay']) for g in optimizer.param_groups
-            for p in g['params']}
+    return {
+        names[id(p)]: (g['lr'], g['weight_decay'])
+        for g in optimizer.param_groups
+        for p in g['params']
+    }
 
 
 def test_bisenet_config_gives_10x_lr_to_fusion_and_heads_and_no_decay_to_norms_and_biases():
@@ -31,9 +34,11 @@ def test_bisenet_config_gives_10x_lr_to_fusion_and_heads_and_no_decay_to_norms_a
     with DefaultScope.overwrite_default_scope(register_scope_modules(cfg)):
         model = revert_sync_batchnorm(MODELS.build(cfg.model))
         groups = _groups(model, cfg.optim_wrapper)
-    norm_params = {f'{m}.{n}' for m, mod in model.named_modules()
-                   if isinstance(mod, nn.modules.batchnorm._BatchNorm)
-                   for n, _ in mod.named_parameters(recurse=False)}
+    norm_params = {
+        f'{m}.{n}'
+        for m, mod in model.named_modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)
+        for n, _ in mod.named_parameters(recurse=False)
+    }
     assert len(groups) == len(list(model.parameters()))
     counts = {'fast': 0, 'slow': 0, 'no_decay': 0}
     for name, (lr, decay) in groups.items():
@@ -54,10 +59,14 @@ def test_longest_matching_key_wins_and_bad_keys_are_named():
     model = nn.Sequential()
     model.add_module('head', nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)))
     cfg = dict(constructor='relnas_mm.LrMultOptimWrapperConstructor',
-               optimizer=dict(type='SGD', lr=1.0, weight_decay=0.1),
-               paramwise_cfg=dict(lr_mult_keys={'head': 10.0, 'head.1': 3.0}))
+               optimizer=dict(type='SGD', lr=1.0,
+                              weight_decay=0.1), paramwise_cfg=dict(lr_mult_keys={
+                                  'head': 10.0,
+                                  'head.1': 3.0
+                              }))
     groups = _groups(model, cfg)
     assert groups['head.0.weight'] == (10.0, 0.1) and groups['head.1.weight'] == (3.0, 0.1)
     with pytest.raises(TypeError, match='lr_mult_keys must map name substrings'):
-        LrMultOptimWrapperConstructor(dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=1)),
-                                      dict(lr_mult_keys={'head': 'ten'}))
+        LrMultOptimWrapperConstructor(
+            dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=1)),
+            dict(lr_mult_keys={'head': 'ten'}))

@@ -3,17 +3,17 @@ import pytest
 import torch
 
 pytest.importorskip('mmdet')
-from mmdet.models.dense_heads import SSDHead  # noqa: E402
-from mmengine.config import ConfigDict  # noqa: E402
-from mmengine.registry import DefaultScope  # noqa: E402
+from mmdet.models.dense_heads import SSDHead
+from mmengine.config import ConfigDict
+from mmengine.registry import DefaultScope
 
-from relnas_mm.downstream.ssd_head import SSDHeadFixed  # noqa: E402
-from relnas_mm.registry import MODELS  # noqa: E402
+from relnas_mm.downstream.ssd_head import SSDHeadFixed
+from relnas_mm.registry import MODELS
 
 CHANNELS = (16, 32, 8, 8, 8, 8)
 ANCHORS = dict(type='SSDAnchorGenerator', scale_major=False, strides=[16, 32, 64, 107, 160, 320],
-               ratios=[[2, 3]] * 6, min_sizes=[48, 100, 150, 202, 253, 304],
-               max_sizes=[100, 150, 202, 253, 304, 320])
+               ratios=[[2, 3]] * 6, min_sizes=[48, 100, 150, 202, 253,
+                                               304], max_sizes=[100, 150, 202, 253, 304, 320])
 TEST_CFG = ConfigDict(nms_pre=100, nms=dict(type='nms', iou_threshold=0.45), min_bbox_size=0,
                       score_thr=0.02, max_per_img=20)
 SIZES = (20, 10, 5, 3, 2, 1)  # feature maps of a 320x320 input
@@ -22,11 +22,10 @@ SIZES = (20, 10, 5, 3, 2, 1)  # feature maps of a 320x320 input
 def _head(cls):
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmdet'):  # whatever scope earlier tests left
-        return cls(num_classes=3, in_channels=CHANNELS, use_depthwise=True,
-                   anchor_generator=ANCHORS,
-                   bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0] * 4,
-                                   target_stds=[0.1, 0.1, 0.2, 0.2]),
-                   test_cfg=TEST_CFG).eval()
+        return cls(
+            num_classes=3, in_channels=CHANNELS, use_depthwise=True, anchor_generator=ANCHORS,
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0] * 4,
+                            target_stds=[0.1, 0.1, 0.2, 0.2]), test_cfg=TEST_CFG).eval()
 
 
 def _predict(head):

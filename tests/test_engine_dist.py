@@ -13,10 +13,10 @@ import torch.multiprocessing as mp
 
 pytest.importorskip('mmengine')
 
-from relnas_mm.engine.dist import (DistributedEvaluate, check_same_on_all_ranks,  # noqa: E402
-                                   share_of, state_digest)
-from relnas_mm.search import CandidateEvaluator, CandidateJob, CandidateResult  # noqa: E402
-from relnas_mm.space.genotype import RELATIVENAS  # noqa: E402
+from relnas_mm.engine.dist import (DistributedEvaluate, check_same_on_all_ranks, share_of,
+                                   state_digest)
+from relnas_mm.search import CandidateEvaluator, CandidateJob, CandidateResult
+from relnas_mm.space.genotype import RELATIVENAS
 
 
 class SeededEvaluator(CandidateEvaluator):
@@ -35,8 +35,10 @@ class SeededEvaluator(CandidateEvaluator):
 
 
 def _jobs(indices):
-    return [CandidateJob(index=i, genotype=RELATIVENAS, weights={}, lr=0.1, drop_prob=0.0,
-                         seed=100 + i) for i in indices]
+    return [
+        CandidateJob(index=i, genotype=RELATIVENAS, weights={}, lr=0.1, drop_prob=0.0, seed=100 + i)
+        for i in indices
+    ]
 
 
 def test_share_of_is_round_robin_and_covers_everything():
@@ -96,6 +98,7 @@ def test_state_digest_sees_any_change():
 
 
 def test_one_process_does_not_compute_the_digest():
+
     def digest():
         raise AssertionError('the digest must not be computed with one process')
 

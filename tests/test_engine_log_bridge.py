@@ -5,9 +5,9 @@ import pytest
 
 pytest.importorskip('mmengine')
 
-from mmengine.logging import MMLogger  # noqa: E402
+from mmengine.logging import MMLogger
 
-from relnas_mm.engine.log_bridge import CoreLogBridge  # noqa: E402
+from relnas_mm.engine.log_bridge import CoreLogBridge
 
 
 def test_core_records_reach_the_run_log_file_while_attached(tmp_path):

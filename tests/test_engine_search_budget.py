@@ -6,11 +6,11 @@ import torch
 
 pytest.importorskip('mmengine')
 
-from mmengine.analysis import FlopAnalyzer  # noqa: E402
+from mmengine.analysis import FlopAnalyzer
 
-from relnas_mm.engine.search_budget import build_budget, build_network, network_spec  # noqa
-from relnas_mm.space.cost import NETWORKS, NetworkSpec, network_cost  # noqa: E402
-from relnas_mm.space.genotype import GENOTYPES  # noqa: E402
+from relnas_mm.engine.search_budget import build_budget, build_network, network_spec
+from relnas_mm.space.cost import NETWORKS, NetworkSpec, network_cost
+from relnas_mm.space.genotype import GENOTYPES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -47,15 +47,16 @@ def test_ssdlite_backbone_cost_is_what_mmengine_counts():
 
 def test_budget_from_a_config_section():
     assert build_budget({}, 10, torch.device('cpu')) is None
-    budget = build_budget(dict(metric='params', network='cifar', max=3e6), 10,
-                          torch.device('cpu'))
+    budget = build_budget(dict(metric='params', network='cifar', max=3e6), 10, torch.device('cpu'))
     assert budget.costs([GENOTYPES['RelativeNAS']]) == [3_928_222]
     assert budget.config()['network']['channels'] == 36
     with pytest.raises(ValueError, match='warmup/runs apply to metric="latency" only'):
         build_budget(dict(metric='flops', network='cifar', max=1, runs=3), 10, 'cpu')
-    latency = build_budget(dict(metric='latency', max=50.0, warmup=0, runs=2, network=dict(
-        stem_type='cifar', channels=4, num_cells=3, input_hw=(8, 8), num_classes=10)), 10,
-        torch.device('cpu'))
+    latency = build_budget(
+        dict(
+            metric='latency', max=50.0, warmup=0, runs=2,
+            network=dict(stem_type='cifar', channels=4, num_cells=3, input_hw=(8, 8),
+                         num_classes=10)), 10, torch.device('cpu'))
     first = latency.costs([GENOTYPES['DARTS_V2']])[0]
     assert first > 0 and latency.costs([GENOTYPES['DARTS_V2']])[0] == first  # cached
     assert latency.config()['device'] == 'cpu'

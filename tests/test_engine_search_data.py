@@ -5,9 +5,8 @@ from fixtures_data import make_cifar100_like, make_image_folder
 
 pytest.importorskip('mmengine')
 
-from relnas_mm.datasets.cifar100_io import load_cifar100  # noqa: E402
-from relnas_mm.engine.search_data import (load_search_images, search_classes,  # noqa: E402
-                                          with_num_classes)
+from relnas_mm.datasets.cifar100_io import load_cifar100
+from relnas_mm.engine.search_data import load_search_images, search_classes, with_num_classes
 
 
 def test_cifar100_fine_or_coarse(tmp_path):
@@ -36,8 +35,8 @@ def test_image_folder_at_its_image_size_with_progress(tmp_path):
 @pytest.mark.parametrize('cfg, message', [
     (dict(dataset='cifar10', data_root='x', image_size=16),
      "search.data.image_size applies to dataset='image_folder' only, not 'cifar10'"),
-    (dict(dataset='image_folder', data_root='x', label_type='fine'),
-     "search.data.label_type applies to dataset='cifar100' only"),
+    (dict(dataset='image_folder', data_root='x',
+          label_type='fine'), "search.data.label_type applies to dataset='cifar100' only"),
     (dict(dataset='svhn', data_root='x'), 'search.data.dataset: expected one of'),
 ])
 def test_options_of_another_data_set_are_refused(cfg, message):
@@ -47,9 +46,10 @@ def test_options_of_another_data_set_are_refused(cfg, message):
 
 def test_num_classes_from_the_data():
     data = dict(dataset='image_folder', data_root='data/x')
-    assert with_num_classes(dict(channels=8, num_classes=None), ['a', 'b'], data) == dict(
-        channels=8, num_classes=2)
+    assert with_num_classes(dict(channels=8, num_classes=None), ['a', 'b'],
+                            data) == dict(channels=8, num_classes=2)
     assert with_num_classes(dict(channels=8), ['a', 'b'], data)['num_classes'] == 2
-    with pytest.raises(ValueError, match=r'num_classes is 10 but the search data \(image_folder '
-                                         r'in data/x\) has 2 classes; set it to 2 or to None'):
+    with pytest.raises(
+            ValueError, match=r'num_classes is 10 but the search data \(image_folder '
+            r'in data/x\) has 2 classes; set it to 2 or to None'):
         with_num_classes(dict(num_classes=10), ['a', 'b'], data)

@@ -9,10 +9,10 @@ import torch
 
 pytest.importorskip('mmengine')
 
-from relnas_mm.datasets.cifar_io import CIFARDataError, load_cifar10  # noqa: E402
-from relnas_mm.engine.search_build import build_evaluate, read_search_config  # noqa: E402
-from relnas_mm.engine.search_data import load_search_images  # noqa: E402
-from relnas_mm.search import EagerEvaluator, evaluator_class, split_search_data  # noqa: E402
+from relnas_mm.datasets.cifar_io import CIFARDataError, load_cifar10
+from relnas_mm.engine.search_build import build_evaluate, read_search_config
+from relnas_mm.engine.search_data import load_search_images
+from relnas_mm.search import EagerEvaluator, evaluator_class, split_search_data
 
 
 def test_all_training_images_by_default(cifar_root):
@@ -63,20 +63,20 @@ def test_evaluator_by_name_or_dotted_path():
 
 def test_a_bad_evaluator_type_names_its_config_key():
     rng = np.random.default_rng(0)
-    data = split_search_data(rng.integers(0, 256, (8, 8, 8, 3), dtype=np.uint8),
-                             np.arange(8) % 2, seed=0)
+    data = split_search_data(
+        rng.integers(0, 256, (8, 8, 8, 3), dtype=np.uint8),
+        np.arange(8) % 2, seed=0)
     supernet = dict(channels=4, num_cells=3, num_classes=2)
     for bad in ('RelativeNAS', 'numpy.ndarray'):
         with pytest.raises(ValueError, match=r'search\.evaluator\.type: .* is not a '):
             build_evaluate(dict(type=bad), supernet, data, torch.device('cpu'))
     with pytest.raises(ValueError, match=r'search\.evaluator\.type: cannot import'):
-        build_evaluate(dict(type='no_such_package.Evaluator'), supernet, data,
-                       torch.device('cpu'))
+        build_evaluate(dict(type='no_such_package.Evaluator'), supernet, data, torch.device('cpu'))
     with pytest.raises(ValueError, match=r'search\.evaluator: .*batch_size must be an integer'):
-        build_evaluate(dict(type='eager', batch_size=0, workers=0), supernet, data,
-                       torch.device('cpu'))
-    evaluate = build_evaluate(dict(type='eager', batch_size=4, workers=0), supernet, data,
-                              torch.device('cpu'))
+        build_evaluate(
+            dict(type='eager', batch_size=0, workers=0), supernet, data, torch.device('cpu'))
+    evaluate = build_evaluate(
+        dict(type='eager', batch_size=4, workers=0), supernet, data, torch.device('cpu'))
     assert isinstance(evaluate.evaluator, EagerEvaluator)
     assert evaluate.evaluator.batch_size == 4
 

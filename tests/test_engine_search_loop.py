@@ -5,10 +5,11 @@ import pytest
 
 pytest.importorskip('mmengine')
 
-from relnas_mm.engine.search_loop import SearchLoop  # noqa: E402
+from relnas_mm.engine.search_loop import SearchLoop
 
 
 class FakeRunner:
+
     def __init__(self):
         self.calls = []
 

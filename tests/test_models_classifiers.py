@@ -32,10 +32,11 @@ def samples(labels):
 
 
 def test_built_from_a_config_dict():
-    model = MODELS.build(dict(
-        type='relnas_mm.RelNASClassifier', num_classes=3,
-        backbone=dict(type='relnas_mm.RelNASNet', base_channels=4, num_cells=3,
-                      stem_type='cifar')))
+    model = MODELS.build(
+        dict(
+            type='relnas_mm.RelNASClassifier', num_classes=3,
+            backbone=dict(type='relnas_mm.RelNASNet', base_channels=4, num_cells=3,
+                          stem_type='cifar')))
     assert isinstance(model.auxiliary_head, AuxiliaryHeadCIFAR)
     assert model.auxiliary_cell == 2  # 2 * 3 // 3
     assert model.backbone.out_indices == (3, )
@@ -78,13 +79,20 @@ def test_label_smoothing_and_label_formats_agree():
     x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         expected = F.cross_entropy(model(x), torch.tensor([1, 0, 3]), label_smoothing=0.1)
-        for labels in (samples([1, 0, 3]), [{'gt_label': 1}, {'gt_label': 0}, {'gt_label': 3}],
-                       [1, 0, 3], torch.tensor([1, 0, 3])):
+        for labels in (samples([1, 0, 3]), [{
+                'gt_label': 1
+        }, {
+                'gt_label': 0
+        }, {
+                'gt_label': 3
+        }], [1, 0, 3], torch.tensor([1, 0, 3])):
             assert torch.allclose(model(x, labels, mode='loss')['loss_cls'], expected)
 
 
 @pytest.mark.parametrize('labels,match', [(None, 'gt_label'), ([BaseDataElement()], 'gt_label'),
-                                          ([{'gt_label': 0.5}], 'one integer')])
+                                          ([{
+                                              'gt_label': 0.5
+                                          }], 'one integer')])
 def test_bad_labels(labels, match):
     with pytest.raises(ValueError, match=match):
         tiny_cifar()(torch.randn(1, 3, 32, 32), labels, mode='loss')

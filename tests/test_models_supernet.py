@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 from fixtures_search import one_thread  # noqa: F401 (autouse)
+from torch import nn
 
 from relnas_mm.models.supernet import (NUM_EDGES, NUM_OPS, SearchCell, SuperNet, drop_path,
                                        edge_index, op_module_of, op_slot)
@@ -20,8 +20,14 @@ def _random_genotypes(n, seed):
 
 def test_edge_and_slot_indices():
     assert NUM_EDGES == 14 and NUM_OPS == 7
-    assert [edge_index(0, 0), edge_index(0, 1), edge_index(1, 0), edge_index(1, 2),
-            edge_index(2, 0), edge_index(3, 4)] == [0, 1, 2, 4, 5, 13]
+    assert [
+        edge_index(0, 0),
+        edge_index(0, 1),
+        edge_index(1, 0),
+        edge_index(1, 2),
+        edge_index(2, 0),
+        edge_index(3, 4)
+    ] == [0, 1, 2, 4, 5, 13]
     assert op_slot(1, 0, 'sep_conv_3x3') == 2 * 7 + 3
     with pytest.raises(ValueError, match='no edge from input 2 into node 0'):
         edge_index(0, 2)

@@ -8,8 +8,7 @@ import torch
 from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import op_module_of, used_modules
-from relnas_mm.search.algorithm import (GenerationRecord, RelativeNAS, drop_prob_at, job_seed,
-                                        lr_at)
+from relnas_mm.search.algorithm import GenerationRecord, RelativeNAS, drop_prob_at, job_seed, lr_at
 from relnas_mm.search.evaluator import CandidateResult, EagerEvaluator, split_search_data
 from relnas_mm.space import GENOTYPES, bounds, decode, decode_population, parse_genotype
 
@@ -29,8 +28,8 @@ class FakeEvaluate:
         for job in jobs:
             loss = math.nan if job.index in self.nan else (job.seed % 997) / 997
             state = {k: v + (job.index + 1) for k, v in job.weights.items()}
-            results.append(CandidateResult(job.index, loss, 0.5, 1.0, state,
-                                           finite=math.isfinite(loss)))
+            results.append(
+                CandidateResult(job.index, loss, 0.5, 1.0, state, finite=math.isfinite(loss)))
         return results
 
 
@@ -51,7 +50,7 @@ def test_schedules():
 
 def test_job_seeds_are_stable_and_distinct():
     seeds = {job_seed(0, g, i) for g in range(5) for i in range(20)}
-    assert len(seeds) == 100 and all(0 <= s < 2 ** 63 for s in seeds)
+    assert len(seeds) == 100 and all(0 <= s < 2**63 for s in seeds)
     assert job_seed(7, 3, 2) == job_seed(7, 3, 2) != job_seed(8, 3, 2)
 
 
@@ -258,7 +257,8 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, evaluate, uninte
         resumed.run_generation(fresh_evaluate)
     assert np.array_equal(resumed.population, uninterrupted.population)
     assert np.array_equal(resumed.velocity, uninterrupted.velocity)
-    assert all(torch.equal(resumed.weight_set[k], uninterrupted.weight_set[k])
-               for k in uninterrupted.weight_set)
+    assert all(
+        torch.equal(resumed.weight_set[k], uninterrupted.weight_set[k])
+        for k in uninterrupted.weight_set)
     assert [r.to_dict() for r in resumed.history] == [r.to_dict() for r in uninterrupted.history]
     assert resumed.best_genotype() == uninterrupted.best_genotype()

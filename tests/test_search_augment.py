@@ -12,7 +12,7 @@ def _images(n=12, size=8):
 
 def _windows(image, padding):
     """Every crop-and-flip result a single image can give."""
-    padded = torch.nn.functional.pad(image, (padding,) * 4)
+    padded = torch.nn.functional.pad(image, (padding, ) * 4)
     size = image.shape[-1]
     out = []
     for top in range(2 * padding + 1):

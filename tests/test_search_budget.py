@@ -29,14 +29,17 @@ def evaluate(jobs):
         if job.index == 2:
             loss = math.nan
         state = {k: v + (job.index + 1) for k, v in job.weights.items()}
-        out.append(CandidateResult(job.index, loss, (job.seed % 89) / 89, 1.0, state,
-                                   finite=math.isfinite(loss)))
+        out.append(
+            CandidateResult(job.index, loss, (job.seed % 89) / 89, 1.0, state,
+                            finite=math.isfinite(loss)))
     return out
 
 
 def _run(budget=None, **kwargs):
-    search = RelativeNAS(**{**dict(pop_size=6, generations=4, model_cfg=CFG, seed=3),
-                            **kwargs}, budget=budget)
+    search = RelativeNAS(**{
+        **dict(pop_size=6, generations=4, model_cfg=CFG, seed=3),
+        **kwargs
+    }, budget=budget)
     while not search.finished:
         search.run_generation(evaluate)
     return search
@@ -68,8 +71,8 @@ def test_deb_rule():
     assert not constrained_first_is_fast(0.3, 0.0, 0.2, 0.0)
     assert constrained_first_is_fast(0.3, 0.0, 0.3, 0.0)
     assert constrained_first_is_fast(math.nan, 0.0, math.inf, 0.0)
-    fast, slow = split_fast_slow(np.array([[0, 1], [2, 3]]), [0.1, 0.9, 0.1, 0.9],
-                                 [3.0, 0.0, 0.0, 0.0])
+    fast, slow = split_fast_slow(
+        np.array([[0, 1], [2, 3]]), [0.1, 0.9, 0.1, 0.9], [3.0, 0.0, 0.0, 0.0])
     assert fast.tolist() == [1, 2] and slow.tolist() == [0, 3]
 
 
@@ -132,10 +135,8 @@ def test_costs_are_measured_once_per_genotype_and_resume_exactly():
     whole = _run(flops_budget(4e8, calls), generations=4)
     measured = sum(calls)
     assert measured == len(whole.budget.cache) < 4 * 6  # fast learners keep their cell
-    assert sorted(whole.budget.cache) == sorted(set().union(
-        *[r.genotypes for r in whole.history]))
-    part = RelativeNAS(pop_size=6, generations=4, model_cfg=CFG, seed=3,
-                       budget=flops_budget(4e8))
+    assert sorted(whole.budget.cache) == sorted(set().union(*[r.genotypes for r in whole.history]))
+    part = RelativeNAS(pop_size=6, generations=4, model_cfg=CFG, seed=3, budget=flops_budget(4e8))
     for _ in range(2):
         part.run_generation(evaluate)
     state = part.state_dict()  # a checkpoint after 2 generations
@@ -167,8 +168,7 @@ def test_a_checkpoint_of_another_budget_is_refused():
 ])
 def test_bad_budget_is_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        Budget(**{**dict(metric='flops', limit=1.0, measure=lambda g: [0.0] * len(g)),
-                  **kwargs})
+        Budget(**{**dict(metric='flops', limit=1.0, measure=lambda g: [0.0] * len(g)), **kwargs})
 
 
 def test_a_bad_measurement_is_an_error():

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from relnas_mm.search.checkpoint import (LATEST_FILE, SearchStateError,
-                                         capture_rng, check_fingerprint, latest_search_state,
-                                         list_search_states, load_search_state,
-                                         make_search_state, restore_rng, save_search_state,
-                                         search_fingerprint)
 from relnas_mm.search import RelativeNAS
+from relnas_mm.search.checkpoint import (LATEST_FILE, SearchStateError, capture_rng,
+                                         check_fingerprint, latest_search_state, list_search_states,
+                                         load_search_state, make_search_state, restore_rng,
+                                         save_search_state, search_fingerprint)
 
 TINY = dict(channels=4, num_cells=3, num_classes=10)
 
@@ -29,8 +28,8 @@ def test_save_keeps_last_k_and_points_latest(tmp_path):
     assert names == [LATEST_FILE, 'search_state_gen_003.pth', 'search_state_gen_004.pth']
     assert latest_search_state(str(tmp_path)) == path
     assert path.endswith('search_state_gen_004.pth')
-    assert [os.path.basename(p) for p in list_search_states(str(tmp_path))] == [
-        'search_state_gen_003.pth', 'search_state_gen_004.pth']
+    assert [os.path.basename(p) for p in list_search_states(str(tmp_path))
+            ] == ['search_state_gen_003.pth', 'search_state_gen_004.pth']
     assert not any(n.endswith('.tmp') for n in names)
 
 
@@ -95,8 +94,9 @@ def test_pickled_objects_are_not_executed(tmp_path):
 
 
 def test_fingerprint_names_the_differing_key():
-    base = dict(data=dict(dataset='cifar10', data_root='a', split_seed=0),
-                algorithm=dict(pop_size=20, writeback='pair'), supernet=dict(channels=16))
+    base = dict(
+        data=dict(dataset='cifar10', data_root='a', split_seed=0),
+        algorithm=dict(pop_size=20, writeback='pair'), supernet=dict(channels=16))
     fp = search_fingerprint(base)
     assert 'data.data_root' not in fp  # moving the data does not change the search
     moved = search_fingerprint(dict(base, data=dict(base['data'], data_root='b')))

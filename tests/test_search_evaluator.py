@@ -7,8 +7,7 @@ import torch
 from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import SuperNet, op_module_of
-from relnas_mm.search.evaluator import (CandidateJob, EagerEvaluator, SearchData,
-                                        split_search_data)
+from relnas_mm.search.evaluator import CandidateJob, EagerEvaluator, SearchData, split_search_data
 from relnas_mm.space.genotype import make_genotype
 
 CFG = dict(channels=4, num_cells=3, num_classes=2)
@@ -23,11 +22,16 @@ def learnable_images(n, seed):
     return images.astype(np.uint8), labels
 
 
-GENOTYPE = make_genotype(
-    [('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 0), ('max_pool_3x3', 2),
-     ('avg_pool_3x3', 3), ('dil_conv_3x3', 1), ('skip_connect', 4), ('sep_conv_5x5', 0)],
-    [('dil_conv_5x5', 0), ('max_pool_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 2),
-     ('avg_pool_3x3', 1), ('dil_conv_3x3', 3), ('skip_connect', 2), ('sep_conv_5x5', 4)])
+GENOTYPE = make_genotype([('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 0),
+                          ('max_pool_3x3', 2), ('avg_pool_3x3', 3), ('dil_conv_3x3', 1),
+                          ('skip_connect', 4), ('sep_conv_5x5', 0)], [('dil_conv_5x5', 0),
+                                                                      ('max_pool_3x3', 1),
+                                                                      ('skip_connect', 0),
+                                                                      ('sep_conv_3x3', 2),
+                                                                      ('avg_pool_3x3', 1),
+                                                                      ('dil_conv_3x3', 3),
+                                                                      ('skip_connect', 2),
+                                                                      ('sep_conv_5x5', 4)])
 
 
 @pytest.fixture(scope='module')
@@ -77,8 +81,9 @@ def test_split_rejects_bad_input():
     with pytest.raises(ValueError, match='empty half'):
         split_search_data(images, labels, seed=0, train_portion=1.0)
     with pytest.raises(ValueError, match='train_labels: expected int64'):
-        SearchData(torch.zeros(2, 3, 4, 4, dtype=torch.uint8), torch.zeros(2),
-                   torch.zeros(2, 3, 4, 4, dtype=torch.uint8), torch.zeros(2, dtype=torch.int64))
+        SearchData(
+            torch.zeros(2, 3, 4, 4, dtype=torch.uint8), torch.zeros(2),
+            torch.zeros(2, 3, 4, 4, dtype=torch.uint8), torch.zeros(2, dtype=torch.int64))
 
 
 def test_labels_outside_num_classes_are_refused(data):
@@ -128,8 +133,8 @@ def test_one_epoch_keeps_the_last_partial_batch(weights):
     data = split_search_data(images, labels, seed=0)  # 36 training images
     evaluator = EagerEvaluator(data, CFG, batch_size=16)
     batches = []
-    evaluator.model.register_forward_pre_hook(
-        lambda module, args: batches.append((module.training, args[0].shape[0])))
+    evaluator.model.register_forward_pre_hook(lambda module, args: batches.append(
+        (module.training, args[0].shape[0])))
     assert evaluator.num_steps() == 3
     evaluator.evaluate(_job(weights))
     assert [b for train, b in batches if train] == [16, 16, 4]
@@ -152,8 +157,8 @@ def test_only_the_candidates_ops_change_and_job_weights_stay(weights, reference)
 
 
 def test_validation_augmentation_switch(data, weights, reference):
-    authors = EagerEvaluator(data, CFG, batch_size=8, augment_valid=True).evaluate(
-        _job(weights, seed=11))
+    authors = EagerEvaluator(data, CFG, batch_size=8,
+                             augment_valid=True).evaluate(_job(weights, seed=11))
     assert authors.train_loss == reference.train_loss  # training is the same
     assert authors.loss != reference.loss
 

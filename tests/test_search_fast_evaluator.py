@@ -14,7 +14,6 @@ import weakref
 import numpy as np
 import pytest
 import torch
-
 import torch.nn.functional as F
 from fixtures_search import one_thread  # noqa: F401 (autouse)
 
@@ -56,9 +55,10 @@ def jobs(weights):
     """Two random genotypes and the published cell; drop path off, on, and at its maximum."""
     genotypes = decode_population(random_population(2, np.random.default_rng(3)))
     genotypes.append(get_genotype('RelativeNAS'))
-    return [CandidateJob(index=i, genotype=g, weights=weights, lr=0.05, drop_prob=p,
-                         seed=100 + i)
-            for i, (g, p) in enumerate(zip(genotypes, (0.0, 0.2, 0.3)))]
+    return [
+        CandidateJob(index=i, genotype=g, weights=weights, lr=0.05, drop_prob=p, seed=100 + i)
+        for i, (g, p) in enumerate(zip(genotypes, (0.0, 0.2, 0.3)))
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -86,8 +86,8 @@ def tiny_weights():
 
 @pytest.fixture(scope='module')
 def tiny_job(tiny_weights):
-    return CandidateJob(index=4, genotype=get_genotype('DARTS_V2'), weights=tiny_weights,
-                        lr=0.05, drop_prob=0.2, seed=9)
+    return CandidateJob(index=4, genotype=get_genotype('DARTS_V2'), weights=tiny_weights, lr=0.05,
+                        drop_prob=0.2, seed=9)
 
 
 @pytest.fixture(scope='module')
@@ -103,8 +103,7 @@ def assert_same(ref, out, state_rtol=REL):
     assert list(out.state) == list(ref.state)
     for key, value in ref.state.items():
         assert out.state[key].shape == value.shape and out.state[key].dtype == value.dtype
-        torch.testing.assert_close(out.state[key], value, rtol=state_rtol, atol=1e-6,
-                                   msg=key)
+        torch.testing.assert_close(out.state[key], value, rtol=state_rtol, atol=1e-6, msg=key)
 
 
 def test_fast_equals_eager_over_several_steps(fast_results, reference, weights):
@@ -115,8 +114,7 @@ def test_fast_equals_eager_over_several_steps(fast_results, reference, weights):
     assert not torch.equal(fast_results[2].state['stem.0.weight'], weights['stem.0.weight'])
 
 
-def test_results_hold_exactly_what_the_candidate_trained(fast_results, reference, jobs,
-                                                         weights):
+def test_results_hold_exactly_what_the_candidate_trained(fast_results, reference, jobs, weights):
     """Shared keys and the candidate's op modules: what the write-back takes, and all a
     result carries between processes."""
     for job, out, ref in zip(jobs, fast_results, reference):
@@ -154,6 +152,7 @@ class FakeGraph:
 
 
 class FakePool:
+
     def __init__(self, device):
         self.id = (0, id(self))
 
@@ -174,8 +173,9 @@ def fake_cuda_graphs(monkeypatch):
     FakeGraph.live, FakeGraph.pools, FakeGraph.fail = weakref.WeakSet(), [], 0
 
     def build(**options):
-        fast = FastEvaluator(data=options.pop('data'), model_cfg=TINY, batch_size=BATCH,
-                             channels_last=False, **options)
+        fast = FastEvaluator(
+            data=options.pop('data'), model_cfg=TINY, batch_size=BATCH, channels_last=False,
+            **options)
         fast.cuda_graph = True  # as on CUDA
         fast._replicas = [fast._replica() for _ in fast._replicas]  # with their pools
         return fast
@@ -250,8 +250,8 @@ def test_cpu_defaults_match_one_training_step(data, weights, jobs):
     images = normalize(data.train_images[:BATCH])
     labels = data.train_labels[:BATCH]
     losses, grads = [], []
-    for model, inputs in ((SuperNet(**CFG), images),
-                          (fast._replicas[0].model, fast._inputs(images))):
+    for model, inputs in ((SuperNet(**CFG), images), (fast._replicas[0].model,
+                                                      fast._inputs(images))):
         model.load_state_dict(weights)
         model.set_genotype(jobs[2].genotype)
         model.train()
@@ -270,8 +270,10 @@ def test_cpu_defaults_keep_the_ranking_of_a_generation(data, tiny_weights):
     """Over 8 candidates of a generation, the fast engine's ranking by validation loss is
     the reference's, except swaps of candidates whose losses differ by less than 1%."""
     genotypes = decode_population(random_population(8, np.random.default_rng(11)))
-    jobs = [CandidateJob(index=i, genotype=g, weights=tiny_weights, lr=0.1, drop_prob=0.1,
-                         seed=50 + i) for i, g in enumerate(genotypes)]
+    jobs = [
+        CandidateJob(index=i, genotype=g, weights=tiny_weights, lr=0.1, drop_prob=0.1, seed=50 + i)
+        for i, g in enumerate(genotypes)
+    ]
     eager = EagerEvaluator(data, TINY, batch_size=BATCH)
     ref = [eager.evaluate(job).loss for job in jobs]
     out = [r.loss for r in FastEvaluator(data, TINY, batch_size=BATCH).evaluate_many(jobs)]
@@ -318,7 +320,7 @@ def test_bad_settings_are_refused(data, weights):
 def test_non_finite_training_is_flagged(data, tiny_job):
     broken = dict(tiny_job.weights)
     broken['classifier.bias'] = torch.full_like(broken['classifier.bias'], math.nan)
-    job = CandidateJob(index=0, genotype=tiny_job.genotype, weights=broken, lr=0.1,
-                       drop_prob=0.0, seed=1)
+    job = CandidateJob(index=0, genotype=tiny_job.genotype, weights=broken, lr=0.1, drop_prob=0.0,
+                       seed=1)
     out = FastEvaluator(data, TINY, batch_size=32).evaluate(job)
     assert not out.finite and math.isnan(out.loss)

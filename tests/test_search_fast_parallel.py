@@ -34,8 +34,10 @@ def jobs():
     first = SuperNet(**CFG).state_dict()
     second = {k: v + 0.01 if v.is_floating_point() else v for k, v in first.items()}
     genotypes = decode_population(random_population(4, np.random.default_rng(2)))
-    return [CandidateJob(index=i, genotype=g, weights=first if i < 2 else second, lr=0.05,
-                         drop_prob=0.1 * i, seed=20 + i) for i, g in enumerate(genotypes)]
+    return [
+        CandidateJob(index=i, genotype=g, weights=first if i < 2 else second, lr=0.05,
+                     drop_prob=0.1 * i, seed=20 + i) for i, g in enumerate(genotypes)
+    ]
 
 
 class LoggingEvaluator(FastEvaluator):
@@ -56,8 +58,13 @@ def assert_identical(a, b):
 
 
 def test_packed_state_round_trip():
-    state = {'w': torch.randn(3, 2, 1, 1), 'n': torch.tensor(7), 'b': torch.randn(5),
-             'i': torch.arange(4).view(2, 2), 'h': torch.randn(2).half()}
+    state = {
+        'w': torch.randn(3, 2, 1, 1),
+        'n': torch.tensor(7),
+        'b': torch.randn(5),
+        'i': torch.arange(4).view(2, 2),
+        'h': torch.randn(2).half()
+    }
     packed = PackedState.pack(state)
     assert sorted(map(str, packed.flats)) == ['torch.float16', 'torch.float32', 'torch.int64']
     assert packed.flats[torch.float32].numel() == 6 + 5
@@ -82,12 +89,13 @@ def test_two_workers_give_the_sequential_results(data, jobs, caplog):
         assert isinstance(evaluate, ParallelEvaluate) and evaluate.parallelism == 2
         parallel = evaluate(list(reversed(jobs)))[::-1]  # any order in, same order out
         again = evaluate(jobs[1:3])
-        broken = CandidateJob(index=9, genotype=jobs[0].genotype,
-                              weights={k: v for k, v in jobs[0].weights.items()
-                                       if k != 'classifier.weight'},
-                              lr=0.1, drop_prob=0.0, seed=1)
+        broken = CandidateJob(
+            index=9, genotype=jobs[0].genotype, weights={
+                k: v
+                for k, v in jobs[0].weights.items() if k != 'classifier.weight'
+            }, lr=0.1, drop_prob=0.0, seed=1)
         with pytest.raises(RuntimeError, match=r"(?s)failed on candidate\(s\) \[9\].*"
-                                               r"classifier\.weight"):
+                           r"classifier\.weight"):
             evaluate([broken])
     for a, b in zip(sequential, parallel):
         assert_identical(a, b)
@@ -96,7 +104,8 @@ def test_two_workers_give_the_sequential_results(data, jobs, caplog):
     # a result brings back what its candidate trained, nothing else
     for job, result in zip(jobs, parallel):
         assert list(result.state) == candidate_keys(
-            list(job.weights), SuperNet(**CFG).used_modules(job.genotype))
+            list(job.weights),
+            SuperNet(**CFG).used_modules(job.genotype))
     # the workers' log lines reach this process's 'relnas_mm' logger
     logged = [r.getMessage() for r in caplog.records if 'evaluating' in r.getMessage()]
     assert len(logged) == 7 and all(m.startswith('worker ') for m in logged)  # 4 + 2 + 1
@@ -136,8 +145,9 @@ def test_a_worker_that_cannot_build_reports_why(data):
 
 
 def test_bad_arguments_are_refused(data):
-    with pytest.raises(ValueError, match=r"kind must be one of \[.*'fast'\] or a "
-                                         r"CandidateEvaluator class, got 'slow'"):
+    with pytest.raises(
+            ValueError, match=r"kind must be one of \[.*'fast'\] or a "
+            r"CandidateEvaluator class, got 'slow'"):
         make_evaluate(data, 'slow')
     with pytest.raises(ValueError, match="workers must be an integer >= 0 or 'auto'"):
         make_evaluate(data, 'fast', workers=-1)

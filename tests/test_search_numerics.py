@@ -7,8 +7,8 @@ from relnas_mm.search.numerics import fp32_precision, set_numerics
 
 @pytest.fixture(autouse=True)
 def _restore():
-    saved = (fp32_precision(), torch.backends.cudnn.deterministic,
-             torch.backends.cudnn.benchmark, torch.are_deterministic_algorithms_enabled())
+    saved = (fp32_precision(), torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+             torch.are_deterministic_algorithms_enabled())
     yield
     conv = getattr(torch.backends.cudnn, 'conv', None)
     if conv is not None and hasattr(conv, 'fp32_precision'):

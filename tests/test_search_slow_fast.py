@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from relnas_mm.search.slow_fast import (check_pop_size, diversity, draw_coefficients,
-                                        first_is_fast, fitness, initial_population, make_pairs,
-                                        slow_fast_update, split_fast_slow)
+from relnas_mm.search.slow_fast import (check_pop_size, diversity, draw_coefficients, first_is_fast,
+                                        fitness, initial_population, make_pairs, slow_fast_update,
+                                        split_fast_slow)
 from relnas_mm.space import DIM, GENOTYPES, bounds, decode, decode_population
 
 
@@ -50,10 +50,10 @@ def test_pairs_cover_every_member_once():
     assert len(seen_first) > 1  # pairings change between generations
 
 
-@pytest.mark.parametrize('a, b, expected', [
-    (0.5, 0.7, True), (0.7, 0.5, False), (0.6, 0.6, True),
-    (math.nan, 0.9, False), (0.9, math.nan, True), (math.nan, math.nan, True),
-    (math.inf, 1e9, False), (-math.inf, 1.0, False), (math.inf, math.nan, True)])
+@pytest.mark.parametrize('a, b, expected', [(0.5, 0.7, True), (0.7, 0.5, False), (0.6, 0.6, True),
+                                            (math.nan, 0.9, False), (0.9, math.nan, True),
+                                            (math.nan, math.nan, True), (math.inf, 1e9, False),
+                                            (-math.inf, 1.0, False), (math.inf, math.nan, True)])
 def test_fast_slow_decision(a, b, expected):
     assert first_is_fast(a, b) is expected
 
@@ -79,8 +79,8 @@ def _population():
 def test_update_matches_hand_computed_values():
     x, v = _population()
     # pair 0: fast 2, slow 0; pair 1: fast 1, slow 3
-    x[0, 0], x[2, 0], v[0, 0] = 1.0, 3.0, 0.5    # dim 0: input of node 0, upper bound 2
-    x[0, 1], x[2, 1], v[0, 1] = 6.0, 2.0, -1.0   # dim 1: op, upper bound 7
+    x[0, 0], x[2, 0], v[0, 0] = 1.0, 3.0, 0.5  # dim 0: input of node 0, upper bound 2
+    x[0, 1], x[2, 1], v[0, 1] = 6.0, 2.0, -1.0  # dim 1: op, upper bound 7
     x[3, 5], x[1, 5], v[3, 5] = 4.0, 6.5, 0.0
     r1 = np.full((2, DIM), 0.5)
     r2 = np.full((2, DIM), 0.25)
@@ -97,8 +97,8 @@ def test_update_matches_hand_computed_values():
 def test_update_clips_position_not_velocity_and_leaves_fast_alone():
     x, v = _population()
     lower, upper = bounds()
-    x[1, 1], x[0, 1], v[1, 1] = 6.5, 6.9, 10.0   # pushed far beyond the op bound 7
-    x[1, 2], x[0, 2], v[1, 2] = 0.2, 0.1, -5.0   # pushed below 0
+    x[1, 1], x[0, 1], v[1, 1] = 6.5, 6.9, 10.0  # pushed far beyond the op bound 7
+    x[1, 2], x[0, 2], v[1, 2] = 0.2, 0.1, -5.0  # pushed below 0
     before_x, before_v = x.copy(), v.copy()
     r1, r2 = np.ones((1, DIM)), np.ones((1, DIM))
     new_x, new_v = slow_fast_update(x, v, np.array([0]), np.array([1]), r1, r2)
@@ -113,8 +113,7 @@ def test_update_clips_position_not_velocity_and_leaves_fast_alone():
 def test_update_rejects_wrong_coefficient_shape():
     x, v = _population()
     with pytest.raises(ValueError, match='r1/r2 must have shape'):
-        slow_fast_update(x, v, np.array([0]), np.array([1]), np.ones((2, DIM)),
-                         np.ones((2, DIM)))
+        slow_fast_update(x, v, np.array([0]), np.array([1]), np.ones((2, DIM)), np.ones((2, DIM)))
 
 
 def test_coefficients_are_fresh_uniform_draws():

@@ -25,8 +25,8 @@ def _counted(genotype, spec: NetworkSpec):
                     num_cells=spec.num_cells, stem_type=spec.stem_type,
                     stem_multiplier=spec.stem_multiplier, out_indices=spec.out_indices)
     if spec.num_classes:
-        result = _get_flops().complexity(RelNASClassifier(backbone, spec.num_classes).eval(),
-                                         spec.input_hw)
+        result = _get_flops().complexity(
+            RelNASClassifier(backbone, spec.num_classes).eval(), spec.input_hw)
         return result['flops'], result['params_inference']
     # a backbone alone (a detector's): mmengine's counter directly, as get_flops counts
     net = RelNASNet(**{k: v for k, v in backbone.items() if k != 'type'}).eval()
@@ -41,10 +41,12 @@ def test_100_random_genotypes_agree_with_get_flops():
     genotypes = decode_population(random_population(100, np.random.default_rng(0)))
     # small networks (odd input sizes: every stride-2 layer rounds up), both stems,
     # classifiers and backbones whose other stages feed a neck
-    specs = [NetworkSpec('imagenet', 4, 4, (23, 19), num_classes=7),
-             NetworkSpec('cifar', 4, 3, (9, 11), num_classes=3, stem_multiplier=2),
-             NetworkSpec('imagenet', 6, 5, (33, 33), out_indices=(2, 3)),
-             NetworkSpec('cifar', 4, 4, (8, 8), out_indices=(0, 1))]
+    specs = [
+        NetworkSpec('imagenet', 4, 4, (23, 19), num_classes=7),
+        NetworkSpec('cifar', 4, 3, (9, 11), num_classes=3, stem_multiplier=2),
+        NetworkSpec('imagenet', 6, 5, (33, 33), out_indices=(2, 3)),
+        NetworkSpec('cifar', 4, 4, (8, 8), out_indices=(0, 1))
+    ]
     for i, genotype in enumerate(genotypes):
         spec = specs[i % len(specs)]
         flops, params = _counted(genotype, spec)
@@ -65,8 +67,8 @@ def test_paper_networks_agree_with_get_flops(name):
 
 def test_published_cell_numbers():
     # the paper's parameter counts (auxiliary head excluded) and get_flops' multiply-adds
-    assert network_cost(GENOTYPES['RelativeNAS'], NETWORKS['imagenet_mobile']) == (
-        545_464_688, 5_050_029)
+    assert network_cost(GENOTYPES['RelativeNAS'],
+                        NETWORKS['imagenet_mobile']) == (545_464_688, 5_050_029)
     assert network_cost(GENOTYPES['RelativeNAS'], NETWORKS['cifar']).params == 3_928_222
 
 
@@ -76,8 +78,8 @@ def test_cost_grows_with_the_input_and_the_operations():
     big = NetworkSpec('imagenet', 46, 14, (320, 320), num_classes=1000)
     assert network_cost(genotype, big).flops > 1.9 * network_cost(genotype, spec).flops
     assert network_cost(genotype, big).params == network_cost(genotype, spec).params
-    pools = GENOTYPES['DARTS_V2']._replace(
-        normal=[('max_pool_3x3', i) for _, i in GENOTYPES['DARTS_V2'].normal])
+    pools = GENOTYPES['DARTS_V2']._replace(normal=[('max_pool_3x3', i)
+                                                   for _, i in GENOTYPES['DARTS_V2'].normal])
     assert network_cost(pools, spec).flops < network_cost(genotype, spec).flops
 
 

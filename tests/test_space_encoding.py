@@ -22,8 +22,8 @@ def _vector_with(**positions) -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize('value,expected', [(0.0, 0), (0.5, 0), (1.0, 0), (1.0000001, 1),
-                                            (1.5, 1), (6.0, 5), (6.5, 6), (7.0, 6)])
+@pytest.mark.parametrize('value,expected', [(0.0, 0), (0.5, 0), (1.0, 0), (1.0000001, 1), (1.5, 1),
+                                            (6.0, 5), (6.5, 6), (7.0, 6)])
 def test_decode_rule_on_an_op_position(value, expected):
     # position 1 is op_a of node 0 (bound 7)
     assert decode_indices(_vector_with(p1=value))[1] == expected
@@ -65,8 +65,9 @@ def test_random_population_decodes_to_valid_genotypes_covering_all_choices():
     assert ops == set(PRIMITIVES)
     node3_inputs = {g.normal[6][1] for g in genotypes}
     assert node3_inputs == {0, 1, 2, 3, 4}
-    assert np.array_equal(random_population(5, np.random.default_rng(0)),
-                          random_population(5, np.random.default_rng(0)))
+    assert np.array_equal(
+        random_population(5, np.random.default_rng(0)),
+        random_population(5, np.random.default_rng(0)))
 
 
 @pytest.mark.parametrize('name', sorted(GENOTYPES))

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from relnas_mm.space import (GENOTYPES, Genotype, GenotypeError, format_genotype,
-                             genotype_from_dict, genotype_to_dict, get_genotype,
-                             load_genotype_file, parse_genotype, save_genotype, validate)
+                             genotype_from_dict, genotype_to_dict, get_genotype, load_genotype_file,
+                             parse_genotype, save_genotype, validate)
 
 CONCAT = [2, 3, 4, 5]
 PUBLISHED_NORMAL = [('sep_conv_3x3', 0), ('dil_conv_5x5', 1), ('sep_conv_3x3', 1),
@@ -75,8 +75,7 @@ def test_text_file_is_loaded(tmp_path):
     (with_normal([('none', 0)] + PUBLISHED_NORMAL[1:]), "unknown operation 'none'"),
     (with_normal(PUBLISHED_NORMAL[:1] + [('sep_conv_3x3', 2)] + PUBLISHED_NORMAL[2:]),
      r'normal\[1\]: input 2 out of range for node 0 \(expected an integer in 0..1\)'),
-    (with_normal(PUBLISHED_NORMAL[:7] + [('sep_conv_3x3', 5)]),
-     'input 5 out of range for node 3'),
+    (with_normal(PUBLISHED_NORMAL[:7] + [('sep_conv_3x3', 5)]), 'input 5 out of range for node 3'),
     (with_normal([('sep_conv_3x3', -1)] + PUBLISHED_NORMAL[1:]), 'input -1 out of range'),
     (with_normal([('sep_conv_3x3', True)] + PUBLISHED_NORMAL[1:]), 'input True'),
     (with_normal([('sep_conv_3x3', 0.0)] + PUBLISHED_NORMAL[1:]), 'input 0.0'),

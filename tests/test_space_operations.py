@@ -29,13 +29,17 @@ def _n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-@pytest.mark.parametrize('name,expected', [
-    ('max_pool_3x3', 0), ('avg_pool_3x3', 0), ('skip_connect', 0),
-    ('sep_conv_3x3', 2 * (9 * C + C * C + 2 * C)),  # two dw+pw+BN blocks
-    ('sep_conv_5x5', 2 * (25 * C + C * C + 2 * C)),
-    ('dil_conv_3x3', 9 * C + C * C + 2 * C),  # one dw+pw+BN block
-    ('dil_conv_5x5', 25 * C + C * C + 2 * C),
-])
+@pytest.mark.parametrize(
+    'name,expected',
+    [
+        ('max_pool_3x3', 0),
+        ('avg_pool_3x3', 0),
+        ('skip_connect', 0),
+        ('sep_conv_3x3', 2 * (9 * C + C * C + 2 * C)),  # two dw+pw+BN blocks
+        ('sep_conv_5x5', 2 * (25 * C + C * C + 2 * C)),
+        ('dil_conv_3x3', 9 * C + C * C + 2 * C),  # one dw+pw+BN block
+        ('dil_conv_5x5', 25 * C + C * C + 2 * C),
+    ])
 def test_parameter_counts_are_the_darts_ones(name, expected):
     assert _n_params(build_op(name, C, 1)) == expected
 

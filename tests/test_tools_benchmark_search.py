@@ -22,13 +22,16 @@ assert 'mmengine' not in {m.split('.')[0] for m in sys.modules if sys.modules[m]
 @pytest.mark.e2e
 def test_benchmark_runs_without_mmengine_and_reports(tmp_path):
     out = tmp_path / 'bench.json'
-    args = ['--device', 'cpu', '--channels', '4', '--cells', '3', '--batch-size', '8',
-            '--train-size', '20', '--valid-size', '12', '--candidates', '2',
-            '--check-steps', '2', '--threads', '1', '--variant', 'sgd=loop,warmup_steps=2',
-            '--json', str(out)]
-    proc = subprocess.run([sys.executable, '-c', RUN_WITHOUT_OPENMMLAB] + args, cwd=REPO,
-                          env={'PYTHONPATH': REPO, 'PATH': '/usr/bin:/bin'},
-                          capture_output=True, text=True, timeout=300)
+    args = [
+        '--device', 'cpu', '--channels', '4', '--cells', '3', '--batch-size', '8', '--train-size',
+        '20', '--valid-size', '12', '--candidates', '2', '--check-steps', '2', '--threads', '1',
+        '--variant', 'sgd=loop,warmup_steps=2', '--json',
+        str(out)
+    ]
+    proc = subprocess.run([sys.executable, '-c', RUN_WITHOUT_OPENMMLAB] + args, cwd=REPO, env={
+        'PYTHONPATH': REPO,
+        'PATH': '/usr/bin:/bin'
+    }, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert set(report['engines']) == {'eager', 'fast[sgd=loop,warmup_steps=2]'}
@@ -39,11 +42,11 @@ def test_benchmark_runs_without_mmengine_and_reports(tmp_path):
     for name in ['fast[sgd=loop,warmup_steps=2]']:
         row = report['engines'][name]
         assert row['max_rel_diff']['loss'] < 0.05 and row['max_rel_diff']['train_loss'] < 0.05
-        assert row['speedup'] == pytest.approx(
-            eager['seconds_per_candidate'] / row['seconds_per_candidate'])
+        assert row['speedup'] == pytest.approx(eager['seconds_per_candidate'] /
+                                               row['seconds_per_candidate'])
         # 1000 candidates at 25k + 25k images, scaled from 20 + 12 images
-        assert row['projected_search_minutes'] == pytest.approx(
-            row['seconds_per_candidate'] * 50000 / 32 * 1000 / 60)
+        assert row['projected_search_minutes'] == pytest.approx(row['seconds_per_candidate'] *
+                                                                50000 / 32 * 1000 / 60)
         assert row['peak_memory_mb'] > 0
     traffic = report['result_bytes']
     assert 0 < traffic['per_result'] < traffic['weight_set'] / 2  # the trained part only

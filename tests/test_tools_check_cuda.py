@@ -22,10 +22,12 @@ except SystemExit as done:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', RUN_WITHOUT_OPENMMLAB, *args], cwd=REPO,
-                          env={'PYTHONPATH': REPO, 'PATH': '/usr/bin:/bin',
-                               'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''},
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, '-c', RUN_WITHOUT_OPENMMLAB, *args], cwd=REPO, env={
+        'PYTHONPATH': REPO,
+        'PATH': '/usr/bin:/bin',
+        'OMP_NUM_THREADS': '1',
+        'CUDA_VISIBLE_DEVICES': ''
+    }, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.e2e

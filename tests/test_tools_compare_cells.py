@@ -16,13 +16,14 @@ import pytest
 from fixtures_downstream import LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_options, run_tool
 
 pytest.importorskip('mmengine')
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config
 
-from relnas_mm.space.genotype import get_genotype  # noqa: E402
+from relnas_mm.space.genotype import get_genotype
 
 CIFAR = 'configs/cifar/relnas_cifar10.py'
 BUDGET = cli_options(SMALL_NET) + LOADER_OPTIONS + [
-    'train_cfg.max_epochs=1', 'train_dataloader.batch_size=16']
+    'train_cfg.max_epochs=1', 'train_dataloader.batch_size=16'
+]
 RUN_FIELDS = {'cell', 'seed', 'top1', 'params', 'flops', 'seconds'}
 
 
@@ -70,10 +71,10 @@ def _check_report(work: str, data: dict) -> None:
         values = [accs[cell['name']][s] for s in sorted(accs[cell['name']])]
         means[cell['name']] = np.mean(values)
         assert per_cell[cell['name']] == [
-            cell['name'], cell['kind'],
-            f'{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}', str(len(values)),
-            f'{min(values):.2f}..{max(values):.2f}', f"{cell['params'] / 1e6:.3f}",
-            f"{cell['flops'] / 1e6:.1f}"]
+            cell['name'], cell['kind'], f'{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}',
+            str(len(values)), f'{min(values):.2f}..{max(values):.2f}',
+            f"{cell['params'] / 1e6:.3f}", f"{cell['flops'] / 1e6:.1f}"
+        ]
     random = [means[c['name']] for c in data['cells'] if c['kind'] == 'random']
     median = np.median(random)
     assert (f'Random cells: {len(random)}, median top-1 {median:.2f} %, range '
@@ -82,8 +83,8 @@ def _check_report(work: str, data: dict) -> None:
     assert set(named) == {c['name'] for c in data['cells'] if c['kind'] == 'named'}
     for name, row in named.items():
         mean = means[name]
-        percentile = 100 * (np.sum(np.array(random) < mean)
-                            + 0.5 * np.sum(np.array(random) == mean)) / len(random)
+        percentile = 100 * (np.sum(np.array(random) < mean) +
+                            0.5 * np.sum(np.array(random) == mean)) / len(random)
         assert row[1:4] == [f'{mean:.2f}', f'{percentile:.1f}', f'{mean - median:.2f}']
         low, high = (float(v) for v in re.fullmatch(r'\[(\S+), (\S+)\]', row[4]).groups())
         # resampling can only pick observed values: the interval lies within their extremes
@@ -94,22 +95,27 @@ def _check_report(work: str, data: dict) -> None:
 @pytest.mark.e2e
 def test_compare_cells_end_to_end_and_resume(tmp_path, cifar_root):
     work = str(tmp_path / 'compare')
-    command = ['tools/analysis/compare_cells.py', CIFAR, '--cells', 'RelativeNAS', 'DARTS_V2',
-               '--random', '3', '--seeds', '2', '--work-dir', work, '--data-root', cifar_root,
-               '--workers', '2', '--threads', '1', '--bootstrap', '2000',
-               '--cfg-options', *BUDGET]
+    command = [
+        'tools/analysis/compare_cells.py', CIFAR, '--cells', 'RelativeNAS', 'DARTS_V2', '--random',
+        '3', '--seeds', '2', '--work-dir', work, '--data-root', cifar_root, '--workers', '2',
+        '--threads', '1', '--bootstrap', '2000', '--cfg-options', *BUDGET
+    ]
     out = check_ok(run_tool(*command, timeout=1200))
     assert '5 cells x 2 seeds: 0 runs finished before, 10 to train' in out
-    assert len(re.findall(r'^\[\d+/10\] \S+ seed [01]: accuracy/top1 \S+ in \d+ s; \d+ left, '
-                          r'about .* to go$', out, re.M)) == 10
+    assert len(
+        re.findall(
+            r'^\[\d+/10\] \S+ seed [01]: accuracy/top1 \S+ in \d+ s; \d+ left, '
+            r'about .* to go$', out, re.M)) == 10
 
     with open(os.path.join(work, 'compare.json')) as f:
         data = json.load(f)
-    assert [c['name'] for c in data['cells']] == ['RelativeNAS', 'DARTS_V2', 'random_00',
-                                                  'random_01', 'random_02']
+    assert [c['name'] for c in data['cells']
+            ] == ['RelativeNAS', 'DARTS_V2', 'random_00', 'random_01', 'random_02']
     assert len(data['runs']) == 10 and all(set(r) == RUN_FIELDS for r in data['runs'])
-    assert {(r['cell'], r['seed']) for r in data['runs']} == {
-        (c['name'], s) for c in data['cells'] for s in (0, 1)}
+    assert {(r['cell'], r['seed'])
+            for r in data['runs']} == {(c['name'], s)
+                                       for c in data['cells']
+                                       for s in (0, 1)}
     for run in data['runs']:
         assert 0.0 <= run['top1'] <= 100.0 and run['seconds'] > 0
     size = _independent_size('RelativeNAS')
@@ -131,9 +137,11 @@ def test_compare_cells_end_to_end_and_resume(tmp_path, cifar_root):
     data['runs'] = [r for r in data['runs'] if (r['cell'], r['seed']) != ('random_01', 0)]
     with open(os.path.join(work, 'compare.json'), 'w') as f:
         json.dump(data, f)
-    logs = {d: os.path.getsize(os.path.join(d, 'run.log'))
-            for d in (os.path.join(work, 'runs', c, f'seed{s}')
-                      for c in ('RelativeNAS', 'random_00') for s in (0, 1))}
+    logs = {
+        d: os.path.getsize(os.path.join(d, 'run.log'))
+        for d in (os.path.join(work, 'runs', c, f'seed{s}') for c in ('RelativeNAS', 'random_00')
+                  for s in (0, 1))
+    }
     out = check_ok(run_tool(*command, timeout=600))
     assert '9 runs finished before, 1 to train' in out
     assert '[1/1] random_01 seed 0: ' in out
@@ -166,9 +174,11 @@ def test_match_size_gives_random_cells_near_the_reference(tmp_path, cifar_root, 
     tool = _load('compare_cells')
     monkeypatch.setattr(tool, 'run_jobs', _fake_run_jobs)
     work = str(tmp_path / 'compare')
-    assert tool.main([os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '4',
-                      '--seeds', '1', '--match-size', '--work-dir', work, '--data-root', cifar_root,
-                      '--cfg-options', *cli_options(SMALL_NET)]) == 0
+    assert tool.main([
+        os.path.join(REPO,
+                     CIFAR), '--cells', 'DARTS_V2', '--random', '4', '--seeds', '1', '--match-size',
+        '--work-dir', work, '--data-root', cifar_root, '--cfg-options', *cli_options(SMALL_NET)
+    ]) == 0
     with open(os.path.join(work, 'compare.json')) as f:
         cells = json.load(f)['cells']
     reference = _independent_size('DARTS_V2')['params_inference']
@@ -189,22 +199,29 @@ def test_another_setup_in_the_same_work_dir_is_refused(tmp_path, cifar_root, mon
     tool = _load('compare_cells')
     monkeypatch.setattr(tool, 'run_jobs', _fake_run_jobs)
     work = str(tmp_path / 'compare')
-    args = [os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '1', '--seeds', '1',
-            '--work-dir', work, '--data-root', cifar_root, '--cfg-options', *cli_options(SMALL_NET)]
+    args = [
+        os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '1', '--seeds', '1',
+        '--work-dir', work, '--data-root', cifar_root, '--cfg-options', *cli_options(SMALL_NET)
+    ]
     assert tool.main(args) == 0
-    with pytest.raises(ValueError, match=r'compare.json holds a comparison with other settings '
-                       r'\(cfg_options differ\)'):
+    with pytest.raises(
+            ValueError, match=r'compare.json holds a comparison with other settings '
+            r'\(cfg_options differ\)'):
         tool.main(args + ['train_cfg.max_epochs=3'])
-    with pytest.raises(ValueError, match=r"cell 'random_00' was Genotype\(.*\) before and is "
-                       r'Genotype\(.*\) now'):
+    with pytest.raises(
+            ValueError, match=r"cell 'random_00' was Genotype\(.*\) before and is "
+            r'Genotype\(.*\) now'):
         tool.main(args + ['--sample-seed', '5'])
 
 
 def test_a_config_without_a_cell_is_a_clear_error(tmp_path):
     tool = _load('compare_cells')
     with pytest.raises(ValueError, match='relnas_cifar.py: model.backbone has no "genotype" key'):
-        tool.main([os.path.join(REPO, 'configs/search/relnas_cifar.py'), '--cells', 'DARTS_V2',
-                   '--work-dir', str(tmp_path)])
+        tool.main([
+            os.path.join(REPO, 'configs/search/relnas_cifar.py'), '--cells', 'DARTS_V2',
+            '--work-dir',
+            str(tmp_path)
+        ])
 
 
 def test_launched_ranks_share_the_runs_and_rank0_writes_the_outputs(tmp_path, cifar_root,
@@ -219,16 +236,23 @@ def test_launched_ranks_share_the_runs_and_rank0_writes_the_outputs(tmp_path, ci
         _fake_run_jobs(jobs, slots, command, on_done)
 
     monkeypatch.setattr(tool, 'run_jobs', fake_run_jobs)
-    monkeypatch.setattr(tool, 'distributed_rank',
-                        lambda: {'rank0': (0, 2, 0), 'rank1': (1, 2, 1)}[
-                            threading.current_thread().name])
+    monkeypatch.setattr(
+        tool, 'distributed_rank', lambda: {
+            'rank0': (0, 2, 0),
+            'rank1': (1, 2, 1)
+        }[threading.current_thread().name])
     work = str(tmp_path / 'compare')
-    args = [os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '2', '--seeds', '2',
-            '--work-dir', work, '--data-root', cifar_root, '--launcher', 'pytorch',
-            '--cfg-options', *cli_options(SMALL_NET)]
+    args = [
+        os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '2', '--seeds', '2',
+        '--work-dir', work, '--data-root', cifar_root, '--launcher', 'pytorch', '--cfg-options',
+        *cli_options(SMALL_NET)
+    ]
     codes = {}
-    threads = [threading.Thread(target=lambda: codes.update({
-        threading.current_thread().name: tool.main(args)}), name=f'rank{r}') for r in (0, 1)]
+    threads = [
+        threading.Thread(
+            target=lambda: codes.update({threading.current_thread().name: tool.main(args)}),
+            name=f'rank{r}') for r in (0, 1)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -55,8 +55,12 @@ class Wrapped(nn.Module):
 
 
 def dil(c, k, stride, pad, dilation):
-    return [nn.ReLU(), nn.Conv2d(c, c, k, stride, pad, dilation=dilation, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c)]
+    return [
+        nn.ReLU(),
+        nn.Conv2d(c, c, k, stride, pad, dilation=dilation, groups=c, bias=False),
+        nn.Conv2d(c, c, 1, bias=False),
+        nn.BatchNorm2d(c)
+    ]
 
 
 def darts_op(name, c, stride):
@@ -76,8 +80,7 @@ class DartsCell(nn.Module):
 
     def __init__(self, genotype, c_pp, c_p, c, reduction, reduction_prev):
         super().__init__()
-        self.preprocess0 = FactRed(c_pp, c) if reduction_prev else Wrapped(
-            *relu_conv_bn(c_pp, c))
+        self.preprocess0 = FactRed(c_pp, c) if reduction_prev else Wrapped(*relu_conv_bn(c_pp, c))
         self.preprocess1 = Wrapped(*relu_conv_bn(c_p, c))
         pairs = genotype.reduce if reduction else genotype.normal
         self._indices = [i for _, i in pairs]
@@ -87,15 +90,19 @@ class DartsCell(nn.Module):
     def forward(self, s0, s1):
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for j in range(4):
-            states.append(sum(self._ops[k](states[self._indices[k]])
-                              for k in (2 * j, 2 * j + 1)))
+            states.append(sum(self._ops[k](states[self._indices[k]]) for k in (2 * j, 2 * j + 1)))
         return torch.cat(states[2:], 1)
 
 
 def aux_head(c, num_classes, imagenet):
-    layers = [nn.ReLU(), nn.AvgPool2d(5, 2 if imagenet else 3, 0, count_include_pad=False),
-              nn.Conv2d(c, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(),
-              nn.Conv2d(128, 768, 2, bias=False)]
+    layers = [
+        nn.ReLU(),
+        nn.AvgPool2d(5, 2 if imagenet else 3, 0, count_include_pad=False),
+        nn.Conv2d(c, 128, 1, bias=False),
+        nn.BatchNorm2d(128),
+        nn.ReLU(),
+        nn.Conv2d(128, 768, 2, bias=False)
+    ]
     layers += [nn.ReLU()] if imagenet else [nn.BatchNorm2d(768), nn.ReLU()]
     head = nn.Module()
     head.features = nn.Sequential(*layers)
@@ -117,8 +124,8 @@ class DartsNet(nn.Module):
                                        nn.BatchNorm2d(c))
             c_pp, c_p, red_prev = c, c, True
         else:
-            self.stem = nn.Sequential(nn.Conv2d(3, 3 * c, 3, padding=1, bias=False),
-                                      nn.BatchNorm2d(3 * c))
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, 3 * c, 3, padding=1, bias=False), nn.BatchNorm2d(3 * c))
             c_pp, c_p, red_prev = 3 * c, 3 * c, False
         self.cells = nn.ModuleList()
         self.aux_at = 2 * layers // 3
@@ -144,8 +151,7 @@ class DartsNet(nn.Module):
         for i, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1)
             if i == self.aux_at:
-                aux = self.auxiliary_head.classifier(
-                    self.auxiliary_head.features(s1).flatten(1))
+                aux = self.auxiliary_head.classifier(self.auxiliary_head.features(s1).flatten(1))
         return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1)), aux
 
 
@@ -203,12 +209,11 @@ def test_converted_classifier_gives_the_authors_outputs(darts_ckpt, tmp_path):
 def test_backbone_only_loads_into_relnasnet(darts_ckpt, tmp_path):
     network, net, path, x = darts_ckpt
     out = tmp_path / 'backbone.pth'
-    assert convert_official.main([str(path), str(out), '--backbone-only',
-                                  '--network', network]) == 0
+    assert convert_official.main([str(path),
+                                  str(out), '--backbone-only', '--network', network]) == 0
     sd = torch.load(out, weights_only=True)['state_dict']
     assert not any(k.startswith(('backbone.', 'classifier.', 'auxiliary_head.')) for k in sd)
-    backbone = RelNASNet(base_channels=8, num_cells=5, stem_type=network,
-                         out_indices=(3, )).eval()
+    backbone = RelNASNet(base_channels=8, num_cells=5, stem_type=network, out_indices=(3, )).eval()
     backbone.load_state_dict(sd, strict=True)
     with torch.no_grad():
         feature = backbone(x)[0]
@@ -221,12 +226,11 @@ def test_pretrained_init_cfg_with_prefix_loads_the_full_checkpoint(darts_ckpt, t
     out = tmp_path / 'full.pth'
     assert convert_official.main([str(path), str(out)]) == 0
     backbone = RelNASNet(base_channels=8, num_cells=5, stem_type=network, out_indices=(3, ),
-                         init_cfg=dict(type='Pretrained', checkpoint=str(out),
-                                       prefix='backbone.'))
+                         init_cfg=dict(type='Pretrained', checkpoint=str(out), prefix='backbone.'))
     backbone.init_weights()
     name = 'cells.4.preprocess1.bn.running_var'
-    assert torch.equal(backbone.state_dict()[name], net.state_dict()[
-        'cells.4.preprocess1.op.2.running_var'])
+    assert torch.equal(backbone.state_dict()[name],
+                       net.state_dict()['cells.4.preprocess1.op.2.running_var'])
 
 
 def test_unknown_key_is_an_error_naming_it(tmp_path, capsys):
@@ -255,8 +259,11 @@ def test_wrong_genotype_is_detected(tmp_path, capsys):
     torch.save(sd, tmp_path / 'a.pt')
     assert convert_official.main([str(tmp_path / 'a.pt'), str(tmp_path / 'b.pth')]) == 1
     assert 'cannot place key' in capsys.readouterr().err
-    assert convert_official.main([str(tmp_path / 'a.pt'), str(tmp_path / 'b.pth'),
-                                  '--genotype', format_genotype(GENOTYPES['DARTS_V2'])]) == 0
+    assert convert_official.main([
+        str(tmp_path / 'a.pt'),
+        str(tmp_path / 'b.pth'), '--genotype',
+        format_genotype(GENOTYPES['DARTS_V2'])
+    ]) == 0
 
 
 def test_missing_key_is_an_error_naming_it(tmp_path, capsys):
@@ -268,8 +275,11 @@ def test_missing_key_is_an_error_naming_it(tmp_path, capsys):
 
 
 def test_old_checkpoint_without_num_batches_tracked_is_accepted(tmp_path):
-    sd = {k: v for k, v in DartsNet(GENOTYPES['RelativeNAS'], 8, 5, 7, False).state_dict().items()
-          if not k.endswith('num_batches_tracked')}
+    sd = {
+        k: v
+        for k, v in DartsNet(GENOTYPES['RelativeNAS'], 8, 5, 7, False).state_dict().items()
+        if not k.endswith('num_batches_tracked')
+    }
     torch.save(sd, tmp_path / 'a.pt')
     meta = convert_official.convert(str(tmp_path / 'a.pt'), str(tmp_path / 'b.pth'))
     assert meta['filled_num_batches_tracked'] > 0
@@ -278,8 +288,9 @@ def test_old_checkpoint_without_num_batches_tracked_is_accepted(tmp_path):
 def test_wrong_network_and_unreadable_files(tmp_path, capsys):
     sd = DartsNet(GENOTYPES['RelativeNAS'], 8, 5, 7, False).state_dict()
     torch.save(sd, tmp_path / 'a.pt')
-    assert convert_official.main([str(tmp_path / 'a.pt'), str(tmp_path / 'b.pth'),
-                                  '--network', 'imagenet']) == 1
+    assert convert_official.main(
+        [str(tmp_path / 'a.pt'),
+         str(tmp_path / 'b.pth'), '--network', 'imagenet']) == 1
     assert 'cifar' in capsys.readouterr().err
     torch.save({'state_dict': sd, 'args': argparse.Namespace(lr=0.1)}, tmp_path / 'pickled.pt')
     with pytest.raises(ConversionError, match='weights_only=True'):

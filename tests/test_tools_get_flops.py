@@ -6,8 +6,8 @@ from fixtures_downstream import (REPO, SMALL_DET, SMALL_NET, SMALL_POSE, SMALL_S
                                  cli_options, load_tool, run_tool)
 
 pytest.importorskip('mmengine')
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
+import torch
+from mmengine.config import Config
 
 
 def _tool():
@@ -22,8 +22,9 @@ def _model(config: str, options: dict = None):
 
 @pytest.mark.e2e
 def test_cli_prints_parameters_and_flops():
-    out = check_ok(run_tool('tools/analysis/get_flops.py', 'configs/cifar/relnas_cifar10.py',
-                            '--shape', '16', '24', '--cfg-options', *cli_options(SMALL_NET)))
+    out = check_ok(
+        run_tool('tools/analysis/get_flops.py', 'configs/cifar/relnas_cifar10.py', '--shape', '16',
+                 '24', '--cfg-options', *cli_options(SMALL_NET)))
     assert 'Input shape: (1, 3, 16, 24)' in out
     for line in ('Parameters (inference): ', 'Parameters (all): ', 'FLOPs (multiply-adds): '):
         assert line in out
@@ -32,15 +33,17 @@ def test_cli_prints_parameters_and_flops():
 def test_top_level_genotype_on_the_command_line_reaches_the_model():
     from relnas_mm.space.genotype import get_genotype
     tool = _tool()
-    cfg = tool.make_config(os.path.join(REPO, 'configs', 'cifar', 'relnas_cifar10.py'),
-                           dict(genotype='DARTS_V2'))
+    cfg = tool.make_config(
+        os.path.join(REPO, 'configs', 'cifar', 'relnas_cifar10.py'), dict(genotype='DARTS_V2'))
     assert tool.build_model(cfg).backbone.genotype == get_genotype('DARTS_V2')
 
 
-@pytest.mark.parametrize('config, expected', [
-    ('cifar/relnas_cifar10.py', 3_928_222),  # the paper's 3.93M
-    ('imagenet/relnas_imagenet_mobile.py', 5_050_029),  # the paper's 5.05M
-])
+@pytest.mark.parametrize(
+    'config, expected',
+    [
+        ('cifar/relnas_cifar10.py', 3_928_222),  # the paper's 3.93M
+        ('imagenet/relnas_imagenet_mobile.py', 5_050_029),  # the paper's 5.05M
+    ])
 def test_paper_parameter_counts_leave_out_the_auxiliary_head(config, expected):
     tool = _tool()
     cfg, model = _model(config)

@@ -21,21 +21,22 @@ import torch
 
 pytest.importorskip('mmengine')
 
-from fixtures_downstream import run_tool_in_process  # noqa: E402
+from fixtures_downstream import run_tool_in_process
 
-from relnas_mm.datasets.cifar_io import CIFARDataError  # noqa: E402
-from relnas_mm.search.checkpoint import (SearchStateError, latest_search_state,  # noqa: E402
-                                         load_search_state)
-from relnas_mm.search import EagerEvaluator  # noqa: E402
-from relnas_mm.space.genotype import get_genotype  # noqa: E402
+from relnas_mm.datasets.cifar_io import CIFARDataError
+from relnas_mm.search import EagerEvaluator
+from relnas_mm.search.checkpoint import SearchStateError, latest_search_state, load_search_state
+from relnas_mm.space.genotype import get_genotype
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SCRIPT = osp.join(ROOT, 'tools', 'search.py')
 CONFIG = osp.join(ROOT, 'configs', 'search', 'relnas_cifar.py')
 GENERATIONS = 3
-TINY = [f'search.algorithm.generations={GENERATIONS}', 'search.algorithm.pop_size=4',
-        'search.supernet.channels=4', 'search.supernet.num_cells=3',
-        'search.evaluator.batch_size=16', 'randomness.deterministic=True']
+TINY = [
+    f'search.algorithm.generations={GENERATIONS}', 'search.algorithm.pop_size=4',
+    'search.supernet.channels=4', 'search.supernet.num_cells=3', 'search.evaluator.batch_size=16',
+    'randomness.deterministic=True'
+]
 RUN_TIMEOUT = 300
 
 
@@ -46,8 +47,10 @@ def _env() -> dict:
 
 
 def _args(work_dir: str, data_root: str, *options: str, resume: bool = False) -> list:
-    return [CONFIG, '--work-dir', work_dir, '--data-root', data_root,
-            *(['--resume'] if resume else []), '--cfg-options', *TINY, *options]
+    return [
+        CONFIG, '--work-dir', work_dir, '--data-root', data_root, *(['--resume'] if resume else []),
+        '--cfg-options', *TINY, *options
+    ]
 
 
 def _search(*args: str) -> subprocess.CompletedProcess:
@@ -100,8 +103,8 @@ def test_search_writes_all_results(reference):
             assert osp.getsize(osp.join(reference, 'cells', f'{name}.{ext}')) > 0
     assert osp.getsize(osp.join(reference, 'search_curves.png')) > 0
     # a checkpoint per generation (the default keeps 3), latest = the last one
-    assert [osp.basename(p) for p in sorted(glob.glob(osp.join(reference, '*.pth')))] == [
-        f'search_state_gen_{g:03d}.pth' for g in range(1, GENERATIONS + 1)]
+    assert [osp.basename(p) for p in sorted(glob.glob(osp.join(reference, '*.pth')))
+            ] == [f'search_state_gen_{g:03d}.pth' for g in range(1, GENERATIONS + 1)]
     assert latest_search_state(reference).endswith(f'gen_{GENERATIONS:03d}.pth')
     # one summary line per generation in the log, the same scalars in the visualizer
     log = open(glob.glob(osp.join(reference, '*', '*.log'))[0]).read()
@@ -112,15 +115,15 @@ def test_search_writes_all_results(reference):
     scalars = glob.glob(osp.join(reference, '*', 'vis_data', 'scalars.json'))[0]
     steps = [json.loads(line) for line in open(scalars)]
     assert [s['step'] for s in steps] == list(range(1, GENERATIONS + 1))
-    assert [s['best_val_loss'] for s in steps] == pytest.approx(
-        [h['best_loss'] for h in history])
+    assert [s['best_val_loss'] for s in steps] == pytest.approx([h['best_loss'] for h in history])
 
 
 @pytest.mark.e2e
 def test_result_feeds_the_backbone(reference):
     from relnas_mm.models.backbone import RelNASNet
-    net = RelNASNet(genotype=osp.join(reference, 'best_genotype.json'), base_channels=4,
-                    num_cells=3, stem_type='cifar')
+    net = RelNASNet(
+        genotype=osp.join(reference, 'best_genotype.json'), base_channels=4, num_cells=3,
+        stem_type='cifar')
     assert net.genotype == get_genotype(osp.join(reference, 'best_genotype.json'))
 
 
@@ -153,9 +156,10 @@ def test_killed_search_resumes_to_the_same_result(reference, data_root, tmp_path
 @pytest.mark.e2e
 def test_two_processes_split_candidates_and_match_one(reference, data_root, tmp_path):
     work_dir = str(tmp_path / 'two_ranks')
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
-           SCRIPT, *_args(work_dir, data_root, 'env_cfg.dist_cfg.backend=gloo'),
-           '--launcher', 'pytorch']
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', SCRIPT,
+        *_args(work_dir, data_root, 'env_cfg.dist_cfg.backend=gloo'), '--launcher', 'pytorch'
+    ]
     # --launcher after --cfg-options' values: argparse ends the list at the next option
     proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
                           timeout=RUN_TIMEOUT)
@@ -184,9 +188,11 @@ class NaNForCandidateOne(EagerEvaluator):
 @pytest.mark.e2e
 def test_nonfinite_candidate_is_logged_and_the_search_goes_on(monkeypatch, data_root, tmp_path):
     work_dir = str(tmp_path / 'nan')
-    _search_in_process(monkeypatch, 'nan_candidate', *_args(
-        work_dir, data_root, 'search.algorithm.generations=2',
-        f'search.evaluator.type={__name__}.NaNForCandidateOne', 'randomness.deterministic=False'))
+    _search_in_process(
+        monkeypatch, 'nan_candidate',
+        *_args(work_dir, data_root, 'search.algorithm.generations=2',
+               f'search.evaluator.type={__name__}.NaNForCandidateOne',
+               'randomness.deterministic=False'))
     with open(osp.join(work_dir, 'search_history.json')) as f:
         history = json.load(f)['generations']
     assert len(history) == 2
@@ -199,10 +205,12 @@ def test_nonfinite_candidate_is_logged_and_the_search_goes_on(monkeypatch, data_
 @pytest.mark.e2e
 def test_generation_writeback_from_a_seeded_population(monkeypatch, data_root, tmp_path):
     work_dir = str(tmp_path / 'generation')
-    _search_in_process(monkeypatch, 'generation_mode', *_args(
-        work_dir, data_root, 'search.algorithm.generations=1',
-        'search.algorithm.writeback=generation', "search.algorithm.init_population=['RelativeNAS']",
-        'randomness.deterministic=False'))
+    _search_in_process(
+        monkeypatch, 'generation_mode',
+        *_args(work_dir, data_root, 'search.algorithm.generations=1',
+               'search.algorithm.writeback=generation',
+               "search.algorithm.init_population=['RelativeNAS']",
+               'randomness.deterministic=False'))
     with open(osp.join(work_dir, 'search_history.json')) as f:
         history = json.load(f)
     assert history['search']['algorithm.writeback'] == 'generation'
@@ -220,9 +228,10 @@ def test_fast_engine_keeps_the_reference_ranking(monkeypatch, data_root, tmp_pat
     losses = {}
     for name, evaluator in (('fast', 'FastEvaluator'), ('eager', 'EagerEvaluator')):
         work_dir = str(tmp_path / name)
-        _search_in_process(monkeypatch, f'ranking_{name}', *_args(
-            work_dir, data_root, 'search.algorithm.generations=1',
-            'search.algorithm.pop_size=8', f'search.evaluator.type={evaluator}'))
+        _search_in_process(
+            monkeypatch, f'ranking_{name}',
+            *_args(work_dir, data_root, 'search.algorithm.generations=1',
+                   'search.algorithm.pop_size=8', f'search.evaluator.type={evaluator}'))
         with open(osp.join(work_dir, 'search_history.json')) as f:
             losses[name] = json.load(f)['generations'][0]['losses']
     ref, out = losses['eager'], losses['fast']
@@ -235,8 +244,7 @@ def test_fast_engine_keeps_the_reference_ranking(monkeypatch, data_root, tmp_pat
 def test_missing_dataset_fails_before_the_search(monkeypatch, tmp_path):
     work_dir = str(tmp_path / 'w')
     with pytest.raises(CIFARDataError, match='CIFAR-10 not found'):
-        _search_in_process(monkeypatch, 'missing_data',
-                           *_args(work_dir, str(tmp_path / 'nowhere')))
+        _search_in_process(monkeypatch, 'missing_data', *_args(work_dir, str(tmp_path / 'nowhere')))
     assert latest_search_state(work_dir) is None
 
 
@@ -263,5 +271,5 @@ def test_checkpoint_of_another_search_is_refused(monkeypatch, reference, data_ro
     checkpoint = osp.join(reference, 'search_state_gen_001.pth')
     with pytest.raises(SearchStateError, match=r'search\.supernet\.channels is 4 there but 6'):
         _search_in_process(monkeypatch, 'foreign_checkpoint', CONFIG, '--work-dir',
-                           str(tmp_path / 'w'), '--data-root', data_root, '--resume',
-                           checkpoint, '--cfg-options', *TINY, 'search.supernet.channels=6')
+                           str(tmp_path / 'w'), '--data-root', data_root, '--resume', checkpoint,
+                           '--cfg-options', *TINY, 'search.supernet.channels=6')

@@ -20,25 +20,29 @@ import torch
 
 pytest.importorskip('mmengine')
 
-from fixtures_data import make_cifar100_like, make_image_folder  # noqa: E402
-from fixtures_downstream import (LOADER_OPTIONS, SMALL_NET, check_ok, cli_options,  # noqa
-                                 run_tool, run_tool_in_process)
+from fixtures_data import make_cifar100_like, make_image_folder
+from fixtures_downstream import (LOADER_OPTIONS, SMALL_NET, check_ok, cli_options, run_tool,
+                                 run_tool_in_process)
 
-from relnas_mm.datasets.image_folder_io import ImageFolderError  # noqa: E402
-from relnas_mm.search.checkpoint import load_search_state  # noqa: E402
-from relnas_mm.search.budget import pareto_front  # noqa: E402
-from relnas_mm.space.cost import NETWORKS, network_cost  # noqa: E402
-from relnas_mm.space.genotype import get_genotype  # noqa: E402
+from relnas_mm.datasets.image_folder_io import ImageFolderError
+from relnas_mm.search.budget import pareto_front
+from relnas_mm.search.checkpoint import load_search_state
+from relnas_mm.space.cost import NETWORKS, network_cost
+from relnas_mm.space.genotype import get_genotype
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SCRIPT = osp.join(ROOT, 'tools', 'search.py')
-TINY = ['search.supernet.channels=4', 'search.supernet.num_cells=3',
-        'search.evaluator.batch_size=16', 'randomness.deterministic=True']
+TINY = [
+    'search.supernet.channels=4', 'search.supernet.num_cells=3', 'search.evaluator.batch_size=16',
+    'randomness.deterministic=True'
+]
 # ImageNet mobile network, 380M multiply-adds: tighter than the median random cell
 # (436M over 1000 random cells); 6 members, 7 generations
 LIMIT, GENERATIONS = 380e6, 7
-BUDGETED = ['search.algorithm.pop_size=6', f'search.algorithm.generations={GENERATIONS}',
-            f'search.budget.max={LIMIT:.0f}']
+BUDGETED = [
+    'search.algorithm.pop_size=6', f'search.algorithm.generations={GENERATIONS}',
+    f'search.budget.max={LIMIT:.0f}'
+]
 TIMEOUT = 300
 
 
@@ -48,24 +52,27 @@ def _env() -> dict:
     return env
 
 
-def _search(config: str, work_dir: str, data_root: str, *options: str,
-            launcher: tuple = (), nproc: int = 1) -> str:
+def _search(config: str, work_dir: str, data_root: str, *options: str, launcher: tuple = (),
+            nproc: int = 1) -> str:
     """tools/search.py in a subprocess (``nproc`` > 1: under torchrun); returns its output."""
-    args = [osp.join(ROOT, 'configs', 'search', config), '--work-dir', work_dir, '--data-root',
-            data_root, '--cfg-options', *TINY, *options, *launcher]
-    runner = ([sys.executable, '-m', 'torch.distributed.run', '--standalone',
-               f'--nproc_per_node={nproc}'] if nproc > 1 else [sys.executable])
-    proc = subprocess.run([*runner, SCRIPT, *args], cwd=ROOT, env=_env(),
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    args = [
+        osp.join(ROOT, 'configs', 'search', config), '--work-dir', work_dir, '--data-root',
+        data_root, '--cfg-options', *TINY, *options, *launcher
+    ]
+    runner = ([
+        sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}'
+    ] if nproc > 1 else [sys.executable])
+    proc = subprocess.run([*runner, SCRIPT, *args], cwd=ROOT, env=_env(), capture_output=True,
+                          text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
 
-def _in_process(monkeypatch, name: str, config: str, work_dir: str, data_root: str,
-                *options: str) -> None:
+def _in_process(monkeypatch, name: str, config: str, work_dir: str, data_root: str, *options:
+                str) -> None:
     run_tool_in_process(monkeypatch, SCRIPT, osp.join(ROOT, 'configs', 'search', config),
-                        '--work-dir', work_dir, '--data-root', data_root, '--cfg-options',
-                        *TINY, *options, f'experiment_name={name}')
+                        '--work-dir', work_dir, '--data-root', data_root, '--cfg-options', *TINY,
+                        *options, f'experiment_name={name}')
 
 
 def _history(work_dir: str) -> list:
@@ -103,8 +110,9 @@ def test_budgeted_search_ends_feasible_and_get_flops_agrees(budgeted):
     history = _history(budgeted)
     spec = NETWORKS['imagenet_mobile']
     for record in history:  # every evaluated candidate: its cost from its genotype
-        assert record['costs'] == [network_cost(get_genotype(g), spec).flops
-                                   for g in record['genotypes']]
+        assert record['costs'] == [
+            network_cost(get_genotype(g), spec).flops for g in record['genotypes']
+        ]
         assert record['feasible'] == [c <= LIMIT for c in record['costs']]
     assert np.median(history[0]['costs']) > LIMIT and np.mean(history[0]['costs']) > LIMIT
     assert np.mean(history[-1]['costs']) < LIMIT  # the population moved into the budget
@@ -116,11 +124,12 @@ def test_budgeted_search_ends_feasible_and_get_flops_agrees(budgeted):
     assert get_genotype(last['genotypes'][expected]) == get_genotype(best)
     assert best['cost'] == last['costs'][expected] <= LIMIT
     # tools/analysis/get_flops.py on the ImageNet config with the searched cell
-    out = check_ok(run_tool('tools/analysis/get_flops.py',
-                            'configs/imagenet/relnas_imagenet_mobile.py', '--cfg-options',
-                            f"model.backbone.genotype={osp.join(budgeted, 'best_genotype.json')}"))
-    counted = int(re.search(r'FLOPs \(multiply-adds\): .* \(([\d,]+)\)', out).group(1)
-                  .replace(',', ''))
+    out = check_ok(
+        run_tool('tools/analysis/get_flops.py', 'configs/imagenet/relnas_imagenet_mobile.py',
+                 '--cfg-options',
+                 f"model.backbone.genotype={osp.join(budgeted, 'best_genotype.json')}"))
+    counted = int(
+        re.search(r'FLOPs \(multiply-adds\): .* \(([\d,]+)\)', out).group(1).replace(',', ''))
     assert best['cost'] == pytest.approx(counted, rel=5e-3)
     assert f'Best genotype cost: {best["cost"] / 1e6:.2f}M FLOPs' in _log(budgeted)
 
@@ -168,8 +177,10 @@ def test_budgeted_search_on_two_processes_matches_one(budgeted, data_root, tmp_p
 def test_latency_budget_on_two_processes_with_generation_writeback(data_root, tmp_path):
     """Rank 0 measures each new genotype once and shares the values: the ranks agree."""
     work_dir = str(tmp_path / 'latency')
-    network = [f'search.budget.network.{k}' for k in (
-        'stem_type=cifar', 'channels=4', 'num_cells=3', 'input_hw=(16,16)', 'num_classes=10')]
+    network = [
+        f'search.budget.network.{k}' for k in ('stem_type=cifar', 'channels=4', 'num_cells=3',
+                                               'input_hw=(16,16)', 'num_classes=10')
+    ]
     _search('relnas_cifar.py', work_dir, data_root, 'search.algorithm.pop_size=4',
             'search.algorithm.generations=2', 'search.algorithm.writeback=generation',
             'search.budget.metric=latency', *network, 'search.budget.max=1000',
@@ -203,13 +214,15 @@ def test_no_feasible_candidate_is_said_and_the_least_violating_kept(monkeypatch,
 
 
 def _budget(metric: str = 'flops', network: str = 'cifar', limit: str = '1') -> list:
-    return [f'search.budget.metric={metric}', f'search.budget.network={network}',
-            f'search.budget.max={limit}']
+    return [
+        f'search.budget.metric={metric}', f'search.budget.network={network}',
+        f'search.budget.max={limit}'
+    ]
 
 
 @pytest.mark.parametrize('options, error, message', [
-    (['search.budget.metric=flops'], KeyError,
-     r"search\.budget: .*missing key\(s\) \['network', 'max'\]"),
+    (['search.budget.metric=flops'
+      ], KeyError, r"search\.budget: .*missing key\(s\) \['network', 'max'\]"),
     (_budget(metric='energy'), ValueError,
      r"search\.budget\.metric: expected one of \('flops', 'params', 'latency'\)"),
     (_budget(network='resnet'), ValueError,
@@ -217,26 +230,26 @@ def _budget(metric: str = 'flops', network: str = 'cifar', limit: str = '1') -> 
     (_budget(limit='-1'), ValueError, 'search.budget: budget max must be a positive number'),
     (_budget(network='configs/nowhere.py'), FileNotFoundError,
      r"config file 'configs/nowhere\.py' not found"),
-    (['search.supernet.num_classes=7'], ValueError,
-     r'num_classes is 7 but the search data \(cifar10 in .*\) has 10 classes'),
-    (['search.data.label_type=coarse'], ValueError,
-     r"search\.data\.label_type applies to dataset='cifar100' only"),
+    (['search.supernet.num_classes=7'
+      ], ValueError, r'num_classes is 7 but the search data \(cifar10 in .*\) has 10 classes'),
+    (['search.data.label_type=coarse'
+      ], ValueError, r"search\.data\.label_type applies to dataset='cifar100' only"),
 ])
 def test_bad_settings_fail_before_the_search(monkeypatch, data_root, tmp_path, options, error,
                                              message):
     with pytest.raises(error, match=message):
-        _in_process(monkeypatch, 'bad', 'relnas_cifar.py', str(tmp_path / 'w'), data_root,
-                    *options)
+        _in_process(monkeypatch, 'bad', 'relnas_cifar.py', str(tmp_path / 'w'), data_root, *options)
     assert not glob.glob(str(tmp_path / 'w' / '*.pth'))
 
 
 # ----------------------------------------------------------------------------- own data
 def _train_one_epoch(config: str, data_root: str, work_dir: str, best: str,
                      num_classes: int) -> str:
-    return check_ok(run_tool(
-        'tools/train.py', config, '--work-dir', work_dir, '--data-root', data_root,
-        '--cfg-options', *cli_options(SMALL_NET), *LOADER_OPTIONS, 'train_cfg.max_epochs=1',
-        f'model.num_classes={num_classes}', f'model.backbone.genotype={best}'))
+    return check_ok(
+        run_tool('tools/train.py', config,
+                 '--work-dir', work_dir, '--data-root', data_root, '--cfg-options',
+                 *cli_options(SMALL_NET), *LOADER_OPTIONS, 'train_cfg.max_epochs=1',
+                 f'model.num_classes={num_classes}', f'model.backbone.genotype={best}'))
 
 
 @pytest.mark.e2e
@@ -256,8 +269,8 @@ def test_cifar100_search_result_trains(tmp_path):
 
 @pytest.mark.e2e
 def test_image_folder_search_result_trains(tmp_path):
-    folder = make_image_folder(str(tmp_path / 'images'), classes=('ant', 'bee', 'cow'),
-                               per_class=10, size=(40, 48))
+    folder = make_image_folder(
+        str(tmp_path / 'images'), classes=('ant', 'bee', 'cow'), per_class=10, size=(40, 48))
     work_dir = str(tmp_path / 'search')
     log = _search('relnas_image_folder.py', work_dir, folder, 'search.data.image_size=16',
                   'search.algorithm.pop_size=2', 'search.algorithm.generations=2')
@@ -276,6 +289,5 @@ def test_image_folder_search_result_trains(tmp_path):
 def test_an_image_folder_with_one_class_is_refused(monkeypatch, tmp_path):
     folder = make_image_folder(str(tmp_path / 'images'), classes=('ant', ), per_class=4)
     with pytest.raises(ImageFolderError, match='two at least'):
-        _in_process(monkeypatch, 'one_class', 'relnas_image_folder.py', str(tmp_path / 'w'),
-                    folder)
+        _in_process(monkeypatch, 'one_class', 'relnas_image_folder.py', str(tmp_path / 'w'), folder)
     assert not glob.glob(str(tmp_path / 'w' / '*.pth'))

@@ -15,17 +15,17 @@ import numpy as np
 import pytest
 import torch
 from fixtures_data import make_cifar_like
-from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_options,
-                                 load_tool, make_voc, run_tool)
+from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_options, load_tool,
+                                 make_voc, run_tool)
 
 pytest.importorskip('mmengine')
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config
 
-from relnas_mm.apis.launch import prepare_cpu_distributed  # noqa: E402
-from relnas_mm.apis.preflight import DataCheckError  # noqa: E402
-from relnas_mm.datasets.cifar_io import load_cifar10  # noqa: E402
-from relnas_mm.models.classifiers import cifar_network  # noqa: E402
-from relnas_mm.space.genotype import GenotypeError  # noqa: E402
+from relnas_mm.apis.launch import prepare_cpu_distributed
+from relnas_mm.apis.preflight import DataCheckError
+from relnas_mm.datasets.cifar_io import load_cifar10
+from relnas_mm.models.classifiers import cifar_network
+from relnas_mm.space.genotype import GenotypeError
 
 CIFAR = 'configs/cifar/relnas_cifar10.py'
 
@@ -77,11 +77,10 @@ def test_unparsable_genotype_file_is_named_before_training(tmp_path, monkeypatch
     bad = tmp_path / 'best_genotype.json'
     bad.write_text('{"normal": [["sep_conv_3x3", 0], ')
     (tmp_path / 'cifar-10-batches-py').mkdir()
-    error = _main_fails(monkeypatch, 'train', CIFAR, '--data-root', str(tmp_path),
-                        '--cfg-options', f'model.backbone.genotype={bad}')
+    error = _main_fails(monkeypatch, 'train', CIFAR, '--data-root', str(tmp_path), '--cfg-options',
+                        f'model.backbone.genotype={bad}')
     assert isinstance(error, GenotypeError)
-    assert str(error).startswith(
-        f'model.backbone.genotype: genotype file {bad} is not valid JSON')
+    assert str(error).startswith(f'model.backbone.genotype: genotype file {bad} is not valid JSON')
 
 
 def test_test_tool_names_a_missing_checkpoint(tmp_path, monkeypatch):
@@ -99,8 +98,8 @@ def test_train_command_line_options(monkeypatch):
     assert cfg.resume is True and cfg.load_from is None  # latest checkpoint of work_dir
     assert cfg.work_dir == './work_dirs/relnas_cifar10'
 
-    cfg = _config_from_argv(monkeypatch, 'train', CIFAR, '--resume', 'w/epoch_3.pth',
-                            '--work-dir', 'w', '--data-root', '/data/c10')
+    cfg = _config_from_argv(monkeypatch, 'train', CIFAR, '--resume', 'w/epoch_3.pth', '--work-dir',
+                            'w', '--data-root', '/data/c10')
     assert (cfg.resume, cfg.load_from, cfg.work_dir) == (True, 'w/epoch_3.pth', 'w')
     assert cfg.train_dataloader.dataset.data_root == '/data/c10'
     assert cfg.optim_wrapper.type == 'OptimWrapper'
@@ -138,11 +137,10 @@ def test_cpu_distributed_training_with_torchrun(tmp_path):
     start.classifier.bias.data.zero_()[guess] = 10.0
     torch.save({'state_dict': start.state_dict()}, tmp_path / 'start.pth')
     proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', 'tools/train.py',
-                    CIFAR, '--launcher', 'pytorch', '--auto-scale-lr',
-                    '--work-dir', str(tmp_path / 'w'),
-                    '--data-root', root, '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
-                    'train_cfg.max_epochs=1', f"load_from={tmp_path / 'start.pth'}",
-                    *cli_options(SMALL_NET), *LOADER_OPTIONS)
+                    CIFAR, '--launcher', 'pytorch', '--auto-scale-lr', '--work-dir',
+                    str(tmp_path / 'w'), '--data-root', root, '--cfg-options',
+                    'env_cfg.dist_cfg.backend=gloo', 'train_cfg.max_epochs=1',
+                    f"load_from={tmp_path / 'start.pth'}", *cli_options(SMALL_NET), *LOADER_OPTIONS)
     out = check_ok(proc)
     assert 'Distributed training: True' in out
     assert 'Epoch(train) [1][2/2]' in out
@@ -179,19 +177,26 @@ def test_missing_pretrained_weights_are_named_before_training(tmp_path, monkeypa
 
 # the total batch each config's learning rate is for (the paper's / the library's setting)
 BASE_BATCH = {
-    'configs/det/relnas_ssd_voc.py': 32, 'configs/det/mobilenetv2_ssd_voc.py': 32,
+    'configs/det/relnas_ssd_voc.py': 32,
+    'configs/det/mobilenetv2_ssd_voc.py': 32,
     'configs/seg/relnas_bisenetv1_cityscapes-1024x1024.py': 16,
     'configs/seg/mobilenetv2_bisenetv1_cityscapes-1024x1024.py': 16,
-    POSE: 128, 'configs/pose/mobilenetv2_simplebaseline_coco-256x192.py': 128,
+    POSE: 128,
+    'configs/pose/mobilenetv2_simplebaseline_coco-256x192.py': 128,
     'configs/pose/relnas_simplebaseline_coco-256x192_gt-bbox.py': 128,
-    'configs/imagenet/relnas_imagenet_mobile.py': 1024, CIFAR: 128,
-    'configs/cifar/relnas_cifar100.py': 128, 'configs/cifar/relnas_image_folder.py': 128,
+    'configs/imagenet/relnas_imagenet_mobile.py': 1024,
+    CIFAR: 128,
+    'configs/cifar/relnas_cifar100.py': 128,
+    'configs/cifar/relnas_image_folder.py': 128,
 }
 
 
 def test_every_downstream_and_classification_config_has_auto_scale_lr():
-    configs = {os.path.relpath(p, REPO) for d in ('det', 'seg', 'pose', 'imagenet', 'cifar')
-               for p in glob.glob(os.path.join(REPO, 'configs', d, '*.py'))}
+    configs = {
+        os.path.relpath(p, REPO)
+        for d in ('det', 'seg', 'pose', 'imagenet', 'cifar')
+        for p in glob.glob(os.path.join(REPO, 'configs', d, '*.py'))
+    }
     assert configs == set(BASE_BATCH)  # a new config needs its base batch here
     for config, batch in BASE_BATCH.items():
         scope = {'det': 'mmdet', 'seg': 'mmseg'}.get(config.split('/')[1])

@@ -37,8 +37,10 @@ def test_plot_cell_writes_png_and_svg_with_every_op_label(tmp_path):
 def test_plot_genotype_writes_both_cells(tmp_path):
     genotype = GENOTYPES['DARTS_V2']
     paths = plot_genotype(genotype, str(tmp_path / 'cells'), prefix='best_')
-    assert paths == [str(tmp_path / 'cells' / f'best_{w}.{e}')
-                     for w in ('normal', 'reduce') for e in ('png', 'svg')]
+    assert paths == [
+        str(tmp_path / 'cells' / f'best_{w}.{e}') for w in ('normal', 'reduce')
+        for e in ('png', 'svg')
+    ]
     assert _svg_labels(paths[3]) == Counter(op for op, _ in genotype.reduce)
 
 
@@ -47,8 +49,8 @@ def test_accepts_names_and_json_files_and_single_formats(tmp_path):
     path.write_text(json.dumps(genotype_to_dict(GENOTYPES['PC_DARTS'])))
     assert plot_cell(str(path), 'reduce', str(tmp_path / 'r.svg')) == [str(tmp_path / 'r.svg')]
     assert _svg_labels(tmp_path / 'r.svg') == Counter(op for op, _ in GENOTYPES['PC_DARTS'].reduce)
-    assert plot_cell('RelativeNAS', 'normal', str(tmp_path / 'n'), formats=('pdf', )) == [
-        str(tmp_path / 'n.pdf')]
+    assert plot_cell('RelativeNAS', 'normal', str(tmp_path / 'n'),
+                     formats=('pdf', )) == [str(tmp_path / 'n.pdf')]
 
 
 def test_bad_arguments_are_refused(tmp_path):
@@ -86,11 +88,13 @@ def test_rendered_labels_overlap_neither_each_other_nor_nodes(name):
         FigureCanvasAgg(fig).draw()
         renderer = fig.canvas.get_renderer()
         ax = fig.axes[0]
-        labels = [t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts
-                  if t.get_bbox_patch() is not None]
+        labels = [
+            t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts
+            if t.get_bbox_patch() is not None
+        ]
         nodes = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, Circle)]
         assert len(labels) == 8 and len(nodes) == 7
         assert not any(a.overlaps(b) for a, b in itertools.combinations(labels, 2))
         assert not any(a.overlaps(n) for a in labels for n in nodes)
-        assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1)
-                   for b in labels + nodes)
+        assert all(
+            fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1) for b in labels + nodes)

@@ -46,8 +46,8 @@ def test_writes_the_files_asked_for(tmp_path):
     ([], 'empty'),
     ([dict(generation=0, best_loss=1.0)], r"history\[0\] lacks key 'mean_loss'"),
     ([dict(generation=0, best_loss='x', mean_loss=1.0)], r"history\[0\]\['best_loss'\] must be"),
-    ([dict(generation=0, best_loss=1.0, mean_loss=1.0, best_acc=93.0)],
-     r'best_acc.*expected a fraction'),
+    ([dict(generation=0, best_loss=1.0, mean_loss=1.0, best_acc=93.0)
+      ], r'best_acc.*expected a fraction'),
 ])
 def test_bad_history_is_refused(tmp_path, history, message):
     with pytest.raises(ValueError, match=message):

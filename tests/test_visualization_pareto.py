@@ -10,8 +10,7 @@ from relnas_mm.visualization import draw_pareto, plot_pareto
 
 
 def _candidates():
-    points = [(2.0, 300e6), (1.5, 450e6), (1.8, 350e6), (None, 200e6), (1.6, 500e6),
-              (1.2, 700e6)]
+    points = [(2.0, 300e6), (1.5, 450e6), (1.8, 350e6), (None, 200e6), (1.6, 500e6), (1.2, 700e6)]
     return [dict(val_loss=loss, cost=cost) for loss, cost in points]
 
 
@@ -22,8 +21,7 @@ def test_candidates_front_and_budget_are_drawn():
     ax = draw_pareto(entries, front, 'flops', limit=600e6).axes[0]
     grey, red = ax.collections
     np.testing.assert_allclose(grey.get_offsets()[:, 0], [300, 450, 350, 500, 700])
-    np.testing.assert_allclose(red.get_offsets(), [[300, 2.0], [350, 1.8], [450, 1.5],
-                                                   [700, 1.2]])
+    np.testing.assert_allclose(red.get_offsets(), [[300, 2.0], [350, 1.8], [450, 1.5], [700, 1.2]])
     staircase, budget = ax.get_lines()
     np.testing.assert_allclose(staircase.get_xdata(), [300, 350, 450, 700])
     assert list(budget.get_xdata()) == [600, 600]
@@ -64,10 +62,16 @@ def test_command_line_redraws_the_front_from_a_budgeted_history(tmp_path):
                   losses=[1.0, 2.0, 0.5], accs=[0.5, 0.4, 0.6], costs=[1e6, 2e6, 3e6],
                   feasible=[True, True, False])
     history = tmp_path / 'search_history.json'
-    history.write_text(json.dumps(dict(search={'budget.metric': 'params', 'budget.max': 2.5e6},
-                                       generations=[record])))
-    paths = main(['DARTS_V2', '--out-dir', str(tmp_path), '--formats', 'png', '--history',
-                  str(history)])
+    history.write_text(
+        json.dumps(
+            dict(search={
+                'budget.metric': 'params',
+                'budget.max': 2.5e6
+            }, generations=[record])))
+    paths = main(
+        ['DARTS_V2', '--out-dir',
+         str(tmp_path), '--formats', 'png', '--history',
+         str(history)])
     assert paths[-1] == str(tmp_path / 'pareto.png') and os.path.getsize(paths[-1]) > 1000
     history.write_text(json.dumps(dict(search={}, generations=[record])))
     with pytest.raises(SystemExit, match='names no budget.metric'):

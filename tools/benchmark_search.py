@@ -55,14 +55,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--train-size', type=int, default=PAPER_TRAIN)
     parser.add_argument('--valid-size', type=int, help='default: the train size')
-    parser.add_argument('--workers', type=_workers, default='auto',
-                        help="worker processes for the fast engine (0: in this process; "
-                        "'auto', the default: as many as --threads on the CPU, 0 on CUDA)")
+    parser.add_argument(
+        '--workers', type=_workers, default='auto',
+        help="worker processes for the fast engine (0: in this process; "
+        "'auto', the default: as many as --threads on the CPU, 0 on CUDA)")
     parser.add_argument('--variant', action='append',
                         help='fast-engine options "k=v,k=v" (repeatable; default: "")')
-    parser.add_argument('--group', choices=('pair', 'all'), default='pair',
-                        help='jobs per evaluate call: pairs (the faithful per-pair mode) '
-                        'or all candidates at once (the per-generation mode)')
+    parser.add_argument(
+        '--group', choices=('pair', 'all'), default='pair',
+        help='jobs per evaluate call: pairs (the faithful per-pair mode) '
+        'or all candidates at once (the per-generation mode)')
     parser.add_argument('--lr', type=float, default=0.05)
     parser.add_argument('--drop-prob', type=float, default=0.15)
     parser.add_argument('--check-steps', type=int, default=1,
@@ -129,8 +131,10 @@ def synthetic_data(n_train: int, n_valid: int, device: str, seed: int) -> Search
 def make_jobs(n: int, weights: Dict[str, torch.Tensor], lr: float, drop_prob: float,
               seed: int) -> List[CandidateJob]:
     genotypes = decode_population(random_population(n, np.random.default_rng(seed)))
-    return [CandidateJob(index=i, genotype=g, weights=weights, lr=lr, drop_prob=drop_prob,
-                         seed=job_seed(seed, 0, i)) for i, g in enumerate(genotypes)]
+    return [
+        CandidateJob(index=i, genotype=g, weights=weights, lr=lr, drop_prob=drop_prob,
+                     seed=job_seed(seed, 0, i)) for i, g in enumerate(genotypes)
+    ]
 
 
 def sync(device: str) -> None:
@@ -185,13 +189,18 @@ def time_engines(engines: Dict[str, Any], warmup: List[CandidateJob], jobs: List
                 peaks[name] = max(peaks[name], peak_memory_mb(args.device))
                 if repeat == 0:
                     results[name] += out
-    return {name: dict(seconds_per_candidate=min(totals[name]) / len(jobs),
-                       peak_memory_mb=peaks[name], results=results[name], calls=calls[name])
-            for name in engines}
+    return {
+        name:
+        dict(
+            seconds_per_candidate=min(totals[name]) / len(jobs), peak_memory_mb=peaks[name],
+            results=results[name], calls=calls[name])
+        for name in engines
+    }
 
 
 def relative_differences(reference: List[Any], other: List[Any]) -> Dict[str, float]:
     """Largest relative differences of the losses and of the trained state."""
+
     def rel(a: float, b: float) -> float:
         return abs(a - b) / max(abs(a), 1e-12)
 
@@ -201,10 +210,10 @@ def relative_differences(reference: List[Any], other: List[Any]) -> Dict[str, fl
             if value.is_floating_point():
                 diff = (value - b.state[key].to(value.device)).abs().max().item()
                 state = max(state, diff / max(value.abs().max().item(), 1e-12))
-    return dict(loss=max(rel(a.loss, b.loss) for a, b in zip(reference, other)),
-                train_loss=max(rel(a.train_loss, b.train_loss)
-                               for a, b in zip(reference, other)),
-                state=state)
+    return dict(
+        loss=max(rel(a.loss, b.loss) for a, b in zip(reference, other)),
+        train_loss=max(rel(a.train_loss, b.train_loss) for a, b in zip(reference, other)),
+        state=state)
 
 
 def same_results_check(args: argparse.Namespace, model_cfg: Dict[str, int],
@@ -215,8 +224,8 @@ def same_results_check(args: argparse.Namespace, model_cfg: Dict[str, int],
     IEEE fp32 and deterministic kernels, so that run-to-run noise of the GPU kernels
     does not hide (or fake) a difference between the engines.
     """
-    data = synthetic_data(args.check_steps * args.batch_size, 3 * args.batch_size,
-                          args.device, args.seed + 1)
+    data = synthetic_data(args.check_steps * args.batch_size, 3 * args.batch_size, args.device,
+                          args.seed + 1)
     jobs = make_jobs(2, weights, args.lr, args.drop_prob, args.seed + 1)
     jobs[0].drop_prob = 0.0
     common = dict(model_cfg=model_cfg, batch_size=args.batch_size, device=args.device,
@@ -251,10 +260,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         weights = {k: v.to(args.device) for k, v in SuperNet(**model_cfg).state_dict().items()}
     print(set_numerics(torch.device(args.device)))
     report: Dict[str, Any] = dict(
-        settings={k: v for k, v in vars(args).items() if k != 'json'},
-        torch=torch.__version__,
-        device_name=(torch.cuda.get_device_name() if args.device.startswith('cuda')
-                     else f'cpu ({torch.get_num_threads()} threads)'))
+        settings={
+            k: v
+            for k, v in vars(args).items() if k != 'json'
+        }, torch=torch.__version__,
+        device_name=(torch.cuda.get_device_name() if args.device.startswith('cuda') else
+                     f'cpu ({torch.get_num_threads()} threads)'))
     print(f'torch {torch.__version__} on {report["device_name"]}; C={args.channels}, '
           f'{args.cells} cells, batch {args.batch_size}, {args.train_size}/{args.valid_size} '
           f'images, {args.candidates} candidates in {args.group}s')
@@ -309,10 +320,10 @@ def _summarise(engines: Dict[str, Dict[str, Any]],
     eager = engines.get('eager')
     summary = {}
     for name, figures in engines.items():
-        row = dict(seconds_per_candidate=figures['seconds_per_candidate'],
-                   peak_memory_mb=figures['peak_memory_mb'],
-                   projected_search_minutes=projected_minutes(
-                       figures['seconds_per_candidate'], args))
+        row = dict(
+            seconds_per_candidate=figures['seconds_per_candidate'],
+            peak_memory_mb=figures['peak_memory_mb'],
+            projected_search_minutes=projected_minutes(figures['seconds_per_candidate'], args))
         line = (f'{name:<28} {row["seconds_per_candidate"]:8.3f} s/candidate  '
                 f'peak {row["peak_memory_mb"]:8.0f} MB  paper-scale search '
                 f'{row["projected_search_minutes"]:7.1f} min')

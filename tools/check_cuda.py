@@ -59,13 +59,15 @@ class Context:
         labels = np.arange(num_images) % 10
         images = rng.integers(0, 160, (num_images, 32, 32, 3))
         images[..., 0] += 9 * labels[:, None, None]  # learnable: redness encodes the class
-        self.data = split_search_data(images.astype(np.uint8), labels, seed=0,
-                                      train_portion=2 / 3, device=device)
+        self.data = split_search_data(
+            images.astype(np.uint8), labels, seed=0, train_portion=2 / 3, device=device)
         torch.manual_seed(0)
         self.weights = {k: v.to(device) for k, v in SuperNet(**CFG).state_dict().items()}
         genotypes = decode_population(random_population(12, np.random.default_rng(1)))
-        self.jobs = [CandidateJob(index=i, genotype=g, weights=self.weights, lr=0.05,
-                                  drop_prob=0.1, seed=10 + i) for i, g in enumerate(genotypes)]
+        self.jobs = [
+            CandidateJob(index=i, genotype=g, weights=self.weights, lr=0.05, drop_prob=0.1,
+                         seed=10 + i) for i, g in enumerate(genotypes)
+        ]
         self._eager: Dict[tuple, List[CandidateResult]] = {}
 
     def eager(self, n: int = 2, **options) -> List[CandidateResult]:
@@ -116,9 +118,9 @@ def check_streams(ctx: Context) -> str:
 
 
 def check_sgd(ctx: Context) -> str:
-    return '; '.join(
-        f'{impl}: ' + _close(ctx.eager(), [ctx.fast(sgd=impl).evaluate(j) for j in ctx.jobs[:2]])
-        for impl in ('fused', 'foreach'))
+    return '; '.join(f'{impl}: ' +
+                     _close(ctx.eager(), [ctx.fast(sgd=impl).evaluate(j) for j in ctx.jobs[:2]])
+                     for impl in ('fused', 'foreach'))
 
 
 def check_augment_valid(ctx: Context) -> str:
@@ -142,8 +144,8 @@ def check_deterministic(ctx: Context) -> str:
 
 
 def check_workers(ctx: Context) -> str:
-    options = dict(model_cfg=CFG, batch_size=BATCH, device=str(ctx.device),
-                   channels_last=False, deterministic=True)
+    options = dict(model_cfg=CFG, batch_size=BATCH, device=str(ctx.device), channels_last=False,
+                   deterministic=True)
     with make_evaluate(ctx.data, 'fast', workers=2, **options) as evaluate:
         out = evaluate(ctx.jobs[:4])
     return _close(ctx.fast().evaluate_many(ctx.jobs[:4]), out)
@@ -223,8 +225,7 @@ def check_nccl(ctx: Context) -> str:
     import torch.distributed as dist
     result = ctx.fast().evaluate(ctx.jobs[0])
     with tempfile.TemporaryDirectory() as tmp:
-        dist.init_process_group('nccl', init_method=f'file://{tmp}/store', rank=0,
-                                world_size=1)
+        dist.init_process_group('nccl', init_method=f'file://{tmp}/store', rank=0, world_size=1)
         try:
             gathered: List = [None]
             dist.all_gather_object(gathered, PackedResult.of(result))
@@ -239,11 +240,14 @@ def check_nccl(ctx: Context) -> str:
 
 #: paths that exist on CUDA only (skipped with --device cpu)
 CUDA_ONLY = ('graphs', 'memory', 'capture_fail', 'nccl')
-CHECKS: Dict[str, Callable[[Context], str]] = dict(
-    eager=check_eager, graphs=check_graphs, streams=check_streams, sgd=check_sgd,
-    augment_valid=check_augment_valid, channels_last=check_channels_last,
-    deterministic=check_deterministic, workers=check_workers, memory=check_memory,
-    capture_fail=check_capture_fail, checkpoint=check_checkpoint, nccl=check_nccl)
+CHECKS: Dict[str,
+             Callable[[Context],
+                      str]] = dict(eager=check_eager, graphs=check_graphs, streams=check_streams,
+                                   sgd=check_sgd, augment_valid=check_augment_valid,
+                                   channels_last=check_channels_last,
+                                   deterministic=check_deterministic, workers=check_workers,
+                                   memory=check_memory, capture_fail=check_capture_fail,
+                                   checkpoint=check_checkpoint, nccl=check_nccl)
 
 
 def main() -> int:
@@ -278,8 +282,8 @@ def main() -> int:
             failed.append(name)
         set_numerics(device, deterministic=True)
         print(f'{verdict} {name:<14} {time.perf_counter() - start:6.1f}s  {detail}', flush=True)
-    passed = len([n for n in ran if n not in failed
-                  and (device.type == 'cuda' or n not in CUDA_ONLY)])
+    passed = len(
+        [n for n in ran if n not in failed and (device.type == 'cuda' or n not in CUDA_ONLY)])
     print(f'{passed} passed, {len(failed)} failed' + (f': {failed}' if failed else ''))
     return 1 if failed else 0
 

@@ -33,9 +33,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('dst', help='output checkpoint (mmengine style)')
     parser.add_argument('--network', choices=['auto', 'cifar', 'imagenet'], default='auto',
                         help='network type (default: detected from the stem keys)')
-    parser.add_argument('--genotype', default='RelativeNAS',
-                        help='cell the checkpoint was trained with: shipped name, '
-                        'Genotype(...) text or JSON path (default: RelativeNAS)')
+    parser.add_argument(
+        '--genotype', default='RelativeNAS',
+        help='cell the checkpoint was trained with: shipped name, '
+        'Genotype(...) text or JSON path (default: RelativeNAS)')
     parser.add_argument('--backbone-only', action='store_true',
                         help='keep only the backbone, without the backbone. prefix')
     return parser.parse_args(argv)
@@ -43,9 +44,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def backbone_cfg(info: NetworkInfo, genotype_text: str) -> dict:
     """The RelNASNet config of the checkpoint's network."""
-    cfg = dict(type='relnas_mm.RelNASNet', genotype=genotype_text,
-               base_channels=info.base_channels, num_cells=info.num_cells,
-               stem_type=info.network)
+    cfg = dict(type='relnas_mm.RelNASNet', genotype=genotype_text, base_channels=info.base_channels,
+               num_cells=info.num_cells, stem_type=info.network)
     if info.network == 'cifar':
         cfg['stem_multiplier'] = info.stem_multiplier
     return cfg
@@ -57,8 +57,7 @@ def build_target(info: NetworkInfo, genotype_text: str, backbone_only: bool) -> 
     if backbone_only:
         return backbone
     return dict(type='relnas_mm.RelNASClassifier', backbone=dict(backbone, out_indices=(3, )),
-                num_classes=info.num_classes,
-                auxiliary_weight=0.4 if info.auxiliary else 0.0)
+                num_classes=info.num_classes, auxiliary_weight=0.4 if info.auxiliary else 0.0)
 
 
 def instantiate(cfg: dict) -> torch.nn.Module:
@@ -86,11 +85,11 @@ def convert(src: str, dst: str, network: str = 'auto', genotype: str = 'Relative
     model = instantiate(model_cfg)
     filled = check_keys(converted, model.state_dict().keys())
     model.load_state_dict(converted, strict=True)  # also checks every shape
-    meta = dict(source=osp.basename(src), network=info.network,
-                base_channels=info.base_channels, num_cells=info.num_cells,
-                num_classes=info.num_classes, auxiliary=info.auxiliary,
-                genotype=genotype_text, backbone_only=backbone_only, model=model_cfg,
-                filled_num_batches_tracked=len(filled))
+    meta = dict(
+        source=osp.basename(src), network=info.network, base_channels=info.base_channels,
+        num_cells=info.num_cells, num_classes=info.num_classes, auxiliary=info.auxiliary,
+        genotype=genotype_text, backbone_only=backbone_only, model=model_cfg,
+        filled_num_batches_tracked=len(filled))
     torch.save({'meta': meta, 'state_dict': converted}, dst)
     return meta
 
@@ -104,8 +103,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     print(f'converted {args.src} ({meta["network"]}, C={meta["base_channels"]}, '
           f'{meta["num_cells"]} cells, {meta["num_classes"]} classes, auxiliary head: '
-          f'{meta["auxiliary"]}) -> {args.dst}'
-          + (' [backbone only]' if args.backbone_only else ''))
+          f'{meta["auxiliary"]}) -> {args.dst}' +
+          (' [backbone only]' if args.backbone_only else ''))
     if meta['filled_num_batches_tracked']:
         print(f'note: {meta["filled_num_batches_tracked"]} BatchNorm num_batches_tracked '
               f'counters were absent and set to 0')

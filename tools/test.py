@@ -23,9 +23,10 @@ from relnas_mm.apis import (add_common_args, build_runner, check_checkpoint, par
 def parse_args() -> argparse.Namespace:
     parser = tool_parser('Test (evaluate) a checkpoint', 'test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    add_common_args(parser, 'the dir to save logs and metrics',
-                    'dataset root replacing the data_root of every dataset of the '
-                    'train/val/test dataloaders', 'test_dataloader.batch_size=1')
+    add_common_args(
+        parser, 'the dir to save logs and metrics',
+        'dataset root replacing the data_root of every dataset of the '
+        'train/val/test dataloaders', 'test_dataloader.batch_size=1')
     parser.add_argument('--tta', action='store_true',
                         help="test-time augmentation: the config's tta_pipeline and tta_model")
     parser.add_argument('--out', help='dump the predictions to this pickle file')
@@ -43,8 +44,9 @@ def make_config(args: argparse.Namespace) -> Config:
             raise ValueError(f'--out must be a .pkl or .pickle file, got {args.out!r}')
         dump = dict(type='DumpResults', out_file_path=args.out)
         evaluator = cfg.test_evaluator
-        cfg.test_evaluator = ([*evaluator, dump] if isinstance(evaluator, (list, tuple))
-                              else [evaluator, dump])
+        cfg.test_evaluator = ([*evaluator, dump] if isinstance(evaluator,
+                                                               (list,
+                                                                tuple)) else [evaluator, dump])
     return cfg
 
 
@@ -54,8 +56,8 @@ def use_tta(cfg: Config, config: str) -> None:
     missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key) is None]
     if missing:
         raise KeyError(f'--tta: {config} has no {" and no ".join(missing)}')
-    module = Config._merge_a_into_b(dict(cfg.tta_model.get('module') or {}),
-                                    copy.deepcopy(cfg.model))
+    module = Config._merge_a_into_b(
+        dict(cfg.tta_model.get('module') or {}), copy.deepcopy(cfg.model))
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     cfg.model = dict(cfg.tta_model, module=module)
 

@@ -23,16 +23,17 @@ from relnas_mm.apis import (add_common_args, add_resume_arg, build_runner, check
 
 def parse_args() -> argparse.Namespace:
     parser = tool_parser('Train a model from a config', 'train config file path')
-    add_common_args(parser, 'the dir to save logs and checkpoints',
-                    'dataset root replacing the data_root of every dataset of the '
-                    'train/val/test dataloaders',
-                    'pretrained=PATH genotype=PATH train_cfg.max_epochs=1')
+    add_common_args(
+        parser, 'the dir to save logs and checkpoints',
+        'dataset root replacing the data_root of every dataset of the '
+        'train/val/test dataloaders', 'pretrained=PATH genotype=PATH train_cfg.max_epochs=1')
     add_resume_arg(parser, 'checkpoint')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision (AmpOptimWrapper, dynamic loss scale)')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help="scale the learning rate linearly from the config's "
-                        'auto_scale_lr.base_batch_size to the actual total batch')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help="scale the learning rate linearly from the config's "
+        'auto_scale_lr.base_batch_size to the actual total batch')
     return parse_tool_args(parser)
 
 

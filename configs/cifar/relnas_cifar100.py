@@ -9,8 +9,6 @@ _base_ = ['./relnas_cifar10.py']
 dataset_type = 'relnas_mm.CIFAR100Dataset'
 data_root = 'data/cifar100/'
 model = dict(num_classes=100)
-train_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, label_type='fine'))
-val_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, label_type='fine'))
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, label_type='fine'))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, label_type='fine'))
 test_dataloader = val_dataloader

@@ -3,8 +3,7 @@
 # 140 epochs, evaluated by OKS AP on val2017 with detected person boxes.
 # Paper: 68.5 AP.
 _base_ = [
-    '../_base_/models/relnas_simplebaseline.py',
-    '../_base_/datasets/coco_keypoints_256x192.py',
+    '../_base_/models/relnas_simplebaseline.py', '../_base_/datasets/coco_keypoints_256x192.py',
     '../_base_/schedules/pose_adam_140e.py', '../_base_/default_runtime_pose.py'
 ]
 
@@ -21,9 +20,8 @@ pretrained = None
 
 model = dict(
     backbone=dict(
-        genotype=genotype,
-        init_cfg=None if pretrained is None else dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
+        genotype=genotype, init_cfg=None if pretrained is
+        None else dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
 
 default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
 

@@ -22,5 +22,5 @@ search = dict(
     # Slow-fast learning: lr cosine 0.1 -> 0.001 over the generations, drop-path
     # ramped to 0.3; writeback='pair' is the authors' order, 'generation' lets all
     # candidates of a generation run at once (see docs/en/search.md).
-    algorithm=dict(pop_size=20, generations=50, lr_max=0.1, lr_min=0.001,
-                   drop_path_max=0.3, writeback='pair', seed=0))
+    algorithm=dict(pop_size=20, generations=50, lr_max=0.1, lr_min=0.001, drop_path_max=0.3,
+                   writeback='pair', seed=0))

@@ -7,5 +7,4 @@
 # then bounds its backbone, with the stages its neck reads.
 _base_ = ['./relnas_cifar.py']
 
-search = dict(
-    budget=dict(metric='flops', network='configs/det/relnas_ssd_voc.py', max=800e6))
+search = dict(budget=dict(metric='flops', network='configs/det/relnas_ssd_voc.py', max=800e6))

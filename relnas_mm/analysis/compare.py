@@ -87,9 +87,8 @@ def sampling_rng(seed: int) -> np.random.Generator:
 
 def draw_random_cells(count: int, rng: np.random.Generator,
                       count_params: Optional[Callable[[Genotype], int]] = None,
-                      reference_params: Optional[int] = None,
-                      tolerance: float = SIZE_TOLERANCE, max_draws: int = 2000,
-                      exclude: Sequence[Genotype] = ()) -> List[Cell]:
+                      reference_params: Optional[int] = None, tolerance: float = SIZE_TOLERANCE,
+                      max_draws: int = 2000, exclude: Sequence[Genotype] = ()) -> List[Cell]:
     """``count`` distinct random cells, drawn one at a time from the search's initial
     distribution; a draw equal to a cell in ``exclude`` (the named cells) is skipped.
 
@@ -114,8 +113,8 @@ def draw_random_cells(count: int, rng: np.random.Generator,
             sizes.append(int(count_params(genotype)))
             if not within_size(sizes[-1], reference_params, tolerance):
                 continue
-        cells.append(Cell(f'{RANDOM_PREFIX}{len(cells):02d}', 'random', genotype,
-                          format_genotype(genotype)))
+        cells.append(
+            Cell(f'{RANDOM_PREFIX}{len(cells):02d}', 'random', genotype, format_genotype(genotype)))
     if len(cells) < count:
         raise RuntimeError(
             f'--match-size: {len(cells)} of {count} random cells lie within ±{tolerance:.0%} of '
@@ -174,24 +173,26 @@ def summarize(cells: Sequence[Mapping], runs: Sequence[Mapping], bootstrap: int 
         values = accs.get(cell['name'])
         if not values:
             continue
-        rows.append(dict(name=cell['name'], kind=cell['kind'], params=cell['params'],
-                         flops=cell['flops'], seeds=len(values), mean=float(np.mean(values)),
-                         std=float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
-                         min=float(np.min(values)), max=float(np.max(values))))
+        rows.append(
+            dict(name=cell['name'], kind=cell['kind'], params=cell['params'], flops=cell['flops'],
+                 seeds=len(values), mean=float(np.mean(values)),
+                 std=float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+                 min=float(np.min(values)), max=float(np.max(values))))
     random_means = [r['mean'] for r in rows if r['kind'] == 'random']
-    summary: Dict[str, object] = dict(cells=rows, random=dict(
-        count=len(random_means),
-        median=float(np.median(random_means)) if random_means else math.nan,
-        min=float(np.min(random_means)) if random_means else math.nan,
-        max=float(np.max(random_means)) if random_means else math.nan))
+    summary: Dict[str, object] = dict(
+        cells=rows, random=dict(
+            count=len(random_means),
+            median=float(np.median(random_means)) if random_means else math.nan,
+            min=float(np.min(random_means)) if random_means else math.nan,
+            max=float(np.max(random_means)) if random_means else math.nan))
     named = []
     for i, row in enumerate(r for r in rows if r['kind'] == 'named'):
         rng = np.random.default_rng([seed, i])
         low, high = bootstrap_difference(accs[row['name']], random_means, rng, bootstrap)
-        named.append(dict(name=row['name'], mean=row['mean'],
-                          percentile=percentile_among(row['mean'], random_means),
-                          difference=row['mean'] - summary['random']['median'],
-                          ci_low=low, ci_high=high))
+        named.append(
+            dict(name=row['name'], mean=row['mean'],
+                 percentile=percentile_among(row['mean'], random_means),
+                 difference=row['mean'] - summary['random']['median'], ci_low=low, ci_high=high))
     summary['named'] = named
     return summary
 
@@ -205,19 +206,25 @@ def format_report(summary: Mapping, header: Sequence[str] = ()) -> str:
     and range; each named cell's percentile and bootstrap interval."""
     lines = ['# Searched cells vs random cells', '']
     lines += [f'- {line}' for line in header]
-    lines += ['', '| cell | kind | top-1 mean ± std (%) | seeds | min..max | params (M) '
-              '| FLOPs (M) |', '|---|---|---|---|---|---|---|']
+    lines += [
+        '', '| cell | kind | top-1 mean ± std (%) | seeds | min..max | params (M) '
+        '| FLOPs (M) |', '|---|---|---|---|---|---|---|'
+    ]
     for r in summary['cells']:
         lines.append(f"| {r['name']} | {r['kind']} | {_num(r['mean'])} ± {_num(r['std'])} "
                      f"| {r['seeds']} | {_num(r['min'])}..{_num(r['max'])} "
                      f"| {_num(r['params'] / 1e6, 3)} | {_num(r['flops'] / 1e6, 1)} |")
     rnd = summary['random']
-    lines += ['', f"Random cells: {rnd['count']}, median top-1 {_num(rnd['median'])} %, "
-              f"range {_num(rnd['min'])}..{_num(rnd['max'])} % (each cell by its mean over "
-              'seeds).', '']
+    lines += [
+        '', f"Random cells: {rnd['count']}, median top-1 {_num(rnd['median'])} %, "
+        f"range {_num(rnd['min'])}..{_num(rnd['max'])} % (each cell by its mean over "
+        'seeds).', ''
+    ]
     if summary['named']:
-        lines += ['| cell | top-1 mean (%) | percentile among random | difference to random '
-                  'median | bootstrap 95% interval |', '|---|---|---|---|---|']
+        lines += [
+            '| cell | top-1 mean (%) | percentile among random | difference to random '
+            'median | bootstrap 95% interval |', '|---|---|---|---|---|'
+        ]
         for r in summary['named']:
             lines.append(f"| {r['name']} | {_num(r['mean'])} | {_num(r['percentile'], 1)} "
                          f"| {_num(r['difference'])} | [{_num(r['ci_low'])}, "

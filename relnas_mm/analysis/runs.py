@@ -64,8 +64,11 @@ def cpu_slots(workers: int, threads: int) -> List[Slot]:
     """``workers`` CPU processes with ``threads`` math threads each (and no GPU)."""
     if workers < 1 or threads < 1:
         raise ValueError(f'--workers and --threads must be >= 1, got {workers} and {threads}')
-    env = {'CUDA_VISIBLE_DEVICES': '', 'OMP_NUM_THREADS': str(threads),
-           'MKL_NUM_THREADS': str(threads)}
+    env = {
+        'CUDA_VISIBLE_DEVICES': '',
+        'OMP_NUM_THREADS': str(threads),
+        'MKL_NUM_THREADS': str(threads)
+    }
     return [Slot(f'cpu{i}', dict(env)) for i in range(workers)]
 
 
@@ -73,8 +76,12 @@ def gpu_slots(gpus: Sequence[int], runs_per_gpu: int, threads: int = 1) -> List[
     """``runs_per_gpu`` processes per GPU, each seeing only its own device."""
     if runs_per_gpu < 1:
         raise ValueError(f'--runs-per-gpu must be >= 1, got {runs_per_gpu}')
-    return [Slot(f'gpu{g}.{k}', {'CUDA_VISIBLE_DEVICES': str(g), 'OMP_NUM_THREADS': str(threads)})
-            for k in range(runs_per_gpu) for g in gpus]
+    return [
+        Slot(f'gpu{g}.{k}', {
+            'CUDA_VISIBLE_DEVICES': str(g),
+            'OMP_NUM_THREADS': str(threads)
+        }) for k in range(runs_per_gpu) for g in gpus
+    ]
 
 
 def run_jobs(jobs: Sequence[Job], slots: Sequence[Slot], command: Callable[[Job], List[str]],
@@ -95,8 +102,11 @@ def run_jobs(jobs: Sequence[Job], slots: Sequence[Slot], command: Callable[[Job]
                 job, slot = pending.popleft(), free.pop(0)
                 os.makedirs(job.run_dir, exist_ok=True)
                 log = open(os.path.join(job.run_dir, LOG_FILE), 'a')
-                proc = subprocess.Popen(command(job), env={**os.environ, **slot.env},
-                                        stdout=log, stderr=subprocess.STDOUT)
+                proc = subprocess.Popen(
+                    command(job), env={
+                        **os.environ,
+                        **slot.env
+                    }, stdout=log, stderr=subprocess.STDOUT)
                 running[proc] = (job, slot, log)
             time.sleep(poll_s)
             for proc in [p for p in running if p.poll() is not None]:

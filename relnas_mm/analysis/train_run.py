@@ -43,9 +43,11 @@ def run(directory: str, metric: str) -> Dict[str, Any]:
     if metric not in metrics:
         raise KeyError(f'{directory}: the test metrics have no {metric!r} (they have '
                        f'{sorted(metrics)}); pass --metric with one of these')
-    result = dict(top1=float(metrics[metric]), seconds=round(time.monotonic() - start, 1),
-                  metrics={k: float(v) for k, v in metrics.items()
-                           if isinstance(v, (int, float))})
+    result = dict(
+        top1=float(metrics[metric]), seconds=round(time.monotonic() - start, 1), metrics={
+            k: float(v)
+            for k, v in metrics.items() if isinstance(v, (int, float))
+        })
     write_json(os.path.join(directory, RESULT_FILE), result)
     return result
 

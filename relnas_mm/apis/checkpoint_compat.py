@@ -21,8 +21,9 @@ def _numpy_globals() -> List[object]:
     """The numpy callables and classes that pickled arrays, scalars and dtypes use."""
     core = getattr(np, '_core', None) or np.core  # numpy 2 renamed np.core
     dtype_classes = [getattr(np.dtypes, name) for name in getattr(np.dtypes, '__all__', [])]
-    return [np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar,
-            *dtype_classes]
+    return [
+        np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar, *dtype_classes
+    ]
 
 
 def mmengine_safe_globals() -> List[object]:

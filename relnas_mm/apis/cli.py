@@ -32,16 +32,17 @@ def add_common_args(parser: argparse.ArgumentParser, work_dir_help: str, data_ro
     parser.add_argument('--data-root', help=data_root_help)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help=f'override config settings, e.g. {cfg_options_example}')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
 def add_resume_arg(parser: argparse.ArgumentParser, what: str) -> None:
     """``--resume [PATH]``: a given checkpoint, or without a path the work dir's latest."""
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help=f'resume from the given {what}, or without a path from the '
-                        'latest one in the work dir')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help=f'resume from the given {what}, or without a path from the '
+        'latest one in the work dir')
 
 
 def parse_tool_args(parser: argparse.ArgumentParser,

@@ -47,8 +47,7 @@ def check_amp_device() -> None:
     up front instead of failing inside the runner."""
     from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
                                  is_npu_available)
-    if not (is_cuda_available() or is_npu_available() or is_mlu_available()
-            or is_musa_available()):
+    if not (is_cuda_available() or is_npu_available() or is_mlu_available() or is_musa_available()):
         raise RuntimeError('--amp needs a CUDA (or NPU/MLU/MUSA) device: mmengine\'s '
                            'AmpOptimWrapper does not run on the CPU')
 
@@ -67,10 +66,9 @@ def prepare_cpu_distributed(cfg: Any) -> None:
         return
     backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'nccl')
     if cfg.launcher != 'pytorch' or backend != 'gloo':
-        raise RuntimeError(
-            'no CUDA device: a CPU-only multi-process run needs --launcher pytorch '
-            '(torchrun) and --cfg-options env_cfg.dist_cfg.backend=gloo, got '
-            f'--launcher {cfg.launcher} and backend {backend!r}')
+        raise RuntimeError('no CUDA device: a CPU-only multi-process run needs --launcher pytorch '
+                           '(torchrun) and --cfg-options env_cfg.dist_cfg.backend=gloo, got '
+                           f'--launcher {cfg.launcher} and backend {backend!r}')
     torch_dist.init_process_group(backend='gloo')
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
     if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':

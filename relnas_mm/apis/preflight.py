@@ -71,8 +71,11 @@ def set_data_root(cfg: Any, data_root: str) -> None:
     reads the ground-truth JSON itself).
     """
     # test_dataloader is often the very same dict as val_dataloader: move it once
-    datasets = list({id(d): d for phase in PHASES for _, d in phase_datasets(cfg, phase)
-                     if 'data_root' in d}.values())
+    datasets = list({
+        id(d): d
+        for phase in PHASES
+        for _, d in phase_datasets(cfg, phase) if 'data_root' in d
+    }.values())
     if not datasets:
         raise KeyError('--data-root: no dataset of train/val/test_dataloader has a '
                        '"data_root" key to rewrite')
@@ -124,8 +127,8 @@ def check_data(cfg: Any, phases: Sequence[str]) -> None:
             if isinstance(ann_file, str) and ann_file and not osp.exists(ann_file):
                 problems.append(f"{phase}_evaluator[{i}].ann_file: '{ann_file}' does not exist")
     if problems:
-        raise DataCheckError('dataset files are missing:\n  - ' + '\n  - '.join(problems)
-                             + f'\n{_DATA_HINT}')
+        raise DataCheckError('dataset files are missing:\n  - ' + '\n  - '.join(problems) +
+                             f'\n{_DATA_HINT}')
 
 
 def walk_dicts(node: Any, path: str) -> Iterator[Tuple[str, dict]]:
@@ -156,8 +159,7 @@ def check_model(cfg: Any, pretrained: bool = True) -> None:
                 get_genotype(node['genotype'])
             except GenotypeError as exc:
                 raise GenotypeError(f'{key}.genotype: {exc}') from None
-        if (pretrained and node.get('type') == 'Pretrained'
-                and _is_local(node.get('checkpoint'))):
+        if (pretrained and node.get('type') == 'Pretrained' and _is_local(node.get('checkpoint'))):
             if not osp.isfile(node['checkpoint']):
                 raise FileNotFoundError(f"{key}.checkpoint: pretrained weights "
                                         f"'{node['checkpoint']}' do not exist")

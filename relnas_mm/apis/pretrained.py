@@ -178,8 +178,7 @@ def _checkpoint_state(init: dict) -> Dict[str, Any]:
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
     prefix = init.get('prefix')
     if prefix is None:
-        return {k[len('module.'):] if k.startswith('module.') else k: v
-                for k, v in state.items()}
+        return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
     prefix = prefix if prefix.endswith('.') else prefix + '.'
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
@@ -205,11 +204,11 @@ def check_pretrained(model: nn.Module) -> None:
                 f"{where} has no key starting with prefix {init.get('prefix')!r} (a "
                 'backbone-only file needs prefix=None in the init_cfg)')
         expected = module.state_dict()
-        missing = [k for k in expected
-                   if k not in state and not k.endswith('num_batches_tracked')]
-        shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}'
-                  for k, v in expected.items()
-                  if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape]
+        missing = [k for k in expected if k not in state and not k.endswith('num_batches_tracked')]
+        shapes = [
+            f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}' for k, v in expected.items()
+            if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape
+        ]
         if missing or shapes:
             problems = []
             if missing:

@@ -6,25 +6,24 @@ and transforms are imported, and so registered, only where mmengine is installed
 """
 import importlib.util
 
+from .cifar100_io import load_cifar100, load_cifar100_classes, write_cifar100
 from .cifar_io import (CIFAR10_CLASSES, CIFARDataError, download_cifar10, find_cifar10_dir,
                        is_cifar10_complete, load_cifar10, load_cifar10_classes, write_cifar10)
-from .cifar100_io import load_cifar100, load_cifar100_classes, write_cifar100
 from .demo_digits import DIGIT_CLASSES, load_demo_digits, prepare_demo_digits
 from .image_folder_io import ImageFolderError, image_folder_classes, load_image_folder
 
 __all__ = [
     'CIFAR10_CLASSES', 'CIFARDataError', 'download_cifar10', 'find_cifar10_dir',
-    'is_cifar10_complete', 'load_cifar10', 'load_cifar10_classes', 'write_cifar10',
-    'load_cifar100', 'load_cifar100_classes', 'write_cifar100', 'DIGIT_CLASSES',
-    'load_demo_digits', 'prepare_demo_digits', 'ImageFolderError', 'image_folder_classes',
-    'load_image_folder'
+    'is_cifar10_complete', 'load_cifar10', 'load_cifar10_classes', 'write_cifar10', 'load_cifar100',
+    'load_cifar100_classes', 'write_cifar100', 'DIGIT_CLASSES', 'load_demo_digits',
+    'prepare_demo_digits', 'ImageFolderError', 'image_folder_classes', 'load_image_folder'
 ]
 
 if importlib.util.find_spec('mmengine') is not None:
     from .cifar import CIFAR10Dataset, CIFAR100Dataset, DemoDigitsDataset
     from .image_folder import ImageFolderDataset
-    from .transforms import (ColorJitter, Cutout, PackClsInputs, RandomCropPad,
-                             RandomResizedCrop, ResizeCenterCrop)
+    from .transforms import (ColorJitter, Cutout, PackClsInputs, RandomCropPad, RandomResizedCrop,
+                             ResizeCenterCrop)
     __all__ += [
         'CIFAR10Dataset', 'CIFAR100Dataset', 'DemoDigitsDataset', 'ImageFolderDataset',
         'ColorJitter', 'Cutout', 'PackClsInputs', 'RandomCropPad', 'RandomResizedCrop',

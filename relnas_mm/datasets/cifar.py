@@ -93,6 +93,5 @@ class CIFAR100Dataset(CIFAR10Dataset):
 
     def load_data_list(self) -> List[dict]:
         self._images, labels = load_cifar100(self.data_root, self.split, self.label_type)
-        self._metainfo['classes'] = tuple(load_cifar100_classes(self.data_root,
-                                                                self.label_type))
+        self._metainfo['classes'] = tuple(load_cifar100_classes(self.data_root, self.label_type))
         return [dict(img_index=i, gt_label=int(label)) for i, label in enumerate(labels)]

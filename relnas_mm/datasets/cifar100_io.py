@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from .cifar_io import (Arrays, _check_split, _dump, _filenames, _find_dir, _load_batch,
-                       _load_names, _rows)
+from .cifar_io import (Arrays, _check_split, _dump, _filenames, _find_dir, _load_batch, _load_names,
+                       _rows)
 
 BASE_FOLDER = 'cifar-100-python'
 SPLITS = ('train', 'test')
@@ -37,8 +37,9 @@ def find_cifar100_dir(root: str) -> str:
 
 def load_cifar100_classes(root: str, label_type: str = 'fine') -> List[str]:
     """Class names from ``meta`` (index = label): 100 fine ones or 20 coarse ones."""
-    return _load_names(os.path.join(find_cifar100_dir(root), META_FILE),
-                       f'{_check_label_type(label_type)}_label_names', NAME, HOW_TO_GET)
+    return _load_names(
+        os.path.join(find_cifar100_dir(root), META_FILE),
+        f'{_check_label_type(label_type)}_label_names', NAME, HOW_TO_GET)
 
 
 def load_cifar100(root: str, split: str = 'train', label_type: str = 'fine') -> Arrays:
@@ -50,13 +51,14 @@ def load_cifar100(root: str, split: str = 'train', label_type: str = 'fine') -> 
         raise ValueError(f'split must be "train" or "test", got {split!r}')
     folder = find_cifar100_dir(root)
     num_classes = len(load_cifar100_classes(folder, label_type))
-    images, labels = _load_batch(os.path.join(folder, split), num_classes,
-                                 f'{label_type}_labels', NAME, HOW_TO_GET, META_FILE)
+    images, labels = _load_batch(
+        os.path.join(folder, split), num_classes, f'{label_type}_labels', NAME, HOW_TO_GET,
+        META_FILE)
     return np.ascontiguousarray(images), labels
 
 
-def _split_file(images: np.ndarray, fine: np.ndarray, coarse: np.ndarray,
-                title: str, classes: Sequence[str]) -> Dict[str, Any]:
+def _split_file(images: np.ndarray, fine: np.ndarray, coarse: np.ndarray, title: str,
+                classes: Sequence[str]) -> Dict[str, Any]:
     return {
         'filenames': _filenames(fine, classes),
         'batch_label': title,
@@ -67,27 +69,30 @@ def _split_file(images: np.ndarray, fine: np.ndarray, coarse: np.ndarray,
 
 
 def write_cifar100(root: str, train: Tuple[np.ndarray, np.ndarray, np.ndarray],
-                   test: Tuple[np.ndarray, np.ndarray, np.ndarray],
-                   fine_classes: Sequence[str], coarse_classes: Sequence[str]) -> str:
+                   test: Tuple[np.ndarray, np.ndarray, np.ndarray], fine_classes: Sequence[str],
+                   coarse_classes: Sequence[str]) -> str:
     """Write images in CIFAR-100's python format; return the ``cifar-100-python`` folder.
 
     ``train`` and ``test`` are ``(uint8 (N, 32, 32, 3) RGB, fine labels, coarse labels)``.
     Each file is written atomically.
     """
     fine_classes, coarse_classes = list(map(str, fine_classes)), list(map(str, coarse_classes))
-    folder = (root if os.path.basename(os.path.normpath(root)) == BASE_FOLDER else
-              os.path.join(root, BASE_FOLDER))
+    folder = (
+        root if os.path.basename(os.path.normpath(root)) == BASE_FOLDER else os.path.join(
+            root, BASE_FOLDER))
     os.makedirs(folder, exist_ok=True)
     for split, (images, fine, coarse) in (('train', train), ('test', test)):
         images, fine = _check_split(f'{split} (fine)', (images, fine), len(fine_classes))
         _, coarse = _check_split(f'{split} (coarse)', (images, coarse), len(coarse_classes))
         title = 'training batch 1 of 1' if split == 'train' else 'testing batch 1 of 1'
-        _dump(_split_file(images, fine, coarse, title, fine_classes),
-              os.path.join(folder, split))
-    _dump({'fine_label_names': fine_classes, 'coarse_label_names': coarse_classes},
-          os.path.join(folder, META_FILE))
+        _dump(_split_file(images, fine, coarse, title, fine_classes), os.path.join(folder, split))
+    _dump({
+        'fine_label_names': fine_classes,
+        'coarse_label_names': coarse_classes
+    }, os.path.join(folder, META_FILE))
     return folder
 
 
-__all__ = ['LABEL_TYPES', 'find_cifar100_dir', 'load_cifar100', 'load_cifar100_classes',
-           'write_cifar100']
+__all__ = [
+    'LABEL_TYPES', 'find_cifar100_dir', 'load_cifar100', 'load_cifar100_classes', 'write_cifar100'
+]

@@ -29,8 +29,8 @@ TEST_FILES = ('test_batch', )
 META_FILE = 'batches.meta'
 CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 CIFAR10_MD5 = 'c58f30108f718f92721af3b95e74349a'
-CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse',
-                   'ship', 'truck')
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
+                   'truck')
 IMAGE_SHAPE = (32, 32, 3)
 ROW_SIZE = 3 * 32 * 32
 
@@ -51,8 +51,11 @@ class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles numpy arrays and builtins only: a batch file cannot run code."""
 
     _ALLOWED = {
-        ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
-        ('numpy', 'ndarray'), ('numpy', 'dtype'), ('_codecs', 'encode'),
+        ('numpy.core.multiarray', '_reconstruct'),
+        ('numpy._core.multiarray', '_reconstruct'),
+        ('numpy', 'ndarray'),
+        ('numpy', 'dtype'),
+        ('_codecs', 'encode'),
     }
 
     def find_class(self, module: str, name: str) -> Any:
@@ -69,8 +72,10 @@ def _str_keys(obj: Any) -> Any:
         except UnicodeDecodeError:
             return obj.decode('latin1')
     if isinstance(obj, dict):
-        return {_str_keys(k): (v if isinstance(v, np.ndarray) else _str_keys(v))
-                for k, v in obj.items()}
+        return {
+            _str_keys(k): (v if isinstance(v, np.ndarray) else _str_keys(v))
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [_str_keys(v) for v in obj]
     return obj
@@ -88,9 +93,8 @@ def _load_pickle(path: str, name: str = 'CIFAR-10', how: str = HOW_TO_GET) -> Di
             f'{name} file {path} is corrupt (cannot unpickle: {type(exc).__name__}: {exc}). '
             f'Delete it and extract the archive again. {how}') from None
     if not isinstance(obj, dict):
-        raise CIFARDataError(
-            f'{name} file {path} is corrupt: expected a pickled dict, got '
-            f'{type(obj).__name__}')
+        raise CIFARDataError(f'{name} file {path} is corrupt: expected a pickled dict, got '
+                             f'{type(obj).__name__}')
     return _str_keys(obj)
 
 
@@ -100,13 +104,13 @@ def _find_dir(root: str, base_folder: str = BASE_FOLDER, meta_file: str = META_F
     nested = os.path.join(root, base_folder)
     if os.path.isdir(nested):
         return nested
-    if os.path.isfile(os.path.join(root, meta_file)) or (
-            os.path.basename(os.path.normpath(root)) == base_folder and os.path.isdir(root)):
+    if os.path.isfile(os.path.join(
+            root, meta_file)) or (os.path.basename(os.path.normpath(root)) == base_folder
+                                  and os.path.isdir(root)):
         return root
     where = 'does not exist' if not os.path.isdir(root) else f'holds no {name} files'
-    raise CIFARDataError(
-        f'{name} not found: data root {root!r} {where}; looked for {nested} '
-        f'(and for {meta_file} directly in {root}). {how}')
+    raise CIFARDataError(f'{name} not found: data root {root!r} {where}; looked for {nested} '
+                         f'(and for {meta_file} directly in {root}). {how}')
 
 
 def _load_names(path: str, key: str, name: str = 'CIFAR-10', how: str = HOW_TO_GET) -> List[str]:
@@ -129,21 +133,19 @@ def load_cifar10_classes(root: str) -> List[str]:
     return _load_names(os.path.join(find_cifar10_dir(root), META_FILE), 'label_names')
 
 
-def _load_batch(path: str, num_classes: int, label_key: str = 'labels',
-                name: str = 'CIFAR-10', how: str = HOW_TO_GET,
-                meta_file: str = META_FILE) -> Arrays:
+def _load_batch(path: str, num_classes: int, label_key: str = 'labels', name: str = 'CIFAR-10',
+                how: str = HOW_TO_GET, meta_file: str = META_FILE) -> Arrays:
     """Images and the ``label_key`` labels of one batch file (CIFAR-100 too: same layout)."""
     batch = _load_pickle(path, name, how)
     for key in ('data', label_key):
         if key not in batch:
-            raise CIFARDataError(
-                f'{name} file {path} is corrupt: key "{key}" is missing '
-                f'(found {sorted(map(str, batch))})')
+            raise CIFARDataError(f'{name} file {path} is corrupt: key "{key}" is missing '
+                                 f'(found {sorted(map(str, batch))})')
     data = batch['data']
     if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
             or data.shape[1] != ROW_SIZE):
-        got = (f'{data.dtype} array of shape {data.shape}' if isinstance(data, np.ndarray)
-               else type(data).__name__)
+        got = (f'{data.dtype} array of shape {data.shape}'
+               if isinstance(data, np.ndarray) else type(data).__name__)
         raise CIFARDataError(
             f'{name} file {path} is corrupt: "data" must be a uint8 array of shape '
             f'(N, {ROW_SIZE}), got {got}')
@@ -280,15 +282,16 @@ def write_cifar10(root: str, train: Arrays, test: Arrays,
     classes = [str(c) for c in classes]
     train = _check_split('train', train, len(classes))
     test = _check_split('test', test, len(classes))
-    folder = (root if os.path.basename(os.path.normpath(root)) == BASE_FOLDER else
-              os.path.join(root, BASE_FOLDER))
+    folder = (
+        root if os.path.basename(os.path.normpath(root)) == BASE_FOLDER else os.path.join(
+            root, BASE_FOLDER))
     os.makedirs(folder, exist_ok=True)
     chunks = np.array_split(np.arange(len(train[0])), len(TRAIN_FILES))
     for k, (name, idx) in enumerate(zip(TRAIN_FILES, chunks)):
         start = int(idx[0]) if len(idx) else 0
         title = f'training batch {k + 1} of {len(TRAIN_FILES)}'
-        _dump(_batch(train[0][idx], train[1][idx], start, title, classes),
-              os.path.join(folder, name))
+        _dump(
+            _batch(train[0][idx], train[1][idx], start, title, classes), os.path.join(folder, name))
     _dump(_batch(*test, 0, 'testing batch 1 of 1', classes), os.path.join(folder, TEST_FILES[0]))
     meta = {'num_cases_per_batch': len(chunks[0]), 'label_names': classes, 'num_vis': ROW_SIZE}
     _dump(meta, os.path.join(folder, META_FILE))

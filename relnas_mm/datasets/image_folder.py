@@ -11,8 +11,7 @@ from typing import Callable, Dict, List, Sequence, Union
 from mmengine.dataset import BaseDataset
 
 from ..registry import DATASETS
-from .image_folder_io import IMG_EXTENSIONS, ImageFolderError, Samples, read_rgb, \
-    scan_image_folder
+from .image_folder_io import IMG_EXTENSIONS, ImageFolderError, Samples, read_rgb, scan_image_folder
 
 
 def read_ann_file(path: str) -> Samples:
@@ -42,8 +41,7 @@ class ImageFolderDataset(BaseDataset):
     pipeline as ``dict(img=uint8 (H, W, 3) RGB, gt_label=int, img_path=...)``.
     """
 
-    def __init__(self, data_root: str = '', ann_file: str = '',
-                 data_prefix: Union[dict, str] = '',
+    def __init__(self, data_root: str = '', ann_file: str = '', data_prefix: Union[dict, str] = '',
                  pipeline: Sequence[Union[dict, Callable]] = (),
                  extensions: Sequence[str] = IMG_EXTENSIONS, **kwargs) -> None:
         self.extensions = tuple(e.lower() for e in extensions)
@@ -67,8 +65,7 @@ class ImageFolderDataset(BaseDataset):
         else:
             classes, samples = scan_image_folder(folder, self.extensions)
             self._metainfo.setdefault('classes', tuple(classes))
-        return [dict(img_path=os.path.join(folder, rel), gt_label=label)
-                for rel, label in samples]
+        return [dict(img_path=os.path.join(folder, rel), gt_label=label) for rel, label in samples]
 
     def get_data_info(self, idx: int) -> Dict:
         info = super().get_data_info(idx)

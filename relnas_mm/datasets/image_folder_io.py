@@ -73,10 +73,9 @@ def image_folder_classes(folder: str,
     return classes, samples
 
 
-def load_image_folder(folder: str, image_size: int = 32,
-                      extensions: Sequence[str] = IMG_EXTENSIONS,
-                      progress: Optional[ProgressFn] = None
-                      ) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+def load_image_folder(
+        folder: str, image_size: int = 32, extensions: Sequence[str] = IMG_EXTENSIONS,
+        progress: Optional[ProgressFn] = None) -> Tuple[np.ndarray, np.ndarray, List[str]]:
     """All images of ``folder`` as ``(uint8 (N, S, S, 3) RGB, int64 labels (N,), classes)``.
 
     ``S = image_size``; ``progress(done, total)`` is called every 1% of the images.
@@ -94,5 +93,7 @@ def load_image_folder(folder: str, image_size: int = 32,
     return images, labels, classes
 
 
-__all__ = ['IMG_EXTENSIONS', 'ImageFolderError', 'scan_image_folder', 'read_rgb',
-           'image_folder_classes', 'load_image_folder']
+__all__ = [
+    'IMG_EXTENSIONS', 'ImageFolderError', 'scan_image_folder', 'read_rgb', 'image_folder_classes',
+    'load_image_folder'
+]

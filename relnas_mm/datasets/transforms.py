@@ -112,8 +112,10 @@ class RandomResizedCrop(_Transform):
     training augmentation the paper's ImageNet setting uses.
     """
 
-    def __init__(self, size: Size = 224, scale: Tuple[float, float] = (0.08, 1.0),
-                 ratio: Tuple[float, float] = (3 / 4, 4 / 3)) -> None:
+    def __init__(
+        self, size: Size = 224, scale: Tuple[float, float] = (0.08, 1.0),
+        ratio: Tuple[float, float] = (3 / 4, 4 / 3)
+    ) -> None:
         self.size, self.scale, self.ratio = _pair(size), tuple(scale), tuple(ratio)
 
     def _box(self, height: int, width: int) -> Tuple[int, int, int, int]:
@@ -209,16 +211,15 @@ class PackClsInputs(_Transform):
     in ``meta_keys`` found in the results.
     """
 
-    def __init__(self, meta_keys: Sequence[str] = ('sample_idx', 'img_shape', 'ori_shape',
-                                                   'flip')) -> None:
+    META_KEYS = ('sample_idx', 'img_shape', 'ori_shape', 'flip')
+
+    def __init__(self, meta_keys: Sequence[str] = META_KEYS) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: Dict) -> Dict:
         img = _image(results)
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-        sample = BaseDataElement(
-            metainfo={k: results[k]
-                      for k in self.meta_keys if k in results})
+        sample = BaseDataElement(metainfo={k: results[k] for k in self.meta_keys if k in results})
         if 'gt_label' in results:
             sample.gt_label = torch.as_tensor([results['gt_label']], dtype=torch.long)
         return dict(inputs=inputs, data_samples=sample)

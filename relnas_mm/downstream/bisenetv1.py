@@ -26,5 +26,4 @@ class BiSeNetV1AnyContext(BiSeNetV1):
         context_out = self.context_path.arm16.conv_layer.conv
         fused = self.ffm.conv1.conv.out_channels
         # same construction as mmseg's (default norm/act), only the input width differs
-        self.ffm = FeatureFusionModule(spatial_out.out_channels + context_out.out_channels,
-                                       fused)
+        self.ffm = FeatureFusionModule(spatial_out.out_channels + context_out.out_channels, fused)

@@ -49,8 +49,7 @@ class OHEMCrossEntropyLoss(nn.Module):
         if weight is not None:
             raise ValueError('OHEMCrossEntropyLoss selects the pixels itself: remove the '
                              "head's sampler (e.g. OHEMPixelSampler)")
-        pixel_loss = F.cross_entropy(cls_score, label, reduction='none',
-                                     ignore_index=ignore_index)
+        pixel_loss = F.cross_entropy(cls_score, label, reduction='none', ignore_index=ignore_index)
         hard_loss = -math.log(self.thresh)
         kept = []
         for losses, valid in zip(pixel_loss, label != ignore_index):

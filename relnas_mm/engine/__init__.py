@@ -9,6 +9,6 @@ from .search_hook import RelativeNASSearchHook
 from .search_loop import SearchLoop, SearchRunnerModel, run_search
 
 __all__ = [
-    'DistributedEvaluate', 'share_of', 'RelativeNASSearchHook', 'SearchLoop',
-    'SearchRunnerModel', 'run_search', 'DropPathRampHook'
+    'DistributedEvaluate', 'share_of', 'RelativeNASSearchHook', 'SearchLoop', 'SearchRunnerModel',
+    'run_search', 'DropPathRampHook'
 ]

@@ -56,8 +56,8 @@ class DistributedEvaluate:
 
     def __init__(self, evaluate: Union[CandidateEvaluator, Callable[..., List[CandidateResult]]],
                  on_result: Optional[ResultCallback] = None) -> None:
-        self.evaluate = (InProcessEvaluate(evaluate) if isinstance(evaluate, CandidateEvaluator)
-                         else evaluate)
+        self.evaluate = (
+            InProcessEvaluate(evaluate) if isinstance(evaluate, CandidateEvaluator) else evaluate)
         self.on_result = on_result
         #: candidate index -> rank that evaluated it, since the last ``reset``.
         self.evaluated_by: Dict[int, int] = {}
@@ -73,8 +73,10 @@ class DistributedEvaluate:
         else:
             device = job_device(jobs[0])
             shared = [replace(e, result=PackedResult.of(e.result)) for e in local]
-            gathered = [replace(e, result=e.result.unpack(device))
-                        for part in all_gather_object(shared) for e in part]
+            gathered = [
+                replace(e, result=e.result.unpack(device)) for part in all_gather_object(shared)
+                for e in part
+            ]
             for e in gathered:
                 if e.rank != rank:
                     self._record(e)

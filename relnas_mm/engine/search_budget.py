@@ -80,9 +80,11 @@ def spec_from_config(path: str) -> NetworkSpec:
         raise ValueError(f'search.budget.network: {path} has no input_hw = (H, W); add it '
                          f'or give the network as a dict')
     defaults = {k: p.default for k, p in inspect.signature(RelNASNet).parameters.items()}
-    arg = {k: backbone.get(k, defaults[k])
-           for k in ('base_channels', 'num_cells', 'stem_type', 'stem_multiplier',
-                     'in_channels', 'out_indices')}
+    arg = {
+        k: backbone.get(k, defaults[k])
+        for k in ('base_channels', 'num_cells', 'stem_type', 'stem_multiplier', 'in_channels',
+                  'out_indices')
+    }
     classifier = str(model.get('type', '')).split('.')[-1] == 'RelNASClassifier'
     return NetworkSpec(arg['stem_type'], arg['base_channels'], arg['num_cells'],
                        tuple(cfg.input_hw), num_classes=model.num_classes if classifier else 0,
@@ -122,20 +124,21 @@ def build_network(genotype: Genotype, spec: NetworkSpec) -> torch.nn.Module:
                     stem_type=spec.stem_type, stem_multiplier=spec.stem_multiplier,
                     in_channels=spec.in_channels, out_indices=spec.out_indices)
     if spec.num_classes:
-        return RelNASClassifier(dict(type='RelNASNet', **backbone), spec.num_classes,
-                                auxiliary_weight=0.0)
+        return RelNASClassifier(
+            dict(type='RelNASNet', **backbone), spec.num_classes, auxiliary_weight=0.0)
     return RelNASNet(**backbone)
 
 
-def _latency_measure(spec: NetworkSpec, device: torch.device, warmup: int,
-                     runs: int) -> MeasureFn:
+def _latency_measure(spec: NetworkSpec, device: torch.device, warmup: int, runs: int) -> MeasureFn:
     """Latencies measured by rank 0 alone (one device, no contention), sent to all ranks."""
 
     def measure(genotypes: List[Genotype]) -> List[float]:
         result = [None]
         if is_main_process():
-            result = [[measure_latency(build_network(g, spec), spec.input_hw, device,
-                                       warmup, runs) for g in genotypes]]
+            result = [[
+                measure_latency(build_network(g, spec), spec.input_hw, device, warmup, runs)
+                for g in genotypes
+            ]]
         if get_dist_info()[1] > 1:
             broadcast_object_list(result)
         return result[0]
@@ -165,8 +168,10 @@ def build_budget(budget_cfg: Mapping[str, Any], num_classes: int,
         measure = _latency_measure(spec, device, warmup, runs)
         description.update(device=str(device), warmup=warmup, runs=runs)
     else:
+
         def measure(genotypes: List[Genotype]) -> List[float]:
             return [getattr(network_cost(g, spec), metric) for g in genotypes]
+
     try:
         return Budget(metric, budget_cfg['max'], measure, description)
     except ValueError as exc:
@@ -218,9 +223,9 @@ def save_pareto(history: Sequence[Mapping[str, Any]], budget: Budget, work_dir: 
     front = pareto_front([(e['val_loss'], e['cost']) for e in entries])
     path = osp.join(work_dir, PARETO_FILE)
     with atomic_write(path) as f:
-        json.dump(dict(metric=budget.metric, max=budget.limit, **budget.description,
-                       num_candidates=len(entries), front=[entries[i] for i in front]),
-                  f, indent=1)
+        json.dump(
+            dict(metric=budget.metric, max=budget.limit, **budget.description,
+                 num_candidates=len(entries), front=[entries[i] for i in front]), f, indent=1)
     written = [path]
     if plot:
         title = f'RelativeNAS under a {budget.metric} budget ({len(history)} generations)'

@@ -15,8 +15,7 @@ from ..search.checkpoint import search_fingerprint
 from ..search.numerics import set_numerics
 from ..space.genotype import get_genotype
 from .search_budget import build_budget
-from .search_data import (DATA_KEYS, ProgressFn, load_search_images, search_classes,
-                          with_num_classes)
+from .search_data import DATA_KEYS, ProgressFn, load_search_images, search_classes, with_num_classes
 
 SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm', 'budget')
 
@@ -47,8 +46,7 @@ def built(what: str, factory: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return factory(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise (TypeError if isinstance(exc, TypeError) else ValueError)(
-            f'{what}: {exc}') from exc
+        raise (TypeError if isinstance(exc, TypeError) else ValueError)(f'{what}: {exc}') from exc
 
 
 def build_algorithm(cfg: Mapping[str, Dict[str, Any]], device: torch.device,
@@ -57,8 +55,9 @@ def build_algorithm(cfg: Mapping[str, Dict[str, Any]], device: torch.device,
     kwargs = dict(cfg['algorithm'])
     seeds = kwargs.pop('init_population', None)
     if seeds:
-        kwargs['init_population'] = [get_genotype(s) if isinstance(s, (str, dict)) else s
-                                     for s in seeds]
+        kwargs['init_population'] = [
+            get_genotype(s) if isinstance(s, (str, dict)) else s for s in seeds
+        ]
     return built('search.algorithm', RelativeNAS, model_cfg=cfg['supernet'], device=device,
                  budget=budget, **kwargs)
 
@@ -69,10 +68,9 @@ def build_evaluate(evaluator_cfg: Mapping[str, Any], supernet_cfg: Mapping[str, 
     name or dotted path, see ``relnas_mm.search.evaluator_class``; the rest: its options
     and ``make_evaluate``'s ``workers``)."""
     options = dict(evaluator_cfg)
-    cls = built('search.evaluator.type', evaluator_class,
-                kind=options.pop('type', 'FastEvaluator'))
-    return built('search.evaluator', make_evaluate, data=data, kind=cls,
-                 model_cfg=supernet_cfg, device=device, **options)
+    cls = built('search.evaluator.type', evaluator_class, kind=options.pop('type', 'FastEvaluator'))
+    return built('search.evaluator', make_evaluate, data=data, kind=cls, model_cfg=supernet_cfg,
+                 device=device, **options)
 
 
 @dataclass

@@ -16,8 +16,8 @@ from ..datasets.demo_digits import prepare_demo_digits
 from ..datasets.image_folder_io import image_folder_classes, load_image_folder
 
 DATASETS = ('cifar10', 'cifar100', 'image_folder', 'demo_digits')
-DATA_KEYS = ('dataset', 'data_root', 'train_portion', 'split_seed', 'num_images',
-             'image_size', 'label_type')
+DATA_KEYS = ('dataset', 'data_root', 'train_portion', 'split_seed', 'num_images', 'image_size',
+             'label_type')
 ProgressFn = Callable[[int, int], None]
 
 
@@ -62,8 +62,8 @@ def load_search_images(data_cfg: Mapping[str, Any],
     if dataset == 'cifar100':
         images, labels = load_cifar100(root, 'train', data_cfg.get('label_type') or 'fine')
     elif dataset == 'image_folder':
-        images, labels, _ = load_image_folder(root, data_cfg.get('image_size') or 32,
-                                              progress=progress)
+        images, labels, _ = load_image_folder(root,
+                                              data_cfg.get('image_size') or 32, progress=progress)
     else:
         if dataset == 'demo_digits':
             if is_main_process():
@@ -77,8 +77,8 @@ def load_search_images(data_cfg: Mapping[str, Any],
             or not 2 <= num_images <= len(images):
         raise ValueError(f'search.data.num_images: expected an integer in 2..{len(images)} '
                          f'(the images in {root}) or None, got {num_images!r}')
-    keep = np.sort(np.random.default_rng(data_cfg.get('split_seed', 0)).permutation(
-        len(images))[:num_images])
+    keep = np.sort(
+        np.random.default_rng(data_cfg.get('split_seed', 0)).permutation(len(images))[:num_images])
     return images[keep], labels[keep]
 
 

@@ -36,8 +36,8 @@ class SearchFiles:
         plot: draw the cells and the curves (and the Pareto front) at the end.
     """
 
-    def __init__(self, work_dir: str, fingerprint: Mapping[str, Any],
-                 keep_checkpoints: int = 3, plot: bool = True) -> None:
+    def __init__(self, work_dir: str, fingerprint: Mapping[str, Any], keep_checkpoints: int = 3,
+                 plot: bool = True) -> None:
         self.work_dir = work_dir
         self.fingerprint = dict(fingerprint)
         self.keep_checkpoints = keep_checkpoints
@@ -64,24 +64,22 @@ class SearchFiles:
         return [list(r) for r in state['extra'].get('evaluated_by', [])]
 
     # ------------------------------------------------------------------ writing
-    def save_generation(self, algorithm: RelativeNAS,
-                        evaluated_by: List[List[int]]) -> str:
+    def save_generation(self, algorithm: RelativeNAS, evaluated_by: List[List[int]]) -> str:
         """History, best genotype and a checkpoint after a generation; returns the
         checkpoint's path."""
         self.save_history(algorithm, evaluated_by)
         self.save_best(algorithm)
         return save_search_state(
             make_search_state(algorithm.state_dict(), algorithm.generation, self.fingerprint,
-                              dict(evaluated_by=evaluated_by)),
-            self.work_dir, keep=self.keep_checkpoints)
+                              dict(evaluated_by=evaluated_by)), self.work_dir,
+            keep=self.keep_checkpoints)
 
     def save_results(self, algorithm: RelativeNAS, evaluated_by: List[List[int]]) -> List[str]:
         """The final history and best genotype, and the pictures; returns the paths."""
         history = history_entries(algorithm, evaluated_by)
         outputs = [self.save_history(algorithm, evaluated_by), self.save_best(algorithm)]
         if self.plot:
-            outputs += plot_genotype(algorithm.best_genotype(),
-                                     osp.join(self.work_dir, CELLS_DIR))
+            outputs += plot_genotype(algorithm.best_genotype(), osp.join(self.work_dir, CELLS_DIR))
             outputs += plot_search_curves(history, osp.join(self.work_dir, CURVES_FILE))
         if algorithm.budget is not None:
             outputs += save_pareto(history, algorithm.budget, self.work_dir, self.plot)
@@ -90,23 +88,22 @@ class SearchFiles:
     def save_history(self, algorithm: RelativeNAS, evaluated_by: List[List[int]]) -> str:
         path = osp.join(self.work_dir, HISTORY_FILE)
         with atomic_write(path) as f:
-            json.dump(dict(search=self.fingerprint,
-                           generations=history_entries(algorithm, evaluated_by)), f, indent=1)
+            json.dump(
+                dict(search=self.fingerprint, generations=history_entries(algorithm, evaluated_by)),
+                f, indent=1)
         return path
 
     def save_best(self, algorithm: RelativeNAS) -> str:
         record = algorithm.history[-1]
         path = osp.join(self.work_dir, BEST_FILE)
-        extra = ({} if algorithm.budget is None else
-                 best_fields(record.to_dict(), algorithm.budget))
+        extra = ({}
+                 if algorithm.budget is None else best_fields(record.to_dict(), algorithm.budget))
         save_genotype(algorithm.best_genotype(), path, generation=record.generation,
-                      val_loss=_finite(record.best_loss), val_acc=_finite(record.best_acc),
-                      **extra)
+                      val_loss=_finite(record.best_loss), val_acc=_finite(record.best_acc), **extra)
         return path
 
 
-def history_entries(algorithm: RelativeNAS,
-                    evaluated_by: List[List[int]]) -> List[Dict[str, Any]]:
+def history_entries(algorithm: RelativeNAS, evaluated_by: List[List[int]]) -> List[Dict[str, Any]]:
     """Every generation's record, with the rank that evaluated each candidate."""
     history = [r.to_dict() for r in algorithm.history]
     for entry, ranks in zip(history, evaluated_by):

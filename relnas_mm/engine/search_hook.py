@@ -87,8 +87,8 @@ class RelativeNASSearchHook(Hook):
         self.algorithm = setup.algorithm
         self.files = SearchFiles(runner.work_dir, setup.fingerprint, self.keep_checkpoints,
                                  self.plot)
-        self.evaluate = DistributedEvaluate(
-            setup.evaluate, on_result=lambda e: self._log_candidate(runner, e))
+        self.evaluate = DistributedEvaluate(setup.evaluate,
+                                            on_result=lambda e: self._log_candidate(runner, e))
         self._log_setup(runner, setup.config['data'], setup.data, device)
         self._maybe_resume(runner)
 
@@ -182,10 +182,9 @@ class RelativeNASSearchHook(Hook):
             if budget is not None:
                 runner.logger.log(*final_cost_message(self.algorithm.history, budget))
                 which = f'lowest validation loss within the {budget.metric} budget, last generation'
-            runner.logger.info(
-                f'Search finished. Best genotype ({which}): '
-                f'{self.algorithm.history[-1].best_genotype}\n'
-                f'Results: ' + ', '.join(outputs))
+            runner.logger.info(f'Search finished. Best genotype ({which}): '
+                               f'{self.algorithm.history[-1].best_genotype}\n'
+                               f'Results: ' + ', '.join(outputs))
         barrier()
 
     def after_run(self, runner) -> None:
@@ -198,9 +197,11 @@ class RelativeNASSearchHook(Hook):
 
 def _loading(runner):
     """Progress of loading an image folder, in the log every 10%."""
+
     def progress(done: int, total: int) -> None:
         if done == total or done * 10 // total != (done - 1) * 10 // total:
             runner.logger.info(f'Loading the search images: {done}/{total}')
+
     return progress
 
 

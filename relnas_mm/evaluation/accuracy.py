@@ -31,8 +31,8 @@ class Accuracy(BaseMetric):
 
     default_prefix = 'accuracy'
 
-    def __init__(self, topk: Union[int, Sequence[int]] = (1, 5),
-                 collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:
+    def __init__(self, topk: Union[int, Sequence[int]] = (1, 5), collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.topk = (topk, ) if isinstance(topk, int) else tuple(topk)
         if not self.topk or any(not isinstance(k, int) or k < 1 for k in self.topk):
@@ -48,8 +48,8 @@ class Accuracy(BaseMetric):
             if label.numel() != 1:
                 raise ValueError(f'Accuracy: data sample {i} gt_label must be one class '
                                  f'index, got {sample["gt_label"]!r}')
-            self.results.append((torch.as_tensor(sample['pred_score']).detach().cpu(),
-                                 int(label[0])))
+            self.results.append(
+                (torch.as_tensor(sample['pred_score']).detach().cpu(), int(label[0])))
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
         """``{'top1': ..., 'top5': ...}`` in percent over all processed samples."""

@@ -38,9 +38,9 @@ def _imagenet_stems(in_channels: int, c: int) -> Tuple[nn.Sequential, nn.Sequent
     # Index layouts match DARTS's ``stem0`` / ``stem1`` keys. ReLUs are not in-place
     # (unlike DARTS) so that stem1 leaves the stage-0 feature map untouched.
     stem0 = nn.Sequential(
-        nn.Conv2d(in_channels, c // 2, 3, stride=2, padding=1, bias=False),
-        nn.BatchNorm2d(c // 2), nn.ReLU(inplace=False),
-        nn.Conv2d(c // 2, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c))
+        nn.Conv2d(in_channels, c // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c // 2),
+        nn.ReLU(inplace=False), nn.Conv2d(c // 2, c, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(c))
     stem1 = nn.Sequential(
         nn.ReLU(inplace=False), nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False),
         nn.BatchNorm2d(c))
@@ -90,17 +90,11 @@ class RelNASNet(BaseModule):
             None keeps PyTorch's default initialisation (as DARTS).
     """
 
-    def __init__(self,
-                 genotype: Union[str, dict, Genotype] = 'RelativeNAS',
-                 base_channels: int = 46,
-                 num_cells: int = 14,
-                 stem_type: str = 'imagenet',
-                 stem_multiplier: int = 3,
-                 in_channels: int = 3,
-                 out_indices: Sequence[int] = (1, 2, 3),
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 drop_path_rate: float = 0.0,
+    def __init__(self, genotype: Union[str, dict,
+                                       Genotype] = 'RelativeNAS', base_channels: int = 46,
+                 num_cells: int = 14, stem_type: str = 'imagenet', stem_multiplier: int = 3,
+                 in_channels: int = 3, out_indices: Sequence[int] = (1, 2, 3),
+                 frozen_stages: int = -1, norm_eval: bool = False, drop_path_rate: float = 0.0,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self._check_args(base_channels, num_cells, stem_type, frozen_stages, drop_path_rate)
@@ -137,12 +131,13 @@ class RelNASNet(BaseModule):
             c_prev_prev, c_prev = c_prev, cell.out_channels
 
         # The index of the last cell of each stage: its output is the stage's output.
-        self._stage_ends = {max(i for i, s in enumerate(self.cell_stages) if s == stage): stage
-                            for stage in range(1, NUM_STAGES)}
-        self.stage_channels: Tuple[int, ...] = (c_stem, ) + tuple(
-            self.cells[i].out_channels for i in sorted(self._stage_ends))
-        self.out_channels: Tuple[int, ...] = tuple(self.stage_channels[i]
-                                                   for i in self.out_indices)
+        self._stage_ends = {
+            max(i for i, s in enumerate(self.cell_stages) if s == stage): stage
+            for stage in range(1, NUM_STAGES)
+        }
+        self.stage_channels: Tuple[int, ...] = (c_stem, ) + tuple(self.cells[i].out_channels
+                                                                  for i in sorted(self._stage_ends))
+        self.out_channels: Tuple[int, ...] = tuple(self.stage_channels[i] for i in self.out_indices)
         self._freeze_stages()
 
     @staticmethod

@@ -28,8 +28,8 @@ def drop_path(x: torch.Tensor, p: float,
     if p == 0.0:
         return x
     keep = 1.0 - p
-    noise = torch.rand((x.shape[0], ) + (1, ) * (x.dim() - 1), generator=generator,
-                       device=x.device, dtype=x.dtype)
+    noise = torch.rand((x.shape[0], ) + (1, ) * (x.dim() - 1), generator=generator, device=x.device,
+                       dtype=x.dtype)
     return x * (noise < keep).to(x.dtype) / keep
 
 
@@ -40,8 +40,8 @@ def preprocessing(c_prev_prev: int, c_prev: int, c: int,
     The first input, from two cells back, has twice the resolution of the second when
     the previous cell reduced, and is then reduced by FactorizedReduce.
     """
-    preprocess0 = (FactorizedReduce(c_prev_prev, c) if reduction_prev
-                   else ReLUConvBN(c_prev_prev, c, 1, 1, 0))
+    preprocess0 = (
+        FactorizedReduce(c_prev_prev, c) if reduction_prev else ReLUConvBN(c_prev_prev, c, 1, 1, 0))
     return preprocess0, ReLUConvBN(c_prev, c, 1, 1, 0)
 
 
@@ -59,13 +59,12 @@ class Cell(nn.Module):
             twice the resolution of the second and is reduced by FactorizedReduce.
     """
 
-    def __init__(self, genotype: Genotype, c_prev_prev: int, c_prev: int, c: int,
-                 reduction: bool, reduction_prev: bool) -> None:
+    def __init__(self, genotype: Genotype, c_prev_prev: int, c_prev: int, c: int, reduction: bool,
+                 reduction_prev: bool) -> None:
         super().__init__()
         genotype = validate(genotype)
         self.reduction = reduction
-        self.preprocess0, self.preprocess1 = preprocessing(c_prev_prev, c_prev, c,
-                                                           reduction_prev)
+        self.preprocess0, self.preprocess1 = preprocessing(c_prev_prev, c_prev, c, reduction_prev)
         pairs = genotype.reduce if reduction else genotype.normal
         self.concat: List[int] = list(
             genotype.reduce_concat if reduction else genotype.normal_concat)
@@ -76,8 +75,7 @@ class Cell(nn.Module):
         self.multiplier = len(self.concat)
         self.out_channels = self.multiplier * c
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor,
-                drop_prob: float = 0.0) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         """Cell output: the concatenation of the ``concat`` nodes.
 
         Drop path applies in training to every edge except identities, as in DARTS

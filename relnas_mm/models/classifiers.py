@@ -78,14 +78,10 @@ class RelNASClassifier(BaseModel):
         init_cfg: mmengine init config.
     """
 
-    def __init__(self,
-                 backbone: Union[dict, RelNASNet],
-                 num_classes: int,
-                 auxiliary_weight: float = 0.4,
-                 auxiliary_cell: Optional[int] = None,
-                 label_smoothing: float = 0.0,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(self, backbone: Union[dict,
+                                       RelNASNet], num_classes: int, auxiliary_weight: float = 0.4,
+                 auxiliary_cell: Optional[int] = None, label_smoothing: float = 0.0,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='ImgDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -102,8 +98,8 @@ class RelNASClassifier(BaseModel):
         self.auxiliary_cell = None
         if self.auxiliary_weight > 0:
             self.auxiliary_cell = self._check_aux_cell(auxiliary_cell)
-            head = (AuxiliaryHeadCIFAR
-                    if self.backbone.stem_type == 'cifar' else AuxiliaryHeadImageNet)
+            head = (
+                AuxiliaryHeadCIFAR if self.backbone.stem_type == 'cifar' else AuxiliaryHeadImageNet)
             self.auxiliary_head = head(self.backbone.cells[self.auxiliary_cell].out_channels,
                                        num_classes)
 
@@ -142,9 +138,7 @@ class RelNASClassifier(BaseModel):
     def _criterion(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
 
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: DataSamples = None,
+    def forward(self, inputs: torch.Tensor, data_samples: DataSamples = None,
                 mode: str = 'tensor') -> Union[torch.Tensor, Dict[str, torch.Tensor], list]:
         """``tensor``: logits; ``loss``: dict of losses; ``predict``: data samples."""
         if mode == 'tensor':
@@ -186,8 +180,8 @@ class RelNASClassifier(BaseModel):
 
 
 def cifar_network(genotype: Any = 'RelativeNAS', channels: int = 36, num_cells: int = 20,
-                  num_classes: int = 10, auxiliary_weight: float = 0.4,
-                  drop_path_rate: float = 0.0, **kwargs: Any) -> RelNASClassifier:
+                  num_classes: int = 10, auxiliary_weight: float = 0.4, drop_path_rate: float = 0.0,
+                  **kwargs: Any) -> RelNASClassifier:
     """The DARTS/RelativeNAS CIFAR evaluation network (stride-1 stem, 8x8 aux input)."""
     kwargs.setdefault('data_preprocessor',
                       dict(type='ImgDataPreprocessor', mean=CIFAR_MEAN, std=CIFAR_STD))

@@ -32,8 +32,14 @@ from ..space.genotype import Genotype, reduction_layers
 PARAM_SUFFIXES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 _RELU_CONV_BN = {'op.1': 'conv', 'op.2': 'bn'}
 _DIL_CONV = {'op.1': 'dw', 'op.2': 'pw', 'op.3': 'bn'}
-_SEP_CONV = {'op.1': '0.dw', 'op.2': '0.pw', 'op.3': '0.bn',
-             'op.5': '1.dw', 'op.6': '1.pw', 'op.7': '1.bn'}
+_SEP_CONV = {
+    'op.1': '0.dw',
+    'op.2': '0.pw',
+    'op.3': '0.bn',
+    'op.5': '1.dw',
+    'op.6': '1.pw',
+    'op.7': '1.bn'
+}
 _FACTORIZED_REDUCE = {'conv_1': 'conv_1', 'conv_2': 'conv_2', 'bn': 'bn'}
 _CELL_KEY = re.compile(r'^cells\.(\d+)\.(preprocess0|preprocess1|_ops\.(\d+))\.(.+)$')
 _WRAPPERS = ('state_dict', 'model', 'net')
@@ -199,8 +205,11 @@ def check_keys(converted: Dict[str, torch.Tensor], expected: Iterable[str]) -> L
     if unexpected:
         raise ConversionError(f'converted keys the model does not have: {unexpected[:10]}')
     missing = [k for k in expected if k not in converted]
-    filled = [k for k in missing if k.endswith('.num_batches_tracked')
-              and k[:-len('num_batches_tracked')] + 'running_mean' in converted]
+    filled = [
+        k for k in missing
+        if k.endswith('.num_batches_tracked') and k[:-len('num_batches_tracked')] +
+        'running_mean' in converted
+    ]
     hard_missing = sorted(set(missing) - set(filled))
     if hard_missing:
         raise ConversionError(f'the checkpoint lacks {len(hard_missing)} expected key(s) '
@@ -212,5 +221,5 @@ def check_keys(converted: Dict[str, torch.Tensor], expected: Iterable[str]) -> L
 
 def strip_to_backbone(converted: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
     """The ``backbone.*`` entries without the prefix (what RelNASNet loads directly)."""
-    return OrderedDict((k[len('backbone.'):], v) for k, v in converted.items()
-                       if k.startswith('backbone.'))
+    return OrderedDict(
+        (k[len('backbone.'):], v) for k, v in converted.items() if k.startswith('backbone.'))

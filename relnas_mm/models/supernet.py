@@ -86,8 +86,8 @@ class SearchCell(nn.Module):
                 for op in PRIMITIVES:
                     self.ops.append(build_op(op, channels, stride, affine=True))
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, pairs: Sequence[Pair],
-                drop_prob: float, generator: Optional[torch.Generator]) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, pairs: Sequence[Pair], drop_prob: float,
+                generator: Optional[torch.Generator]) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for node in range(NUM_NODES):
             total = 0
@@ -130,8 +130,8 @@ class SuperNet(nn.Module):
                              f'got {channels}')
         self.reduction_cells = reduction_layers(num_cells)
         c_stem = stem_multiplier * channels
-        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(c_stem))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
         c_prev_prev, c_prev, c_cur = c_stem, c_stem, channels
         self.cells = nn.ModuleList()
         reduction_prev = False

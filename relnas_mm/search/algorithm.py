@@ -23,8 +23,7 @@ from .budget import Budget
 from .checkpoint import check_same_config
 from .evaluator import CandidateJob, CandidateResult
 from .slow_fast import (check_pop_size, constrained_first_is_fast, diversity, draw_coefficients,
-                        fitness, initial_population, make_pairs, slow_fast_update,
-                        split_fast_slow)
+                        fitness, initial_population, make_pairs, slow_fast_update, split_fast_slow)
 from .weight_set import Contribution, WeightSet
 
 EvaluateFn = Callable[[List[CandidateJob]], List[CandidateResult]]
@@ -137,8 +136,7 @@ class RelativeNAS:
                  lr_min: float = 0.001, drop_path_max: float = 0.3, writeback: str = 'pair',
                  seed: int = 0, init_population: Optional[Sequence] = None,
                  model_cfg: Optional[Mapping[str, Any]] = None,
-                 device: Union[str, torch.device] = 'cpu',
-                 budget: Optional[Budget] = None) -> None:
+                 device: Union[str, torch.device] = 'cpu', budget: Optional[Budget] = None) -> None:
         check_pop_size(pop_size)
         if isinstance(generations, bool) or not isinstance(generations, int) or generations < 1:
             raise ValueError(f'generations must be a positive integer, got {generations!r}')
@@ -214,12 +212,11 @@ class RelativeNAS:
         weights = self.weight_set.copy()  # committed only if the generation completes
         results: Dict[int, CandidateResult] = {}
         costs = self.budget.costs(genotypes) if self.budget is not None else None
-        violations = ([self.budget.violation(c) for c in costs] if costs is not None
-                      else [0.0] * n)
+        violations = ([self.budget.violation(c) for c in costs] if costs is not None else [0.0] * n)
 
         def job(index: int, snapshot: Mapping[str, torch.Tensor]) -> CandidateJob:
-            return CandidateJob(index=index, genotype=genotypes[index], weights=snapshot,
-                                lr=lr, drop_prob=drop_prob, seed=job_seed(self.seed, g, index))
+            return CandidateJob(index=index, genotype=genotypes[index], weights=snapshot, lr=lr,
+                                drop_prob=drop_prob, seed=job_seed(self.seed, g, index))
 
         def run(jobs: List[CandidateJob]) -> None:
             results.update(self._checked(evaluate(jobs), jobs))
@@ -241,10 +238,10 @@ class RelativeNAS:
         fast, slow = split_fast_slow(pairs, [_ranking_loss(results[i]) for i in range(n)],
                                      violations)
         r1, r2 = draw_coefficients(self.rng, len(pairs))
-        record = self._record(g, lr, drop_prob, pairs, results, fast, slow, genotypes,
-                              nonfinite, costs, violations)
-        self.population, self.velocity = slow_fast_update(
-            self.population, self.velocity, fast, slow, r1, r2, self.lower, self.upper)
+        record = self._record(g, lr, drop_prob, pairs, results, fast, slow, genotypes, nonfinite,
+                              costs, violations)
+        self.population, self.velocity = slow_fast_update(self.population, self.velocity, fast,
+                                                          slow, r1, r2, self.lower, self.upper)
         self.weight_set = weights
         self.history.append(record)
         self.generation += 1
@@ -260,17 +257,18 @@ class RelativeNAS:
                                f'expected exactly {expected}')
         return {r.index: r for r in results}
 
-    def _write_back(self, weights: WeightSet, a: int, b: int,
-                    results: Mapping[int, CandidateResult], genotypes: List[Genotype],
-                    violations: Sequence[float]) -> None:
-        a_fast = constrained_first_is_fast(_ranking_loss(results[a]), violations[a],
-                                           _ranking_loss(results[b]), violations[b])
+    def _write_back(self, weights: WeightSet, a: int, b: int, results: Mapping[int,
+                                                                               CandidateResult],
+                    genotypes: List[Genotype], violations: Sequence[float]) -> None:
+        a_fast = constrained_first_is_fast(
+            _ranking_loss(results[a]), violations[a], _ranking_loss(results[b]), violations[b])
         fast, slow = (a, b) if a_fast else (b, a)
 
         def contribution(i: int) -> Contribution:
             usable = math.isfinite(_ranking_loss(results[i]))
-            return Contribution(used_modules(genotypes[i], self.model_cfg['num_cells']),
-                                results[i].state if usable else None)
+            return Contribution(
+                used_modules(genotypes[i], self.model_cfg['num_cells']),
+                results[i].state if usable else None)
 
         weights.write_back(contribution(fast), contribution(slow))
 
@@ -278,11 +276,11 @@ class RelativeNAS:
                         genotypes: List[Genotype]) -> List[int]:
         bad = [i for i in sorted(results) if not math.isfinite(_ranking_loss(results[i]))]
         for i in bad:
-            warnings.warn(f'RelativeNAS generation {self.generation}: candidate {i} '
-                          f'({format_genotype(genotypes[i])}) has a non-finite loss '
-                          f'(validation {results[i].loss}, training {results[i].train_loss}); '
-                          f'it gets the worst fitness and its weights are not written back',
-                          RuntimeWarning)
+            warnings.warn(
+                f'RelativeNAS generation {self.generation}: candidate {i} '
+                f'({format_genotype(genotypes[i])}) has a non-finite loss '
+                f'(validation {results[i].loss}, training {results[i].train_loss}); '
+                f'it gets the worst fitness and its weights are not written back', RuntimeWarning)
         return bad
 
     def _record(self, g: int, lr: float, drop_prob: float, pairs: np.ndarray,
@@ -296,27 +294,26 @@ class RelativeNAS:
         finite = [v for i, v in enumerate(losses) if i not in nonfinite]
         return GenerationRecord(
             generation=g, lr=lr, drop_prob=drop_prob, pairs=pairs.tolist(), losses=losses,
-            accs=[float(results[i].acc) for i in range(n)],
-            train_losses=[float(results[i].train_loss) for i in range(n)],
-            fast=fast.tolist(), slow=slow.tolist(), best_index=best,
-            best_loss=losses[best], best_acc=float(results[best].acc),
+            accs=[float(results[i].acc)
+                  for i in range(n)], train_losses=[float(results[i].train_loss) for i in range(n)
+                                                    ], fast=fast.tolist(), slow=slow.tolist(),
+            best_index=best, best_loss=losses[best], best_acc=float(results[best].acc),
             mean_loss=float(np.mean(finite)) if finite else math.nan,
-            diversity=diversity(self.population),
-            best_genotype=format_genotype(genotypes[best]),
-            genotypes=[format_genotype(x) for x in genotypes], nonfinite=nonfinite,
-            costs=costs, feasible=None if costs is None else [v == 0 for v in violations],
+            diversity=diversity(self.population), best_genotype=format_genotype(genotypes[best]),
+            genotypes=[format_genotype(x) for x in genotypes], nonfinite=nonfinite, costs=costs,
+            feasible=None if costs is None else [v == 0 for v in violations],
             best_cost=None if costs is None else costs[best])
 
     # ----------------------------------------------------------------- checkpointing
     def config(self) -> Dict[str, Any]:
         """The fingerprint a checkpoint must match to be resumed by this search."""
         budget = {} if self.budget is None else dict(budget=self.budget.config())
-        return dict(pop_size=self.pop_size, generations=self.generations, lr_max=self.lr_max,
-                    lr_min=self.lr_min, drop_path_max=self.drop_path_max,
-                    writeback=self.writeback, seed=self.seed,
-                    space=dict(dim=DIM, primitives=list(PRIMITIVES),
-                               lower=self.lower.tolist(), upper=self.upper.tolist()),
-                    model=dict(self.model_cfg), **budget)
+        return dict(
+            pop_size=self.pop_size, generations=self.generations, lr_max=self.lr_max,
+            lr_min=self.lr_min, drop_path_max=self.drop_path_max, writeback=self.writeback,
+            seed=self.seed, space=dict(dim=DIM, primitives=list(PRIMITIVES),
+                                       lower=self.lower.tolist(), upper=self.upper.tolist()),
+            model=dict(self.model_cfg), **budget)
 
     def state_dict(self) -> Dict[str, Any]:
         """Everything an exact resume needs, as tensors and plain Python values.
@@ -327,14 +324,15 @@ class RelativeNAS:
         return dict(config=self.config(), generation=self.generation,
                     population=torch.from_numpy(self.population.copy()),
                     velocity=torch.from_numpy(self.velocity.copy()),
-                    rng=self.rng.bit_generator.state,
-                    weight_set=self.weight_set.state_dict(),
+                    rng=self.rng.bit_generator.state, weight_set=self.weight_set.state_dict(),
                     history=[r.to_dict() for r in self.history], **budget)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a state from ``state_dict``; a different config or space is refused."""
-        missing = [k for k in ('config', 'generation', 'population', 'velocity', 'rng',
-                               'weight_set', 'history') if k not in state]
+        missing = [
+            k for k in ('config', 'generation', 'population', 'velocity', 'rng', 'weight_set',
+                        'history') if k not in state
+        ]
         if missing:
             raise KeyError(f'RelativeNAS state lacks key(s) {missing}')
         check_same_config(

@@ -21,8 +21,7 @@ def _scale_shift(device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
     std = torch.tensor(CIFAR_STD, dtype=torch.float64)
     scale = 1.0 / (255.0 * std)
     shift = -torch.tensor(CIFAR_MEAN, dtype=torch.float64) / std
-    return (scale.float().view(1, 3, 1, 1).to(device),
-            shift.float().view(1, 3, 1, 1).to(device))
+    return (scale.float().view(1, 3, 1, 1).to(device), shift.float().view(1, 3, 1, 1).to(device))
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
@@ -36,7 +35,7 @@ def crop_flip(images: torch.Tensor, padding: int,
     """Random crop of the original size from the zero-padded batch, then random h-flip."""
     n, _, h, w = images.shape
     device = images.device
-    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    padded = torch.nn.functional.pad(images, (padding, ) * 4)
     top = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator, device=device)
     left = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator, device=device)
     flip = torch.rand((n, 1), generator=generator, device=device) < 0.5
@@ -48,8 +47,7 @@ def crop_flip(images: torch.Tensor, padding: int,
     return out.gather(3, cols.view(n, 1, 1, w).expand(n, c, h, w))
 
 
-def cutout(images: torch.Tensor, length: int,
-           generator: Optional[torch.Generator]) -> torch.Tensor:
+def cutout(images: torch.Tensor, length: int, generator: Optional[torch.Generator]) -> torch.Tensor:
     """Zero a ``length`` square centred uniformly in the image (clipped), per sample."""
     n, _, h, w = images.shape
     device = images.device
@@ -62,8 +60,8 @@ def cutout(images: torch.Tensor, length: int,
     return images * (~inside).unsqueeze(1).to(images.dtype)
 
 
-def augment_batch(images: torch.Tensor, generator: Optional[torch.Generator],
-                  padding: int = 4, cutout_length: int = 16) -> torch.Tensor:
+def augment_batch(images: torch.Tensor, generator: Optional[torch.Generator], padding: int = 4,
+                  cutout_length: int = 16) -> torch.Tensor:
     """The training transform for a uint8 NCHW batch; returns normalised float32."""
     out = normalize(crop_flip(images, padding, generator))
     if cutout_length > 0:

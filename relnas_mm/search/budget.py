@@ -86,9 +86,10 @@ def candidates(history: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
             raise ValueError(f'generation {record.get("generation")} of the history has no '
                              f'costs: it is not from a search under a budget')
         for i, genotype in enumerate(record['genotypes']):
-            out.append(dict(generation=record['generation'], index=i, genotype=genotype,
-                            val_loss=record['losses'][i], val_acc=record['accs'][i],
-                            cost=record['costs'][i], feasible=record['feasible'][i]))
+            out.append(
+                dict(generation=record['generation'], index=i, genotype=genotype,
+                     val_loss=record['losses'][i], val_acc=record['accs'][i],
+                     cost=record['costs'][i], feasible=record['feasible'][i]))
     return out
 
 
@@ -98,8 +99,7 @@ def pareto_front(points: Sequence[Tuple[Optional[float], float]]) -> List[int]:
     A point with a missing or non-finite loss is never on the front; of exact
     duplicates only the first is kept.
     """
-    usable = [i for i, (loss, _) in enumerate(points)
-              if loss is not None and math.isfinite(loss)]
+    usable = [i for i, (loss, _) in enumerate(points) if loss is not None and math.isfinite(loss)]
     order = sorted(usable, key=lambda i: (points[i][1], points[i][0], i))
     front, best_loss = [], math.inf
     for i in order:

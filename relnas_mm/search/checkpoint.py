@@ -47,8 +47,7 @@ def flatten_config(tree: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
     return flat
 
 
-def check_same_config(saved: Mapping[str, Any], current: Mapping[str, Any],
-                      message: str) -> None:
+def check_same_config(saved: Mapping[str, Any], current: Mapping[str, Any], message: str) -> None:
     """Refuse to resume from a different configuration, naming the first key that differs.
 
     Both configs are flattened, so a nested difference names its full key; ``message``
@@ -71,8 +70,7 @@ def search_fingerprint(search_cfg: Mapping[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in flat.items() if k not in RESUMABLE_KEYS}
 
 
-def check_fingerprint(saved: Mapping[str, Any], current: Mapping[str, Any],
-                      path: str) -> None:
+def check_fingerprint(saved: Mapping[str, Any], current: Mapping[str, Any], path: str) -> None:
     """Refuse a checkpoint made with other search settings, naming the first key that differs."""
     check_same_config(
         saved, current,
@@ -116,8 +114,8 @@ def make_search_state(algorithm_state: Mapping[str, Any], generation: int,
                       extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Bundle what a checkpoint holds (see the module docstring)."""
     return dict(kind=STATE_KIND, version=STATE_VERSION, generation=int(generation),
-                fingerprint=dict(fingerprint), algorithm=dict(algorithm_state),
-                rng=capture_rng(), extra=dict(extra or {}))
+                fingerprint=dict(fingerprint), algorithm=dict(algorithm_state), rng=capture_rng(),
+                extra=dict(extra or {}))
 
 
 def save_search_state(state: Mapping[str, Any], work_dir: str, keep: int = 3) -> str:

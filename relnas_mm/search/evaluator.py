@@ -92,7 +92,7 @@ class SearchData:
             if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
                 raise ValueError(f'SearchData.{name}_images: expected uint8 (N, 3, H, W), '
                                  f'got {images.dtype} {tuple(images.shape)}')
-            if labels.dtype != torch.int64 or labels.shape != (images.shape[0],):
+            if labels.dtype != torch.int64 or labels.shape != (images.shape[0], ):
                 raise ValueError(f'SearchData.{name}_labels: expected int64 ({images.shape[0]},), '
                                  f'got {labels.dtype} {tuple(labels.shape)}')
             if images.shape[0] == 0:
@@ -131,7 +131,7 @@ def split_search_data(images: Any, labels: Any, seed: int, train_portion: float 
     images = _as_nchw_uint8(images)
     labels = torch.as_tensor(np.asarray(labels) if not torch.is_tensor(labels) else labels)
     labels = labels.to(torch.int64)
-    if labels.shape != (images.shape[0],):
+    if labels.shape != (images.shape[0], ):
         raise ValueError(f'labels: expected shape ({images.shape[0]},) to match the images, '
                          f'got {tuple(labels.shape)}')
     n = images.shape[0]
@@ -169,8 +169,8 @@ class SuperNetEvaluator(CandidateEvaluator):
 
     def __init__(self, data: SearchData, model_cfg: Optional[Mapping[str, Any]] = None,
                  batch_size: int = 256, momentum: float = 0.9, weight_decay: float = 3e-4,
-                 grad_clip: float = 5.0, augment_valid: bool = False,
-                 device: Device = None, deterministic: bool = False) -> None:
+                 grad_clip: float = 5.0, augment_valid: bool = False, device: Device = None,
+                 deterministic: bool = False) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f'{type(self).__name__}: batch_size must be an integer >= 1, '
                              f'got {batch_size!r}')
@@ -205,9 +205,10 @@ class SuperNetEvaluator(CandidateEvaluator):
         results = []
         for p, (train_sum, valid_sum, correct) in zip(pending, values):
             loss, train_loss = valid_sum / n_valid, train_sum / n_train
-            results.append(CandidateResult(
-                index=p.job.index, loss=loss, acc=correct / n_valid, train_loss=train_loss,
-                state=p.state, finite=math.isfinite(loss) and math.isfinite(train_loss)))
+            results.append(
+                CandidateResult(index=p.job.index, loss=loss, acc=correct / n_valid,
+                                train_loss=train_loss, state=p.state, finite=math.isfinite(loss)
+                                and math.isfinite(train_loss)))
         return results
 
 
@@ -237,11 +238,13 @@ class EagerEvaluator(SuperNetEvaluator):
         train_sum = self._train_epoch(job.lr, generator)
         valid_sum, correct = self._validate(generator)
         trained = model.state_dict()
-        state = {k: trained[k].detach().clone()
-                 for k in candidate_keys(list(trained), model.used_modules(job.genotype))}
+        state = {
+            k: trained[k].detach().clone()
+            for k in candidate_keys(list(trained), model.used_modules(job.genotype))
+        }
         model.generator = None
-        return self._results([PendingResult(job, torch.stack([train_sum, valid_sum, correct]),
-                                            state)])[0]
+        return self._results(
+            [PendingResult(job, torch.stack([train_sum, valid_sum, correct]), state)])[0]
 
     def _train_epoch(self, lr: float, generator: torch.Generator) -> torch.Tensor:
         model, data = self.model, self.data
@@ -272,8 +275,7 @@ class EagerEvaluator(SuperNetEvaluator):
         for start in range(0, data.valid_images.shape[0], self.batch_size):
             images = data.valid_images[start:start + self.batch_size]
             labels = data.valid_labels[start:start + self.batch_size]
-            inputs = (augment_batch(images, generator) if self.augment_valid
-                      else normalize(images))
+            inputs = (augment_batch(images, generator) if self.augment_valid else normalize(images))
             logits = model(inputs)
             total += F.cross_entropy(logits, labels, reduction='sum')
             correct += (logits.argmax(dim=1) == labels).sum()

@@ -51,11 +51,11 @@ StepFn = Callable[[torch.Tensor], None]
 
 # ----------------------------------------------------------------------------- batch norm
 def _native_batch_norm(x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor,
-                       weight: torch.Tensor, bias: torch.Tensor, training: bool,
-                       momentum: float, eps: float) -> torch.Tensor:
+                       weight: torch.Tensor, bias: torch.Tensor, training: bool, momentum: float,
+                       eps: float) -> torch.Tensor:
     # PyTorch's own kernels (what batch_norm dispatches to when cuDNN is not used)
-    return torch.native_batch_norm(x, weight, bias, running_mean, running_var, training,
-                                   momentum, eps)[0]
+    return torch.native_batch_norm(x, weight, bias, running_mean, running_var, training, momentum,
+                                   eps)[0]
 
 
 _COMPILED_BN: Optional[Callable[..., torch.Tensor]] = None
@@ -189,15 +189,12 @@ class FastEvaluator(SuperNetEvaluator):
                  batch_size: int = 256, momentum: float = 0.9, weight_decay: float = 3e-4,
                  grad_clip: float = 5.0, augment_valid: bool = False, device: Device = None,
                  cuda_graph: bool = True, channels_last: Optional[bool] = None,
-                 sgd: str = 'foreach', norm: str = 'cudnn', streams: int = 1,
-                 warmup_steps: int = 1, valid_batch_size: Optional[int] = None,
-                 deterministic: bool = False) -> None:
+                 sgd: str = 'foreach', norm: str = 'cudnn', streams: int = 1, warmup_steps: int = 1,
+                 valid_batch_size: Optional[int] = None, deterministic: bool = False) -> None:
         super().__init__(data, model_cfg, batch_size=batch_size, momentum=momentum,
                          weight_decay=weight_decay, grad_clip=grad_clip,
-                         augment_valid=augment_valid, device=device,
-                         deterministic=deterministic)
-        _check_settings(batch_size, valid_batch_size, augment_valid, sgd, streams,
-                        warmup_steps)
+                         augment_valid=augment_valid, device=device, deterministic=deterministic)
+        _check_settings(batch_size, valid_batch_size, augment_valid, sgd, streams, warmup_steps)
         self.valid_batch_size = valid_batch_size or batch_size
         on_cuda = self.device.type == 'cuda'
         self.cuda_graph = bool(cuda_graph) and on_cuda
@@ -228,8 +225,7 @@ class FastEvaluator(SuperNetEvaluator):
                 shared.append(module)
             else:
                 ops.setdefault(prefix, []).append(module)
-        return _Replica(model, dict(model.state_dict(keep_vars=True)), stream, shared, ops,
-                        pool)
+        return _Replica(model, dict(model.state_dict(keep_vars=True)), stream, shared, ops, pool)
 
     # ------------------------------------------------------------------------- API
     def evaluate(self, job: CandidateJob) -> CandidateResult:
@@ -281,13 +277,14 @@ class FastEvaluator(SuperNetEvaluator):
     def _capture_failed(self, job: CandidateJob, failure: CaptureFailed) -> None:
         self.capture_failures += 1
         if self.capture_failures == 1:
-            logger.warning('FastEvaluator: CUDA graph capture failed for candidate %d (%s); '
-                           'it runs eagerly', job.index, str(failure))
+            logger.warning(
+                'FastEvaluator: CUDA graph capture failed for candidate %d (%s); '
+                'it runs eagerly', job.index, str(failure))
         else:
             self.cuda_graph = False
-            logger.warning('FastEvaluator: CUDA graph capture failed again (candidate %d: '
-                           '%s); CUDA graphs are off for the rest of the run', job.index,
-                           str(failure))
+            logger.warning(
+                'FastEvaluator: CUDA graph capture failed again (candidate %d: '
+                '%s); CUDA graphs are off for the rest of the run', job.index, str(failure))
 
     def _enqueue(self, replica: _Replica, job: CandidateJob, main: Optional[Any],
                  graphs: bool) -> Generator[None, None, PendingResult]:
@@ -314,8 +311,10 @@ class FastEvaluator(SuperNetEvaluator):
         with _on(main):
             if main is not None:
                 main.wait_stream(replica.stream)
-            trained = {k: tensors[k].detach().clone(memory_format=torch.contiguous_format)
-                       for k in keys}
+            trained = {
+                k: tensors[k].detach().clone(memory_format=torch.contiguous_format)
+                for k in keys
+            }
             sums = sums.clone()
         return PendingResult(job, sums, trained)
 
@@ -347,8 +346,8 @@ class FastEvaluator(SuperNetEvaluator):
             for p in params:
                 p.grad = None
             inputs = augment_batch(data.train_images.index_select(0, idx), generator)
-            loss = F.cross_entropy(model(self._inputs(inputs)),
-                                   data.train_labels.index_select(0, idx))
+            loss = F.cross_entropy(
+                model(self._inputs(inputs)), data.train_labels.index_select(0, idx))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
             optimizer.step()
@@ -403,8 +402,7 @@ class FastEvaluator(SuperNetEvaluator):
     def _capturer(self, replica: _Replica) -> 'Capture':
         """``capture(step, static_idx, generator)`` into ``replica``'s pool and graph list."""
 
-        def capture(step: StepFn, static_idx: torch.Tensor,
-                    generator: torch.Generator) -> Any:
+        def capture(step: StepFn, static_idx: torch.Tensor, generator: torch.Generator) -> Any:
             graph = capture_graph(step, static_idx, generator, replica.pool)
             replica.graphs.append(graph)
             return graph
@@ -441,10 +439,9 @@ def capture_graph(step: StepFn, static_idx: torch.Tensor, generator: torch.Gener
     raise CaptureFailed(reason)
 
 
-def _check_settings(batch_size: int, valid_batch_size: Optional[int], augment_valid: bool,
-                    sgd: str, streams: int, warmup_steps: int) -> None:
-    for name, value, low in (('streams', streams, 1),
-                             ('warmup_steps', warmup_steps, 1)):
+def _check_settings(batch_size: int, valid_batch_size: Optional[int], augment_valid: bool, sgd: str,
+                    streams: int, warmup_steps: int) -> None:
+    for name, value, low in (('streams', streams, 1), ('warmup_steps', warmup_steps, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f'FastEvaluator: {name} must be an integer >= {low}, '
                              f'got {value!r}')

@@ -30,14 +30,16 @@ import torch
 import torch.multiprocessing as mp
 
 from ..space.genotype import Genotype
-from .evaluator import (CandidateEvaluator, CandidateJob, CandidateResult, EagerEvaluator,
-                        SearchData)
+from .evaluator import CandidateEvaluator, CandidateJob, CandidateResult, EagerEvaluator, SearchData
 from .fast_evaluator import FastEvaluator
 
 #: evaluator names: short ones for make_evaluate and the benchmark, class names for configs
 EVALUATORS: Dict[str, Type[CandidateEvaluator]] = {
-    'eager': EagerEvaluator, 'fast': FastEvaluator,
-    'EagerEvaluator': EagerEvaluator, 'FastEvaluator': FastEvaluator}
+    'eager': EagerEvaluator,
+    'fast': FastEvaluator,
+    'EagerEvaluator': EagerEvaluator,
+    'FastEvaluator': FastEvaluator
+}
 EvaluatorKind = Union[str, Type[CandidateEvaluator]]
 logger = logging.getLogger('relnas_mm')
 #: seconds between checks that the workers are alive while waiting for them
@@ -61,8 +63,8 @@ class PackedState:
         for name in names:
             groups.setdefault(state[name].dtype, []).append(state[name].detach().reshape(-1))
         flats = {dtype: torch.cat(parts).cpu() for dtype, parts in groups.items()}  # 1 copy
-        return cls(names, [tuple(state[n].shape) for n in names],
-                   [state[n].dtype for n in names], flats)
+        return cls(names, [tuple(state[n].shape) for n in names], [state[n].dtype for n in names],
+                   flats)
 
     @property
     def nbytes(self) -> int:
@@ -266,8 +268,7 @@ class ParallelEvaluate:
         options.setdefault('device', str(data.device))
         if data.device.type != 'cpu':
             data = data.to('cpu')
-        for tensor in (data.train_images, data.train_labels, data.valid_images,
-                       data.valid_labels):
+        for tensor in (data.train_images, data.train_labels, data.valid_images, data.valid_labels):
             tensor.share_memory_()
         self.chunk = chunk or int(options.get('streams', 1))
         #: candidates it runs at once
@@ -313,8 +314,8 @@ class ParallelEvaluate:
                 late = deadline is not None and time.monotonic() > deadline
                 if dead or late:
                     self.close()
-                    problem = (f'worker process(es) died: {dead} (name, exit code)' if dead
-                               else 'workers not ready in time')
+                    problem = (f'worker process(es) died: {dead} (name, exit code)'
+                               if dead else 'workers not ready in time')
                     raise RuntimeError(f'ParallelEvaluate: {problem}') from None
 
     def __call__(self, jobs: List[CandidateJob]) -> List[CandidateResult]:
@@ -328,8 +329,9 @@ class ParallelEvaluate:
             if id(job.weights) not in packed:
                 packed[id(job.weights)] = PackedState.pack(job.weights)
             weights = packed[id(job.weights)]
-            messages.append(_JobMessage(job.index, job.genotype, weights, float(job.lr),
-                                        float(job.drop_prob), int(job.seed)))
+            messages.append(
+                _JobMessage(job.index, job.genotype, weights, float(job.lr), float(job.drop_prob),
+                            int(job.seed)))
         for start in range(0, len(jobs), self.chunk):
             positions = list(range(start, min(start + self.chunk, len(jobs))))
             self._tasks.put((call, positions, [messages[i] for i in positions]))
@@ -380,9 +382,9 @@ def auto_workers(device: Union[str, torch.device, None]) -> int:
     return workers if workers > 1 else 0
 
 
-def make_evaluate(data: SearchData, kind: EvaluatorKind = 'fast',
-                  workers: Union[int, str] = 'auto', threads: Optional[int] = None,
-                  devices: Optional[Sequence[str]] = None, **options: Any) -> Any:
+def make_evaluate(data: SearchData, kind: EvaluatorKind = 'fast', workers: Union[int, str] = 'auto',
+                  threads: Optional[int] = None, devices: Optional[Sequence[str]] = None,
+                  **options: Any) -> Any:
     """The search's ``evaluate(jobs) -> results`` callable (with ``close()`` and
     ``parallelism``, the candidates it runs at once).
 

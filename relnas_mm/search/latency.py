@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 
-def measure_latency(model: nn.Module, input_hw: Sequence[int],
-                    device: Union[str, torch.device] = 'cpu', warmup: int = 5,
-                    runs: int = 20) -> float:
+def measure_latency(model: nn.Module, input_hw: Sequence[int], device: Union[str,
+                                                                             torch.device] = 'cpu',
+                    warmup: int = 5, runs: int = 20) -> float:
     """Median wall time in milliseconds of one eval-mode forward pass of a (1, 3, H, W) batch."""
     if warmup < 0 or runs < 1:
         raise ValueError(f'latency: warmup must be >= 0 and runs >= 1, got {warmup}, {runs}')

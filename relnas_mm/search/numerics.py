@@ -37,9 +37,9 @@ def set_numerics(device: torch.device, deterministic: bool = False) -> str:
     """
     torch.use_deterministic_algorithms(bool(deterministic), warn_only=True)
     if torch.device(device).type != 'cuda':
-        return (f'numerics: fp32 on {device}'
-                + (', deterministic algorithms' if deterministic else '')
-                + f', {torch.get_num_threads()} thread(s) (results depend on the thread count)')
+        return (f'numerics: fp32 on {device}' +
+                (', deterministic algorithms' if deterministic else '') +
+                f', {torch.get_num_threads()} thread(s) (results depend on the thread count)')
     if deterministic:
         os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', CUBLAS_WORKSPACE)
         _set_fp32_precision('ieee')

@@ -82,8 +82,7 @@ def constrained_first_is_fast(loss_a: float, violation_a: float, loss_b: float,
 
 
 def split_fast_slow(pairs: np.ndarray, losses: Sequence[float],
-                    violations: Optional[Sequence[float]] = None
-                    ) -> Tuple[np.ndarray, np.ndarray]:
+                    violations: Optional[Sequence[float]] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Fast and slow member indices, one of each per pair, in pair order.
 
     ``violations`` (per member, see :func:`violation`) applies the budget's rule.
@@ -108,8 +107,7 @@ def draw_coefficients(rng: np.random.Generator, num_pairs: int,
 
 
 def slow_fast_update(x: np.ndarray, v: np.ndarray, fast: np.ndarray, slow: np.ndarray,
-                     r1: np.ndarray, r2: np.ndarray,
-                     lower: Optional[np.ndarray] = None,
+                     r1: np.ndarray, r2: np.ndarray, lower: Optional[np.ndarray] = None,
                      upper: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Move each slow learner toward its fast partner; return new ``(x, v)`` copies.
 

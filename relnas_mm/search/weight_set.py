@@ -40,8 +40,8 @@ class WeightSet:
         module_of: maps a key to its op-module prefix, or None for shared keys.
     """
 
-    def __init__(self, state: Mapping[str, torch.Tensor],
-                 device: Union[str, torch.device, None] = None,
+    def __init__(self, state: Mapping[str, torch.Tensor], device: Union[str, torch.device,
+                                                                        None] = None,
                  module_of: Callable[[str], Optional[str]] = op_module_of) -> None:
         if not state:
             raise ValueError('WeightSet needs a non-empty state dict')
@@ -88,8 +88,8 @@ class WeightSet:
             self._state[key] = value.detach().to(self.device, copy=True)
 
     @staticmethod
-    def _source(module: Optional[str], fast: Contribution, slow: Contribution,
-                fast_used: set, slow_used: set) -> Optional[Mapping[str, torch.Tensor]]:
+    def _source(module: Optional[str], fast: Contribution, slow: Contribution, fast_used: set,
+                slow_used: set) -> Optional[Mapping[str, torch.Tensor]]:
         if module is None or module in fast_used:
             return fast.state
         if module in slow_used:

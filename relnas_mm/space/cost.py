@@ -131,8 +131,7 @@ class _Counter:
         self.conv(c, c, 1, hw, counted=counted)
         self.bn(c, hw, counted=counted)
 
-    def op(self, name: str, c: int, stride: int, hw: Tuple[int, int],
-           counted: bool = True) -> None:
+    def op(self, name: str, c: int, stride: int, hw: Tuple[int, int], counted: bool = True) -> None:
         """An operation of the space with ``c`` channels and output size ``hw``."""
         if name.startswith('sep_conv_'):
             k = int(name[-1])

@@ -75,8 +75,10 @@ def decode_population(x: np.ndarray) -> List[Genotype]:
     """A population ``(N, 32)`` to N genotypes."""
     ints = decode_indices(np.atleast_2d(x))
     concat = list(range(2, 2 + NUM_NODES))
-    return [Genotype(_cell_pairs(row[:CELL_DIM]), concat, _cell_pairs(row[CELL_DIM:]), concat)
-            for row in ints]
+    return [
+        Genotype(_cell_pairs(row[:CELL_DIM]), concat, _cell_pairs(row[CELL_DIM:]), concat)
+        for row in ints
+    ]
 
 
 def encode(genotype: Genotype) -> np.ndarray:

@@ -52,9 +52,8 @@ def _check_cell(kind: str, pairs: Any, concat: Any, num_nodes: int) -> None:
             raise GenotypeError(
                 f'{kind}[{k}]: unknown operation {op!r}; expected one of {list(PRIMITIVES)}')
         if isinstance(inp, bool) or not isinstance(inp, int) or not 0 <= inp < 2 + node:
-            raise GenotypeError(
-                f'{kind}[{k}]: input {inp!r} out of range for node {node} '
-                f'(expected an integer in 0..{1 + node})')
+            raise GenotypeError(f'{kind}[{k}]: input {inp!r} out of range for node {node} '
+                                f'(expected an integer in 0..{1 + node})')
     expected = list(range(2, 2 + num_nodes))
     if list(concat) != expected:
         raise GenotypeError(f'{kind}_concat: expected {expected}, got {list(concat)!r}')
@@ -69,16 +68,16 @@ def validate(genotype: Genotype, num_nodes: int = NUM_NODES) -> Genotype:
     return genotype
 
 
-def make_genotype(normal: Sequence[Sequence], reduce: Sequence[Sequence],
-                  normal_concat: Sequence[int] = (2, 3, 4, 5),
-                  reduce_concat: Sequence[int] = (2, 3, 4, 5)) -> Genotype:
+def make_genotype(
+    normal: Sequence[Sequence], reduce: Sequence[Sequence],
+    normal_concat: Sequence[int] = (2, 3, 4, 5), reduce_concat: Sequence[int] = (2, 3, 4, 5)
+) -> Genotype:
     """Build a validated Genotype from plain sequences (e.g. JSON lists)."""
     try:
         as_pairs = [[(str(op), inp) for op, inp in cell] for cell in (normal, reduce)]
     except (TypeError, ValueError) as exc:
         raise GenotypeError(f'cells must be lists of (op, input) pairs: {exc}') from None
-    return validate(Genotype(as_pairs[0], list(normal_concat), as_pairs[1],
-                             list(reduce_concat)))
+    return validate(Genotype(as_pairs[0], list(normal_concat), as_pairs[1], list(reduce_concat)))
 
 
 def format_genotype(genotype: Genotype) -> str:
@@ -92,8 +91,8 @@ def format_genotype(genotype: Genotype) -> str:
 
 def _literal(node: ast.AST, key: str) -> Any:
     # ``range(a, b)`` is how the authors (and DARTS) write concat lists.
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == 'range' and not node.keywords):
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'range'
+            and not node.keywords):
         return list(range(*[_literal(a, key) for a in node.args]))
     try:
         return ast.literal_eval(node)
@@ -109,9 +108,8 @@ def parse_genotype(text: str) -> Genotype:
         raise GenotypeError(f'genotype text does not parse: {exc.msg} in {text!r}') from None
     if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name)
             and tree.func.id == 'Genotype' and not tree.args):
-        raise GenotypeError(
-            f'expected "Genotype(normal=[...], normal_concat=[...], reduce=[...], '
-            f'reduce_concat=[...])", got {text!r}')
+        raise GenotypeError(f'expected "Genotype(normal=[...], normal_concat=[...], reduce=[...], '
+                            f'reduce_concat=[...])", got {text!r}')
     fields = {kw.arg: _literal(kw.value, kw.arg) for kw in tree.keywords}
     missing = set(Genotype._fields) - set(fields)
     extra = set(fields) - set(Genotype._fields)
@@ -124,8 +122,12 @@ def parse_genotype(text: str) -> Genotype:
 def genotype_to_dict(genotype: Genotype) -> Dict[str, list]:
     """JSON-ready dict: ``{"normal": [["sep_conv_3x3", 0], ...], ...}``."""
     g = validate(genotype)
-    return {'normal': [list(p) for p in g.normal], 'normal_concat': list(g.normal_concat),
-            'reduce': [list(p) for p in g.reduce], 'reduce_concat': list(g.reduce_concat)}
+    return {
+        'normal': [list(p) for p in g.normal],
+        'normal_concat': list(g.normal_concat),
+        'reduce': [list(p) for p in g.reduce],
+        'reduce_concat': list(g.reduce_concat)
+    }
 
 
 def genotype_from_dict(data: Dict[str, Any]) -> Genotype:
@@ -138,8 +140,7 @@ def genotype_from_dict(data: Dict[str, Any]) -> Genotype:
     missing = [k for k in ('normal', 'reduce') if k not in data]
     if missing:
         raise GenotypeError(f'genotype JSON lacks key(s) {missing}')
-    return make_genotype(data['normal'], data['reduce'],
-                         data.get('normal_concat', (2, 3, 4, 5)),
+    return make_genotype(data['normal'], data['reduce'], data.get('normal_concat', (2, 3, 4, 5)),
                          data.get('reduce_concat', (2, 3, 4, 5)))
 
 
@@ -207,6 +208,5 @@ def get_genotype(spec: GenotypeLike) -> Genotype:
         return parse_genotype(spec)
     if spec.endswith(('.json', '.txt')) or os.sep in spec or os.path.exists(spec):
         return load_genotype_file(spec)
-    raise GenotypeError(
-        f'genotype {spec!r} is neither a shipped name ({sorted(GENOTYPES)}), '
-        f'a "Genotype(...)" text, nor an existing JSON file')
+    raise GenotypeError(f'genotype {spec!r} is neither a shipped name ({sorted(GENOTYPES)}), '
+                        f'a "Genotype(...)" text, nor an existing JSON file')

@@ -24,8 +24,8 @@ PRIMITIVES = (
 class ReLUConvBN(nn.Module):
     """ReLU -> conv -> BN; the cells' input preprocessing."""
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int,
-                 padding: int, affine: bool = True) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int, padding: int,
+                 affine: bool = True) -> None:
         super().__init__()
         self.relu = nn.ReLU(inplace=False)
         self.conv = nn.Conv2d(c_in, c_out, kernel_size, stride, padding, bias=False)
@@ -38,8 +38,8 @@ class ReLUConvBN(nn.Module):
 class DilConv(nn.Module):
     """ReLU -> depthwise (dilated) conv -> pointwise conv -> BN."""
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int,
-                 padding: int, dilation: int, affine: bool = True) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int, padding: int,
+                 dilation: int, affine: bool = True) -> None:
         super().__init__()
         self.relu = nn.ReLU(inplace=False)
         self.dw = nn.Conv2d(c_in, c_in, kernel_size, stride, padding, dilation=dilation,
@@ -54,8 +54,8 @@ class DilConv(nn.Module):
 class SepConv(nn.Sequential):
     """Two stacked depthwise-separable blocks; only the first one strides."""
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int,
-                 padding: int, affine: bool = True) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int, padding: int,
+                 affine: bool = True) -> None:
         super().__init__(
             DilConv(c_in, c_in, kernel_size, stride, padding, 1, affine),
             DilConv(c_in, c_out, kernel_size, 1, padding, 1, affine))
@@ -87,15 +87,20 @@ OpFactory = Callable[[int, int, bool], nn.Module]
 
 #: name -> constructor(channels, stride, affine). Channels are preserved by every op.
 OPS: Dict[str, OpFactory] = {
-    'max_pool_3x3': lambda c, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
-    'avg_pool_3x3': lambda c, stride, affine: nn.AvgPool2d(
-        3, stride=stride, padding=1, count_include_pad=False),
-    'skip_connect': lambda c, stride, affine: (
-        nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine)),
-    'sep_conv_3x3': lambda c, stride, affine: SepConv(c, c, 3, stride, 1, affine),
-    'sep_conv_5x5': lambda c, stride, affine: SepConv(c, c, 5, stride, 2, affine),
-    'dil_conv_3x3': lambda c, stride, affine: DilConv(c, c, 3, stride, 2, 2, affine),
-    'dil_conv_5x5': lambda c, stride, affine: DilConv(c, c, 5, stride, 4, 2, affine),
+    'max_pool_3x3':
+    lambda c, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
+    'avg_pool_3x3':
+    lambda c, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
+    'skip_connect':
+    lambda c, stride, affine: (nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine)),
+    'sep_conv_3x3':
+    lambda c, stride, affine: SepConv(c, c, 3, stride, 1, affine),
+    'sep_conv_5x5':
+    lambda c, stride, affine: SepConv(c, c, 5, stride, 2, affine),
+    'dil_conv_3x3':
+    lambda c, stride, affine: DilConv(c, c, 3, stride, 2, 2, affine),
+    'dil_conv_5x5':
+    lambda c, stride, affine: DilConv(c, c, 5, stride, 4, 2, affine),
 }
 assert tuple(OPS) == PRIMITIVES
 

@@ -15,17 +15,20 @@ from .pareto import plot_pareto
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog='python -m relnas_mm.visualization',
-                                     description='Draw the normal and reduction cells of a '
-                                     'genotype (and optionally the search curves).')
-    parser.add_argument('genotype', help='shipped name (RelativeNAS, DARTS_V2, PC_DARTS), '
-                        'DARTS "Genotype(...)" text, or a genotype JSON file')
+    parser = argparse.ArgumentParser(
+        prog='python -m relnas_mm.visualization',
+        description='Draw the normal and reduction cells of a '
+        'genotype (and optionally the search curves).')
+    parser.add_argument(
+        'genotype', help='shipped name (RelativeNAS, DARTS_V2, PC_DARTS), '
+        'DARTS "Genotype(...)" text, or a genotype JSON file')
     parser.add_argument('--out-dir', default='.', help='folder for the pictures')
     parser.add_argument('--prefix', default='', help='file name prefix')
     parser.add_argument('--formats', nargs='+', default=['png', 'svg'], choices=FORMATS)
-    parser.add_argument('--history', help='search_history.json written by the search: '
-                        'also draw search_curves.png (and pareto.png for a search under a '
-                        'budget)')
+    parser.add_argument(
+        '--history', help='search_history.json written by the search: '
+        'also draw search_curves.png (and pareto.png for a search under a '
+        'budget)')
     return parser.parse_args(argv)
 
 
@@ -39,8 +42,9 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         if not isinstance(generations, list):
             raise SystemExit(f'{args.history}: expected a list of generations or a dict with '
                              f'"generations"')
-        paths += plot_search_curves(
-            generations, os.path.join(args.out_dir, f'{args.prefix}search_curves'), args.formats)
+        paths += plot_search_curves(generations,
+                                    os.path.join(args.out_dir, f'{args.prefix}search_curves'),
+                                    args.formats)
         if generations and all('costs' in g for g in generations):
             from ..search.budget import candidates, pareto_front
             entries = candidates(generations)
@@ -48,10 +52,10 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
             if 'budget.metric' not in search:
                 raise SystemExit(f'{args.history}: the generations have costs but "search" '
                                  f'names no budget.metric')
-            paths += plot_pareto(
-                entries, pareto_front([(e['val_loss'], e['cost']) for e in entries]),
-                search['budget.metric'], os.path.join(args.out_dir, f'{args.prefix}pareto'),
-                search.get('budget.max'), formats=args.formats)
+            paths += plot_pareto(entries, pareto_front([(e['val_loss'], e['cost'])
+                                                        for e in entries]), search['budget.metric'],
+                                 os.path.join(args.out_dir, f'{args.prefix}pareto'),
+                                 search.get('budget.max'), formats=args.formats)
     print('\n'.join(paths))
     return paths
 

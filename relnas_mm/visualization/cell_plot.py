@@ -23,8 +23,8 @@ Edge = Tuple[object, object, str]  # (source node, target node, op name; '' for 
 NODE_RADIUS = 0.42
 INCH_PER_UNIT = 0.85  # figure scale: data units are the same size in every picture
 LABEL_FONTSIZE = 9
-OP_COLORS = dict(zip(PRIMITIVES, ('#1f77b4', '#17becf', '#7f7f7f', '#d62728', '#ff7f0e',
-                                  '#2ca02c', '#9467bd')))
+OP_COLORS = dict(
+    zip(PRIMITIVES, ('#1f77b4', '#17becf', '#7f7f7f', '#d62728', '#ff7f0e', '#2ca02c', '#9467bd')))
 NODE_COLORS = {'input': '#cdeccd', 'inner': '#cfe2f3', 'output': '#f6edb0'}
 BENDS = (0.0, 0.3, -0.3, 0.6, -0.6, 0.9, -0.9, 1.2, -1.2, 1.6, -1.6)  # mid-curve offsets
 LABEL_TS = (0.5, 0.4, 0.6, 0.3, 0.7)
@@ -53,8 +53,8 @@ def _label_box(center: np.ndarray, text: str) -> np.ndarray:
     """Approximate (x0, y0, x1, y1) of an edge label (with its frame) in data units."""
     em = LABEL_FONTSIZE / 72 / INCH_PER_UNIT
     half_w, half_h = 0.31 * em * len(text) + 0.6 * em, 0.95 * em  # with a margin
-    return np.array([center[0] - half_w, center[1] - half_h, center[0] + half_w,
-                     center[1] + half_h])
+    return np.array(
+        [center[0] - half_w, center[1] - half_h, center[0] + half_w, center[1] + half_h])
 
 
 def _overlap(box: np.ndarray, other: np.ndarray) -> float:
@@ -72,8 +72,9 @@ class Route(NamedTuple):
 
 
 def _inside(box: np.ndarray, points: np.ndarray) -> int:
-    return int(np.sum((points[:, 0] > box[0]) & (points[:, 0] < box[2])
-                      & (points[:, 1] > box[1]) & (points[:, 1] < box[3])))
+    return int(
+        np.sum((points[:, 0] > box[0]) & (points[:, 0] < box[2])
+               & (points[:, 1] > box[1]) & (points[:, 1] < box[3])))
 
 
 def _box_distance(box: np.ndarray, points: np.ndarray) -> float:
@@ -107,13 +108,14 @@ class _Router:
         if len(self.drawn):
             dist = np.linalg.norm(curve[self.INNER][:, None] - self.drawn[None], axis=2).min(1)
             close = float(np.mean(dist < 0.18))
-        return (100.0 * max(0.0, 1.5 * NODE_RADIUS - gap) + abs(bend) + 4.0 * close
-                + 3.0 * max(0.0, np.abs(curve[:, 1]).max() - self.band))
+        return (100.0 * max(0.0, 1.5 * NODE_RADIUS - gap) + abs(bend) + 4.0 * close +
+                3.0 * max(0.0,
+                          np.abs(curve[:, 1]).max() - self.band))
 
     def _label_cost(self, box: np.ndarray, t: float) -> float:
         near = _box_distance(box, self.centres)
-        return (50.0 * sum(_overlap(box, b) for b in self.boxes) + 0.5 * abs(t - 0.5)
-                + 20.0 * max(0.0, NODE_RADIUS + 0.15 - near) + 0.05 * _inside(box, self.drawn))
+        return (50.0 * sum(_overlap(box, b) for b in self.boxes) + 0.5 * abs(t - 0.5) +
+                20.0 * max(0.0, NODE_RADIUS + 0.15 - near) + 0.05 * _inside(box, self.drawn))
 
     def route(self, src: object, dst: object, text: str) -> Route:
         a, b = self.pos[src], self.pos[dst]
@@ -174,9 +176,10 @@ def layout_cell(genotype: GenotypeLike, which: str = 'normal') -> CellLayout:
 def draw_cell(genotype: GenotypeLike, which: str = 'normal') -> Figure:
     """A matplotlib Figure of one cell (no pyplot, so no global backend state)."""
     pos, edges, routes = layout_cell(genotype, which)
-    points = np.concatenate([r.curve for r in routes] + [
-        np.array([r.label_box[:2], r.label_box[2:]]) for r in routes if r.label_box is not None
-    ] + [np.array(list(pos.values()))])
+    points = np.concatenate(
+        [r.curve for r in routes] +
+        [np.array([r.label_box[:2], r.label_box[2:]])
+         for r in routes if r.label_box is not None] + [np.array(list(pos.values()))])
     (x0, y0), (x1, y1) = points.min(0) - NODE_RADIUS - 0.15, points.max(0) + NODE_RADIUS + 0.15
     y1 += 0.6  # room for the title
     fig = Figure(figsize=((x1 - x0) * INCH_PER_UNIT, (y1 - y0) * INCH_PER_UNIT))
@@ -188,22 +191,23 @@ def draw_cell(genotype: GenotypeLike, which: str = 'normal') -> Figure:
     circles = {}
     for key, (x, y) in pos.items():
         kind = 'input' if key in (0, 1) else 'output' if key == 'out' else 'inner'
-        circles[key] = Circle((x, y), NODE_RADIUS, facecolor=NODE_COLORS[kind],
-                              edgecolor='#333333', linewidth=1.2, zorder=3)
+        circles[key] = Circle((x, y), NODE_RADIUS, facecolor=NODE_COLORS[kind], edgecolor='#333333',
+                              linewidth=1.2, zorder=3)
         ax.add_patch(circles[key])
         ax.text(x, y, _node_label(key), ha='center', va='center', fontsize=12, zorder=4)
     for (src, dst, op), route in zip(edges, routes):
         color = OP_COLORS[op] if op else '#9a9a9a'
-        ax.add_artist(FancyArrowPatch(  # add_artist: limits are set, skip autoscaling
-            pos[src], pos[dst], connectionstyle=f'arc3,rad={route.rad:.4f}', arrowstyle='-|>',
-            mutation_scale=14, linewidth=1.6 if op else 1.2, linestyle='-' if op else '--',
-            color=color, patchA=circles[src], patchB=circles[dst], zorder=2))
+        ax.add_artist(
+            FancyArrowPatch(  # add_artist: limits are set, skip autoscaling
+                pos[src], pos[dst], connectionstyle=f'arc3,rad={route.rad:.4f}', arrowstyle='-|>',
+                mutation_scale=14, linewidth=1.6 if op else 1.2, linestyle='-' if op else '--',
+                color=color, patchA=circles[src], patchB=circles[dst], zorder=2))
         if op:
             box = route.label_box
-            ax.text((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, op, ha='center',
-                    va='center', fontsize=LABEL_FONTSIZE, zorder=5,
-                    bbox=dict(boxstyle='round,pad=0.2', facecolor='white', edgecolor=color,
-                              linewidth=0.8))
+            ax.text((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, op, ha='center', va='center',
+                    fontsize=LABEL_FONTSIZE, zorder=5, bbox=dict(boxstyle='round,pad=0.2',
+                                                                 facecolor='white', edgecolor=color,
+                                                                 linewidth=0.8))
     title = 'Normal cell' if which == 'normal' else 'Reduction cell'
     ax.text((x0 + x1) / 2, y1 - 0.4, title, ha='center', va='center', fontsize=13,
             fontweight='bold')
@@ -253,10 +257,13 @@ def plot_genotype(genotype: GenotypeLike, out_dir: str, prefix: str = '',
 
     Returns the written paths, normal cell first.
     """
-    return [path for which in ('normal', 'reduce')
-            for path in plot_cell(genotype, which, os.path.join(out_dir, f'{prefix}{which}'),
-                                  formats)]
+    return [
+        path for which in ('normal', 'reduce')
+        for path in plot_cell(genotype, which, os.path.join(out_dir, f'{prefix}{which}'), formats)
+    ]
 
 
-__all__ = ['CellLayout', 'Route', 'layout_cell', 'draw_cell', 'plot_cell', 'plot_genotype',
-           'save_figure', 'OP_COLORS']
+__all__ = [
+    'CellLayout', 'Route', 'layout_cell', 'draw_cell', 'plot_cell', 'plot_genotype', 'save_figure',
+    'OP_COLORS'
+]

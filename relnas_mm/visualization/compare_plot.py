@@ -23,14 +23,14 @@ def draw_comparison(summary: Mapping[str, Any], title: str = '') -> Figure:
     random = [r for r in rows if r['kind'] == 'random']
     if random:
         ax.errorbar([r['params'] / 1e6 for r in random], [r['mean'] for r in random],
-                    yerr=_spread(random), fmt='o', color='#8c8c8c', ecolor='#c4c4c4',
-                    markersize=5, capsize=2, label=f'random cells ({len(random)})')
+                    yerr=_spread(random), fmt='o', color='#8c8c8c', ecolor='#c4c4c4', markersize=5,
+                    capsize=2, label=f'random cells ({len(random)})')
         ax.axhline(summary['random']['median'], color='#8c8c8c', linestyle=':', linewidth=1,
                    label='median of random cells')
     for i, r in enumerate(x for x in rows if x['kind'] == 'named'):
         color = NAMED_COLORS[i % len(NAMED_COLORS)]
-        ax.errorbar([r['params'] / 1e6], [r['mean']], yerr=_spread([r]), fmt='*',
-                    color=color, markersize=13, capsize=3, label=r['name'], zorder=3)
+        ax.errorbar([r['params'] / 1e6], [r['mean']], yerr=_spread([r]), fmt='*', color=color,
+                    markersize=13, capsize=3, label=r['name'], zorder=3)
     ax.set_xlabel('parameters (M)')
     ax.set_ylabel('test top-1 accuracy (%), mean over seeds')
     ax.set_title(title or 'Named cells vs random cells (bars: range over seeds)')

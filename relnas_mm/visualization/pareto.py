@@ -12,8 +12,11 @@ from matplotlib.figure import Figure
 from .cell_plot import save_figure
 
 #: Costs are drawn in these units (FLOPs in millions, parameters in millions).
-SCALES = {'flops': (1e-6, 'FLOPs (M multiply-adds)'), 'params': (1e-6, 'parameters (M)'),
-          'latency': (1.0, 'latency (ms)')}
+SCALES = {
+    'flops': (1e-6, 'FLOPs (M multiply-adds)'),
+    'params': (1e-6, 'parameters (M)'),
+    'latency': (1.0, 'latency (ms)')
+}
 
 
 def draw_pareto(candidates: Sequence[Mapping[str, Any]], front: Sequence[int], metric: str,
@@ -32,8 +35,7 @@ def draw_pareto(candidates: Sequence[Mapping[str, Any]], front: Sequence[int], m
     fig = Figure(figsize=(7.0, 4.6))
     ax = fig.subplots()
     ax.scatter([c['cost'] * scale for c in usable], [c['val_loss'] for c in usable], s=14,
-               color='#9e9e9e', alpha=0.6, label=f'evaluated candidates ({len(usable)})',
-               zorder=2)
+               color='#9e9e9e', alpha=0.6, label=f'evaluated candidates ({len(usable)})', zorder=2)
     points = [candidates[i] for i in front]
     ax.step([c['cost'] * scale for c in points], [c['val_loss'] for c in points], where='post',
             color='#d62728', linewidth=1.2, zorder=3)

@@ -36,18 +36,17 @@ import torch
 from mmengine.config import Config, DictAction
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # tools/analysis/get_flops.py
-from get_flops import TensorMode, build_model, complexity, input_hw  # noqa: E402
-from get_flops import inference_params  # noqa: E402
+from get_flops import TensorMode, build_model, complexity, inference_params, input_hw
 
-import relnas_mm  # noqa: E402
-from relnas_mm.analysis.compare import (SIZE_TOLERANCE, Cell, draw_random_cells,  # noqa: E402
-                                        format_report, named_cells, sampling_rng, summarize)
-from relnas_mm.analysis.runs import (Job, Progress, Slot, cpu_slots, gpu_slots,  # noqa: E402
-                                     read_result, run_dir, run_jobs, write_json)
-from relnas_mm.analysis.train_run import CONFIG_FILE  # noqa: E402
-from relnas_mm.apis import set_data_root  # noqa: E402
-from relnas_mm.space.genotype import Genotype, format_genotype  # noqa: E402
-from relnas_mm.visualization.compare_plot import plot_comparison  # noqa: E402
+import relnas_mm
+from relnas_mm.analysis.compare import (SIZE_TOLERANCE, Cell, draw_random_cells, format_report,
+                                        named_cells, sampling_rng, summarize)
+from relnas_mm.analysis.runs import (Job, Progress, Slot, cpu_slots, gpu_slots, read_result,
+                                     run_dir, run_jobs, write_json)
+from relnas_mm.analysis.train_run import CONFIG_FILE
+from relnas_mm.apis import set_data_root
+from relnas_mm.space.genotype import Genotype, format_genotype
+from relnas_mm.visualization.compare_plot import plot_comparison
 
 FAILED_FILE = 'FAILED'
 
@@ -57,41 +56,46 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
         description='Train named cells and random cells alike over seeds and compare them')
     parser.add_argument('config', help='classification config (its model.backbone takes '
                         'genotype=)')
-    parser.add_argument('--cells', nargs='+', required=True, metavar='SPEC',
-                        help='cells to compare: a shipped name, DARTS "Genotype(...)" text '
-                        'or a genotype JSON file, optionally as LABEL=SPEC')
+    parser.add_argument(
+        '--cells', nargs='+', required=True, metavar='SPEC',
+        help='cells to compare: a shipped name, DARTS "Genotype(...)" text '
+        'or a genotype JSON file, optionally as LABEL=SPEC')
     parser.add_argument('--random', type=int, default=10, metavar='N',
                         help='number of random cells (default 10)')
     parser.add_argument('--seeds', type=int, default=3, metavar='K',
                         help='training seeds 0..K-1 per cell (default 3)')
-    parser.add_argument('--match-size', action='store_true',
-                        help='keep only random cells within --size-tolerance of the first '
-                        "--cells entry's parameters")
+    parser.add_argument(
+        '--match-size', action='store_true',
+        help='keep only random cells within --size-tolerance of the first '
+        "--cells entry's parameters")
     parser.add_argument('--size-tolerance', type=float, default=SIZE_TOLERANCE,
                         help='relative tolerance of --match-size (default 0.1 = ±10%%)')
     parser.add_argument('--max-draws', type=int, default=2000,
-                        help='give up --match-size after this many random draws')
+                        help='give up --match-size after this many random draws (default 2000)')
     parser.add_argument('--sample-seed', type=int, default=0,
                         help='seed of the random cells (default 0)')
-    parser.add_argument('--work-dir', help='where runs and outputs go (default '
-                        'work_dirs/compare_<config name>)')
+    parser.add_argument(
+        '--work-dir', help='where runs and outputs go (default '
+        'work_dirs/compare_<config name>)')
     parser.add_argument('--data-root', help='dataset root for every dataloader')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='budget settings applied to every run, e.g. '
-                        'model.backbone.base_channels=16 train_cfg.max_epochs=20')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='budget settings applied to every run, e.g. '
+        'model.backbone.base_channels=16 train_cfg.max_epochs=20')
     parser.add_argument('--metric', default='accuracy/top1',
                         help='test metric to compare (default accuracy/top1)')
     parser.add_argument('--workers', type=int, default=1,
                         help='CPU only: runs at a time, one process each (default 1)')
     parser.add_argument('--threads', type=int,
                         help='CPU only: math threads per run (default: cores / workers)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+        help='started once per GPU by torchrun / srun: each process trains '
+        'its share of the runs, rank 0 writes the outputs')
     parser.add_argument('--runs-per-gpu', type=int, default=1,
                         help='GPU: runs at a time on each GPU (default 1)')
     parser.add_argument('--bootstrap', type=int, default=10000,
                         help='bootstrap samples of the 95%% intervals (default 10000)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                        help='started once per GPU by torchrun / srun: each process trains '
-                        'its share of the runs, rank 0 writes the outputs')
     return parser.parse_args(argv)
 
 
@@ -135,8 +139,7 @@ def cell_records(cfg: Config, cells: Sequence[Cell], known: Dict[str, dict]) -> 
         else:
             size = complexity(build_model(cell_config(cfg, cell.genotype)), hw)
             size = dict(params=size['params_inference'], flops=size['flops'])
-        records.append(dict(name=cell.name, kind=cell.kind, spec=cell.spec, genotype=text,
-                            **size))
+        records.append(dict(name=cell.name, kind=cell.kind, spec=cell.spec, genotype=text, **size))
     return records
 
 
@@ -153,9 +156,11 @@ def params_counter(cfg: Config):
 # -------------------------------------------------------------------------- bookkeeping
 def setup_of(args: argparse.Namespace) -> Dict[str, Any]:
     """What makes runs comparable: a work dir holds runs of one setup only."""
-    return json.loads(json.dumps(dict(
-        config=osp.abspath(args.config), cfg_options=args.cfg_options or {},
-        data_root=args.data_root, metric=args.metric)))
+    return json.loads(
+        json.dumps(
+            dict(
+                config=osp.abspath(args.config), cfg_options=args.cfg_options or {},
+                data_root=args.data_root, metric=args.metric)))
 
 
 def load_previous(path: str, setup: Dict[str, Any]) -> dict:
@@ -187,8 +192,10 @@ def finished_runs(work_dir: str, previous: dict, cells: Sequence[dict],
                   seeds: int) -> Dict[Tuple[str, int], dict]:
     """Runs with a result, from compare.json and from the runs' own result.json."""
     by_name = {c['name']: c for c in cells}
-    runs = {(r['cell'], r['seed']): r for r in previous.get('runs', [])
-            if r['cell'] in by_name and r['seed'] < seeds}
+    runs = {
+        (r['cell'], r['seed']): r
+        for r in previous.get('runs', []) if r['cell'] in by_name and r['seed'] < seeds
+    }
     for cell in cells:
         for seed in range(seeds):
             result = read_result(run_dir(work_dir, cell['name'], seed))
@@ -208,18 +215,20 @@ def report_header(args: argparse.Namespace, setup: dict, reference: str) -> List
     data = f', data root `{args.data_root}`' if args.data_root else ''
     matched = (f", within ±{args.size_tolerance:.0%} of {reference}'s parameters"
                if args.match_size else '')
-    return [f'config: `{args.config}`{data}',
-            f'budget (--cfg-options): `{json.dumps(setup["cfg_options"])}`',
-            f'seeds: {args.seeds}; random cells: {args.random}, sample seed {args.sample_seed}'
-            f'{matched}',
-            f'metric: test {args.metric}; intervals: {args.bootstrap} bootstrap samples']
+    return [
+        f'config: `{args.config}`{data}',
+        f'budget (--cfg-options): `{json.dumps(setup["cfg_options"])}`',
+        f'seeds: {args.seeds}; random cells: {args.random}, sample seed {args.sample_seed}'
+        f'{matched}', f'metric: test {args.metric}; intervals: {args.bootstrap} bootstrap samples'
+    ]
 
 
 def write_outputs(work_dir: str, setup: dict, cells: List[dict], runs: Dict[tuple, dict],
                   args: argparse.Namespace, final: bool) -> None:
     """compare.json after every run; compare.md and compare.png at the end."""
-    ordered = [runs[c['name'], s] for s in range(args.seeds) for c in cells
-               if (c['name'], s) in runs]
+    ordered = [
+        runs[c['name'], s] for s in range(args.seeds) for c in cells if (c['name'], s) in runs
+    ]
     write_json(osp.join(work_dir, 'compare.json'), dict(setup=setup, cells=cells, runs=ordered))
     if not final or not ordered:
         return
@@ -242,8 +251,7 @@ def make_slots(args: argparse.Namespace, local_rank: int) -> List[Slot]:
     """One slot per launched process, else --runs-per-gpu per GPU, else --workers CPUs."""
     gpus = torch.cuda.device_count()
     if args.launcher != 'none':
-        return (gpu_slots([local_rank % gpus], 1) if gpus else
-                cpu_slots(1, args.threads or 1))
+        return (gpu_slots([local_rank % gpus], 1) if gpus else cpu_slots(1, args.threads or 1))
     if gpus:
         return gpu_slots(range(gpus), args.runs_per_gpu)
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
@@ -286,8 +294,10 @@ def wait_for_others(jobs: Sequence[Job]) -> None:
     """Rank 0 of a launched comparison: wait until every run has a result or failed."""
     waiting = list(jobs)
     while waiting:
-        waiting = [j for j in waiting if read_result(j.run_dir) is None
-                   and not osp.exists(osp.join(j.run_dir, FAILED_FILE))]
+        waiting = [
+            j for j in waiting
+            if read_result(j.run_dir) is None and not osp.exists(osp.join(j.run_dir, FAILED_FILE))
+        ]
         if waiting:
             time.sleep(5)
 
@@ -303,8 +313,8 @@ def main(argv: Sequence[str] = None) -> int:
     if args.seeds < 1:
         raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
     cfg = base_config(args)
-    work_dir = args.work_dir or osp.join(
-        'work_dirs', 'compare_' + osp.splitext(osp.basename(args.config))[0])
+    work_dir = args.work_dir or osp.join('work_dirs',
+                                         'compare_' + osp.splitext(osp.basename(args.config))[0])
     os.makedirs(work_dir, exist_ok=True)
     rank, world, local_rank = distributed_rank() if args.launcher != 'none' else (0, 1, 0)
 
@@ -313,12 +323,12 @@ def main(argv: Sequence[str] = None) -> int:
     if args.match_size:
         count = params_counter(cfg)
         reference = count(named[0].genotype)
-        print(f'--match-size: random cells within ±{args.size_tolerance:.0%} of '
-              f'{named[0].name} ({reference:,} parameters)', flush=True)
+        print(
+            f'--match-size: random cells within ±{args.size_tolerance:.0%} of '
+            f'{named[0].name} ({reference:,} parameters)', flush=True)
     random = draw_random_cells(args.random, sampling_rng(args.sample_seed),
-                               count if args.match_size else None, reference,
-                               args.size_tolerance, args.max_draws,
-                               exclude=[c.genotype for c in named])
+                               count if args.match_size else None, reference, args.size_tolerance,
+                               args.max_draws, exclude=[c.genotype for c in named])
     setup, json_path = setup_of(args), osp.join(work_dir, 'compare.json')
     previous = load_previous(json_path, setup)
     cells = cell_records(cfg, named + random, {c['name']: c for c in previous.get('cells', [])})
@@ -327,8 +337,9 @@ def main(argv: Sequence[str] = None) -> int:
     # every rank shares the runs out alike, whatever another rank has finished meanwhile
     every = [(c['name'], s) for s in range(args.seeds) for c in cells]
     todo = [key for key in every if key not in runs]
-    print(f'{len(cells)} cells x {args.seeds} seeds: {len(runs)} runs finished before, '
-          f'{len(todo)} to train', flush=True)
+    print(
+        f'{len(cells)} cells x {args.seeds} seeds: {len(runs)} runs finished before, '
+        f'{len(todo)} to train', flush=True)
     mine = {key for key in every[rank::world] if key not in runs}
     if rank == 0:
         all_jobs = prepare_jobs(cfg, named + random, todo, work_dir)
@@ -364,8 +375,9 @@ def main(argv: Sequence[str] = None) -> int:
     outputs = (osp.join(work_dir, name) for name in ('compare.json', 'compare.md', 'compare.png'))
     print(f'wrote {", ".join(outputs)}', flush=True)
     if missing:
-        print(f'{len(missing)} run(s) failed: ' + ', '.join(f'{j.cell} seed {j.seed}'
-                                                            for j in missing), flush=True)
+        print(
+            f'{len(missing)} run(s) failed: ' + ', '.join(f'{j.cell} seed {j.seed}'
+                                                          for j in missing), flush=True)
         return 1
     return 0
 

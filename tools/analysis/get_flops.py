@@ -82,8 +82,9 @@ def complexity(model: nn.Module, hw: Tuple[int, int]) -> Dict[str, int]:
     analyzer = FlopAnalyzer(wrapped, (inputs, ))
     # modules the trace skips are training-only heads or dead code (unused cell inputs)
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return dict(flops=int(analyzer.total()), params_inference=inference_params(wrapped, inputs),
-                params_all=sum(p.numel() for p in model.parameters()))
+    return dict(
+        flops=int(analyzer.total()), params_inference=inference_params(wrapped, inputs),
+        params_all=sum(p.numel() for p in model.parameters()))
 
 
 def make_config(path: str, cfg_options: Optional[Dict] = None) -> Config:

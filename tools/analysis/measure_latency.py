@@ -39,8 +39,10 @@ def main() -> None:
     for name in args.genotypes:
         genotype = get_genotype(name)
         net = build_network(genotype, spec)
-        times = [measure_latency(net, spec.input_hw, args.device, args.warmup, args.runs)
-                 for _ in range(args.repeats)]
+        times = [
+            measure_latency(net, spec.input_hw, args.device, args.warmup, args.runs)
+            for _ in range(args.repeats)
+        ]
         mean = statistics.mean(times)
         spread = (max(times) - min(times)) / mean
         cv = statistics.pstdev(times) / mean
