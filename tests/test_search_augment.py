@@ -1,8 +1,8 @@
 """On-device CIFAR augmentation: crop with padding, flip, cutout, normalisation."""
 import torch
 
-from relnas_mm.search.augment import (CIFAR_MEAN, CIFAR_STD, augment_batch, crop_flip, cutout,
-                                      normalize)
+from relnas_mm.search.augment import augment_batch, crop_flip, cutout, normalize
+from relnas_mm.utils.image_stats import CIFAR10_MEAN, CIFAR10_STD
 
 
 def _images(n=12, size=8):
@@ -60,8 +60,8 @@ def test_normalize_uses_cifar_statistics():
     images[0, :, 0, 0] = 255
     out = normalize(images)
     for c in range(3):
-        assert torch.isclose(out[0, c, 1, 1], torch.tensor(-CIFAR_MEAN[c] / CIFAR_STD[c]))
-        assert torch.isclose(out[0, c, 0, 0], torch.tensor((1 - CIFAR_MEAN[c]) / CIFAR_STD[c]))
+        assert torch.isclose(out[0, c, 1, 1], torch.tensor(-CIFAR10_MEAN[c] / CIFAR10_STD[c]))
+        assert torch.isclose(out[0, c, 0, 0], torch.tensor((1 - CIFAR10_MEAN[c]) / CIFAR10_STD[c]))
 
 
 def test_augment_is_reproducible_and_leaves_global_rng_alone():

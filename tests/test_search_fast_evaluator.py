@@ -2,14 +2,15 @@
 
 With the reference's kernels (``channels_last=False``) the fast route must give the
 reference's numbers; with its CPU defaults (channels-last kernels, other rounding) it
-must give what a search needs: one training step within 1e-4 of the reference, and the
-reference's ranking of a generation's candidates. The CUDA graph paths run here with a
-stand-in graph object; tools/check_cuda.py runs them on a GPU.
+must compute the reference's training step (equal in float64, the loss within 1e-5 in
+float32) and give the reference's ranking of a generation's candidates. The CUDA graph
+paths run here with a stand-in graph object; tools/check_cuda.py runs them on a GPU.
 """
 import gc
 import logging
 import math
 import weakref
+from typing import Dict, Tuple
 
 import numpy as np
 import pytest
@@ -237,49 +238,68 @@ def test_other_kernels_give_close_results(data, tiny_job, tiny_reference):
         assert_same(tiny_reference, out)
 
 
-def _relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).norm() / b.norm().clamp_min(1e-12))
+def _one_step(model: SuperNet, inputs: torch.Tensor, labels: torch.Tensor, weights: dict, genotype,
+              dtype: torch.dtype) -> Tuple[float, Dict[str, torch.Tensor]]:
+    """Loss and gradients of one training step of ``model`` in ``dtype``."""
+    model.load_state_dict(weights)
+    model.set_genotype(genotype)
+    model.to(dtype).train()
+    model.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(inputs.to(dtype)), labels)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.float()
+    return loss.item(), grads
 
 
-def test_cpu_defaults_match_one_training_step(data, weights, jobs):
+def test_cpu_defaults_compute_the_reference_training_step(data, weights, jobs):
     """The fast engine's CPU network (channels-last, as configured by default) against
-    the reference network: from the same weights and batch, the loss and every gradient
-    within 1e-4 relative."""
+    the reference network, from the same weights and batch.
+
+    In float64 the loss and every gradient agree to 1e-10: the same computation. In
+    float32 (what the engines run) the loss agrees to 1e-5; single gradients are not
+    compared there, as the near-zero batch-norm gradients of this small network lose
+    up to 1e-2 relative to rounding in either engine (both measured against float64)."""
     fast = FastEvaluator(data, CFG, batch_size=BATCH)
     assert fast.channels_last  # the CPU default
     images = normalize(data.train_images[:BATCH])
     labels = data.train_labels[:BATCH]
-    losses, grads = [], []
-    for model, inputs in ((SuperNet(**CFG), images), (fast._replicas[0].model,
-                                                      fast._inputs(images))):
-        model.load_state_dict(weights)
-        model.set_genotype(jobs[2].genotype)
-        model.train()
-        model.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(inputs), labels)
-        loss.backward()
-        losses.append(loss.item())
-        grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
-    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
-    assert list(grads[1]) == list(grads[0]) and len(grads[0]) > 50
-    for name, ref in grads[0].items():
-        assert _relative_error(grads[1][name], ref) < 1e-4, name
+    for job in jobs:
+        for dtype, rel in ((torch.float64, 1e-10), (torch.float32, 1e-5)):
+            ref_loss, ref_grads = _one_step(
+                SuperNet(**CFG), images, labels, weights, job.genotype, dtype)
+            loss, grads = _one_step(fast._replicas[0].model, fast._inputs(images), labels, weights,
+                                    job.genotype, dtype)
+            assert loss == pytest.approx(ref_loss, rel=rel)
+            assert list(grads) == list(ref_grads) and len(grads) > 50
+            if dtype == torch.float64:
+                for name, ref in ref_grads.items():
+                    assert float((grads[name] - ref).norm()) <= rel * float(ref.norm()), name
 
 
-def test_cpu_defaults_keep_the_ranking_of_a_generation(data, tiny_weights):
-    """Over 8 candidates of a generation, the fast engine's ranking by validation loss is
-    the reference's, except swaps of candidates whose losses differ by less than 1%."""
+def test_cpu_defaults_keep_the_ranking_of_a_generation():
+    """Over 8 candidates of a generation on a 2-class task they learn in one epoch, the
+    fast engine's ranking by validation loss is the reference's, except swaps of
+    candidates whose losses differ by less than 1%."""
+    cfg = dict(TINY, num_classes=2)
+    rng = np.random.default_rng(0)
+    labels = np.arange(80) % 2
+    images = rng.integers(0, 120, (80, 16, 16, 3))
+    images[:, :, :, 0] += 60 * labels[:, None, None]  # redness encodes the class
+    data = split_search_data(images.astype(np.uint8), labels, seed=0, train_portion=0.7)
+    torch.manual_seed(0)
+    weights = SuperNet(**cfg).state_dict()
     genotypes = decode_population(random_population(8, np.random.default_rng(11)))
     jobs = [
-        CandidateJob(index=i, genotype=g, weights=tiny_weights, lr=0.1, drop_prob=0.1, seed=50 + i)
+        CandidateJob(index=i, genotype=g, weights=weights, lr=0.1, drop_prob=0.1, seed=50 + i)
         for i, g in enumerate(genotypes)
     ]
-    eager = EagerEvaluator(data, TINY, batch_size=BATCH)
+    eager = EagerEvaluator(data, cfg, batch_size=BATCH)
     ref = [eager.evaluate(job).loss for job in jobs]
-    out = [r.loss for r in FastEvaluator(data, TINY, batch_size=BATCH).evaluate_many(jobs)]
+    out = [r.loss for r in FastEvaluator(data, cfg, batch_size=BATCH).evaluate_many(jobs)]
     decided = [(i, j) for i in range(8) for j in range(8)
                if ref[i] < ref[j] and (ref[j] - ref[i]) >= 0.01 * ref[i]]
-    assert len(decided) >= 5  # the comparison is not vacuous
+    assert len(decided) >= 20  # the candidates differ: most pairs are decided
     assert all(out[i] < out[j] for i, j in decided), (ref, out)
 
 

@@ -1,17 +1,21 @@
 # Runtime of the detection configs (mmdet 3.x conventions).
 default_scope = 'mmdet'
 # relnas_mm.downstream.ssd_head registers relnas_mm.SSDHeadFixed
-custom_imports = dict(imports=['relnas_mm', 'relnas_mm.downstream.ssd_head'],
-                      allow_failed_imports=False)
+custom_imports = dict(
+    imports=['relnas_mm', 'relnas_mm.downstream.ssd_head'], allow_failed_imports=False)
 
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'), logger=dict(type='LoggerHook', interval=50),
-    param_scheduler=dict(type='ParamSchedulerHook'), checkpoint=dict(type='CheckpointHook',
-                                                                     interval=10, max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'), visualization=dict(type='DetVisualizationHook'))
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='DetVisualizationHook'))
 
-env_cfg = dict(cudnn_benchmark=True, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')

@@ -1,11 +1,13 @@
 # Runtime of the segmentation configs (mmsegmentation 1.x conventions).
 default_scope = 'mmseg'
 # relnas_mm.downstream.bisenetv1 registers relnas_mm.BiSeNetV1AnyContext
-custom_imports = dict(imports=['relnas_mm', 'relnas_mm.downstream.bisenetv1'],
-                      allow_failed_imports=False)
+custom_imports = dict(
+    imports=['relnas_mm', 'relnas_mm.downstream.bisenetv1'], allow_failed_imports=False)
 
-env_cfg = dict(cudnn_benchmark=True, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')

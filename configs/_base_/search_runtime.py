@@ -13,8 +13,13 @@ model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel')
 search_loop = dict(type='relnas_mm.SearchLoop')
 custom_hooks = [dict(type='relnas_mm.RelativeNASSearchHook', keep_checkpoints=3, plot=True)]
 # The default training hooks work per iteration of a dataloader; a search has none.
-default_hooks = dict(runtime_info=None, timer=None, sampler_seed=None, logger=None,
-                     param_scheduler=None, checkpoint=None)
+default_hooks = dict(
+    runtime_info=None,
+    timer=None,
+    sampler_seed=None,
+    logger=None,
+    param_scheduler=None,
+    checkpoint=None)
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -23,10 +23,18 @@ test_pipeline = [
     dict(type='relnas_mm.PackClsInputs'),
 ]
 train_dataloader = dict(
-    dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, data_prefix=dict(
-        img_path='train/'), pipeline=train_pipeline))
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='train/'),
+        pipeline=train_pipeline))
 val_dataloader = dict(
-    dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, data_prefix=dict(
-        img_path='val/'), pipeline=test_pipeline))
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='val/'),
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 input_hw = (image_size, image_size)

@@ -14,8 +14,11 @@ pretrained = ('https://download.openmmlab.com/mmdetection/v2.0/third_party/'
               'mobilenet_v2_batch256_imagenet-ff34753d.pth')
 
 model = dict(
-    backbone=dict(_delete_=True, type='MobileNetV2', out_indices=(4, 7),
-                  norm_cfg=dict(type='BN', eps=0.001, momentum=0.03),
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=None)),
+    backbone=dict(
+        _delete_=True,
+        type='MobileNetV2',
+        out_indices=(4, 7),
+        norm_cfg=dict(type='BN', eps=0.001, momentum=0.03),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=None)),
     neck=dict(in_channels=(96, 1280), out_channels=(96, 1280, 512, 256, 256, 64)),
     bbox_head=dict(in_channels=(96, 1280, 512, 256, 256, 64)))

@@ -19,7 +19,8 @@ pretrained = None
 
 model = dict(
     backbone=dict(
-        genotype=genotype, init_cfg=None if pretrained is None else dict(
+        genotype=genotype,
+        init_cfg=None if pretrained is None else dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     bbox_head=dict(num_classes=20))
 

@@ -13,6 +13,10 @@ pretrained = ('https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/'
               'mobilenet_v2_batch256_imagenet_20200708-3b2dc3af.pth')
 
 model = dict(
-    backbone=dict(_delete_=True, type='MobileNetV2', widen_factor=1., out_indices=(7, ),
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    backbone=dict(
+        _delete_=True,
+        type='MobileNetV2',
+        widen_factor=1.,
+        out_indices=(7, ),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     head=dict(in_channels=1280))

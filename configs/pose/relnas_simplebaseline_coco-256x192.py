@@ -20,7 +20,8 @@ pretrained = None
 
 model = dict(
     backbone=dict(
-        genotype=genotype, init_cfg=None if pretrained is
+        genotype=genotype,
+        init_cfg=None if pretrained is
         None else dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
 
 default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))

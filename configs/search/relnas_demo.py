@@ -9,6 +9,7 @@
 _base_ = ['./relnas_cifar.py']
 
 search = dict(
-    data=dict(dataset='demo_digits', data_root='data/demo_digits',
-              num_images=500), supernet=dict(channels=8, num_cells=5),
-    evaluator=dict(batch_size=16), algorithm=dict(pop_size=4, generations=3))
+    data=dict(dataset='demo_digits', data_root='data/demo_digits', num_images=500),
+    supernet=dict(channels=8, num_cells=5),
+    evaluator=dict(batch_size=16),
+    algorithm=dict(pop_size=4, generations=3))

@@ -7,5 +7,5 @@
 _base_ = ['./relnas_demo.py']
 
 search = dict(
-    algorithm=dict(pop_size=8, generations=6), budget=dict(metric='flops',
-                                                           network='imagenet_mobile', max=450e6))
+    algorithm=dict(pop_size=8, generations=6),
+    budget=dict(metric='flops', network='imagenet_mobile', max=450e6))

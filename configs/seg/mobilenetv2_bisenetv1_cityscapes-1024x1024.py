@@ -16,8 +16,13 @@ pretrained = ('https://download.openmmlab.com/mmclassification/v0/mobilenet_v2/'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     backbone=dict(
-        context_channels=(128, 96, 320), backbone_cfg=dict(
-            _delete_=True, type='MobileNetV2', widen_factor=1., strides=(
-                1, 2, 2, 2, 1, 2, 1), dilations=(1, 1, 1, 1, 1, 1,
-                                                 1), out_indices=(1, 2, 4, 6), norm_cfg=norm_cfg,
+        context_channels=(128, 96, 320),
+        backbone_cfg=dict(
+            _delete_=True,
+            type='MobileNetV2',
+            widen_factor=1.,
+            strides=(1, 2, 2, 2, 1, 2, 1),
+            dilations=(1, 1, 1, 1, 1, 1, 1),
+            out_indices=(1, 2, 4, 6),
+            norm_cfg=norm_cfg,
             init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'))))

@@ -23,17 +23,22 @@ pretrained = None
 
 crop_size = (1024, 1024)
 model = dict(
-    data_preprocessor=dict(size=crop_size), backbone=dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
         backbone_cfg=dict(
-            genotype=genotype, init_cfg=None if pretrained is
+            genotype=genotype,
+            init_cfg=None if pretrained is
             None else dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'))))
 
 # The authors' optimiser groups: 10x lr for the feature fusion module and the (main and
 # auxiliary) heads, and no weight decay on any normalisation layer or bias, including
 # those of the 10x modules (mmengine's custom_keys would give them weight decay).
 optim_wrapper = dict(
-    constructor='relnas_mm.LrMultOptimWrapperConstructor', paramwise_cfg=dict(
-        norm_decay_mult=0.0, bias_decay_mult=0.0, lr_mult_keys={
+    constructor='relnas_mm.LrMultOptimWrapperConstructor',
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        lr_mult_keys={
             'backbone.ffm': 10.0,
             'decode_head': 10.0,
             'auxiliary_head': 10.0
@@ -43,8 +48,9 @@ optim_wrapper = dict(
 # SegTTAModel (softmax averaged over the 12 views of tta_pipeline) and each view is
 # inferred by 1024x1024 windows with a stride of 2/3 of the window; keys under
 # `module` override the model's for --tta only.
-tta_model = dict(type='SegTTAModel',
-                 module=dict(test_cfg=dict(mode='slide', crop_size=crop_size, stride=(683, 683))))
+tta_model = dict(
+    type='SegTTAModel',
+    module=dict(test_cfg=dict(mode='slide', crop_size=crop_size, stride=(683, 683))))
 
 # network input (height, width) at test time (whole 2048x1024 image), read by
 # tools/analysis/get_flops.py

@@ -20,17 +20,11 @@ from mmengine.structures import BaseDataElement
 from torch import nn
 
 from ..registry import MODELS
-from ..search import augment
 from ..space.genotype import reduction_layers
+from ..utils.image_stats import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, on_255_scale
 from .backbone import RelNASNet
 from .heads import AuxiliaryHeadCIFAR, AuxiliaryHeadImageNet
 
-# CIFAR-10's statistics (defined once, 0..1, in search.augment) on ImgDataPreprocessor's
-# 0..255 scale.
-CIFAR_MEAN = [round(255 * m, 3) for m in augment.CIFAR_MEAN]
-CIFAR_STD = [round(255 * s, 3) for s in augment.CIFAR_STD]
-IMAGENET_MEAN = [123.675, 116.28, 103.53]
-IMAGENET_STD = [58.395, 57.12, 57.375]
 DataSamples = Optional[Sequence[Any]]
 
 
@@ -183,8 +177,10 @@ def cifar_network(genotype: Any = 'RelativeNAS', channels: int = 36, num_cells: 
                   num_classes: int = 10, auxiliary_weight: float = 0.4, drop_path_rate: float = 0.0,
                   **kwargs: Any) -> RelNASClassifier:
     """The DARTS/RelativeNAS CIFAR evaluation network (stride-1 stem, 8x8 aux input)."""
-    kwargs.setdefault('data_preprocessor',
-                      dict(type='ImgDataPreprocessor', mean=CIFAR_MEAN, std=CIFAR_STD))
+    kwargs.setdefault(
+        'data_preprocessor',
+        dict(type='ImgDataPreprocessor', mean=on_255_scale(CIFAR10_MEAN),
+             std=on_255_scale(CIFAR10_STD)))
     backbone = dict(type='RelNASNet', genotype=genotype, base_channels=channels,
                     num_cells=num_cells, stem_type='cifar', out_indices=(3, ),
                     drop_path_rate=drop_path_rate)
@@ -196,8 +192,10 @@ def imagenet_network(genotype: Any = 'RelativeNAS', channels: int = 46, num_cell
                      label_smoothing: float = 0.1, drop_path_rate: float = 0.0,
                      **kwargs: Any) -> RelNASClassifier:
     """The DARTS/RelativeNAS ImageNet (mobile setting) network, 224x224 inputs."""
-    kwargs.setdefault('data_preprocessor',
-                      dict(type='ImgDataPreprocessor', mean=IMAGENET_MEAN, std=IMAGENET_STD))
+    kwargs.setdefault(
+        'data_preprocessor',
+        dict(type='ImgDataPreprocessor', mean=on_255_scale(IMAGENET_MEAN),
+             std=on_255_scale(IMAGENET_STD)))
     backbone = dict(type='RelNASNet', genotype=genotype, base_channels=channels,
                     num_cells=num_cells, stem_type='imagenet', out_indices=(3, ),
                     drop_path_rate=drop_path_rate)

@@ -11,16 +11,15 @@ from typing import Optional, Tuple
 
 import torch
 
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
+from ..utils.image_stats import CIFAR10_MEAN, CIFAR10_STD
 
 
 @functools.lru_cache(maxsize=None)
 def _scale_shift(device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
     """Per-channel constants, made once per device (no host-to-device copy per batch)."""
-    std = torch.tensor(CIFAR_STD, dtype=torch.float64)
+    std = torch.tensor(CIFAR10_STD, dtype=torch.float64)
     scale = 1.0 / (255.0 * std)
-    shift = -torch.tensor(CIFAR_MEAN, dtype=torch.float64) / std
+    shift = -torch.tensor(CIFAR10_MEAN, dtype=torch.float64) / std
     return (scale.float().view(1, 3, 1, 1).to(device), shift.float().view(1, 3, 1, 1).to(device))
 
 

@@ -15,11 +15,15 @@ train_pipeline = [
 test_pipeline = [dict(type='relnas_mm.PackClsInputs')]
 
 train_dataloader = dict(
-    batch_size=128, num_workers=4, persistent_workers=True,
+    batch_size=128,
+    num_workers=4,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=256, num_workers=4, persistent_workers=True,
+    batch_size=256,
+    num_workers=4,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='test', pipeline=test_pipeline))
 test_dataloader = val_dataloader

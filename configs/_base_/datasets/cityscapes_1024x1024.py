@@ -31,7 +31,8 @@ img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 tta_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(
-        type='TestTimeAug', transforms=[
+        type='TestTimeAug',
+        transforms=[
             [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
@@ -42,17 +43,25 @@ tta_pipeline = [
         ])
 ]
 train_dataloader = dict(
-    batch_size=4, num_workers=4, persistent_workers=True,
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 data_prefix=dict(img_path='leftImg8bit/train',
-                                  seg_map_path='gtFine/train'), pipeline=train_pipeline))
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train'),
+        pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1, num_workers=4, persistent_workers=True,
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 data_prefix=dict(img_path='leftImg8bit/val',
-                                  seg_map_path='gtFine/val'), pipeline=test_pipeline))
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])

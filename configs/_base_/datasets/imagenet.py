@@ -17,15 +17,25 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=128, num_workers=8, persistent_workers=True,
+    batch_size=128,
+    num_workers=8,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix=dict(img_path='train/'),
-                 pipeline=train_pipeline))
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='train/'),
+        pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=128, num_workers=8, persistent_workers=True,
+    batch_size=128,
+    num_workers=8,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix=dict(img_path='val/'),
-                 pipeline=test_pipeline))
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='val/'),
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(type='relnas_mm.Accuracy', topk=(1, 5))

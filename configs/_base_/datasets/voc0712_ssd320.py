@@ -15,8 +15,12 @@ train_pipeline = [
     dict(type='MinIoURandomCrop', min_ious=(0.1, 0.3, 0.5, 0.7, 0.9), min_crop_size=0.3),
     dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
-         saturation_range=(0.5, 1.5), hue_delta=18),
+    dict(
+        type='PhotoMetricDistortion',
+        brightness_delta=32,
+        contrast_range=(0.5, 1.5),
+        saturation_range=(0.5, 1.5),
+        hue_delta=18),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
@@ -24,8 +28,9 @@ test_pipeline = [
     dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
     # annotations after Resize: the boxes are evaluated at the original scale
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
 
 train_dataloader = dict(
@@ -40,23 +45,37 @@ train_dataloader = dict(
         # two differ, which ConcatDataset would otherwise refuse
         ignore_keys=['dataset_type'],
         datasets=[
-            dict(type=dataset_type, data_root=data_root,
-                 ann_file='VOC2007/ImageSets/Main/trainval.txt',
-                 data_prefix=dict(sub_data_root='VOC2007/'),
-                 filter_cfg=dict(filter_empty_gt=True,
-                                 min_size=32), pipeline=train_pipeline, backend_args=backend_args),
-            dict(type=dataset_type, data_root=data_root,
-                 ann_file='VOC2012/ImageSets/Main/trainval.txt',
-                 data_prefix=dict(sub_data_root='VOC2012/'),
-                 filter_cfg=dict(filter_empty_gt=True,
-                                 min_size=32), pipeline=train_pipeline, backend_args=backend_args)
+            dict(
+                type=dataset_type,
+                data_root=data_root,
+                ann_file='VOC2007/ImageSets/Main/trainval.txt',
+                data_prefix=dict(sub_data_root='VOC2007/'),
+                filter_cfg=dict(filter_empty_gt=True, min_size=32),
+                pipeline=train_pipeline,
+                backend_args=backend_args),
+            dict(
+                type=dataset_type,
+                data_root=data_root,
+                ann_file='VOC2012/ImageSets/Main/trainval.txt',
+                data_prefix=dict(sub_data_root='VOC2012/'),
+                filter_cfg=dict(filter_empty_gt=True, min_size=32),
+                pipeline=train_pipeline,
+                backend_args=backend_args)
         ]))
 val_dataloader = dict(
-    batch_size=8, num_workers=4, persistent_workers=True, drop_last=False,
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, ann_file='VOC2007/ImageSets/Main/test.txt',
-                 data_prefix=dict(sub_data_root='VOC2007/'), test_mode=True, pipeline=test_pipeline,
-                 backend_args=backend_args))
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='VOC2007/ImageSets/Main/test.txt',
+        data_prefix=dict(sub_data_root='VOC2007/'),
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
 test_dataloader = val_dataloader
 
 # VOC2007 uses the 11-point interpolated AP

@@ -4,11 +4,18 @@
 # head excluded). Inputs: RGB 0..255, normalised with CIFAR-10's mean/std here.
 model = dict(
     type='relnas_mm.RelNASClassifier',
-    backbone=dict(type='relnas_mm.RelNASNet', genotype='RelativeNAS', base_channels=36,
-                  num_cells=20, stem_type='cifar', out_indices=(3, ), drop_path_rate=0.3),
-    num_classes=10, auxiliary_weight=0.4, data_preprocessor=dict(type='ImgDataPreprocessor',
-                                                                 mean=[125.307, 122.95, 113.865],
-                                                                 std=[62.993, 62.089, 66.705]))
+    backbone=dict(
+        type='relnas_mm.RelNASNet',
+        genotype='RelativeNAS',
+        base_channels=36,
+        num_cells=20,
+        stem_type='cifar',
+        out_indices=(3, ),
+        drop_path_rate=0.3),
+    num_classes=10,
+    auxiliary_weight=0.4,
+    data_preprocessor=dict(
+        type='ImgDataPreprocessor', mean=[125.307, 122.95, 113.865], std=[62.993, 62.089, 66.705]))
 
 # With the published cell the reduction cells never read their first input, so
 # their preprocess0 gets no gradient: DDP must allow unused parameters.

@@ -4,11 +4,19 @@
 # (auxiliary head excluded). Inputs: RGB 0..255, normalised with ImageNet's mean/std.
 model = dict(
     type='relnas_mm.RelNASClassifier',
-    backbone=dict(type='relnas_mm.RelNASNet', genotype='RelativeNAS', base_channels=46,
-                  num_cells=14, stem_type='imagenet', out_indices=(3, ),
-                  drop_path_rate=0.0), num_classes=1000, auxiliary_weight=0.4, label_smoothing=0.1,
-    data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375]))
+    backbone=dict(
+        type='relnas_mm.RelNASNet',
+        genotype='RelativeNAS',
+        base_channels=46,
+        num_cells=14,
+        stem_type='imagenet',
+        out_indices=(3, ),
+        drop_path_rate=0.0),
+    num_classes=1000,
+    auxiliary_weight=0.4,
+    label_smoothing=0.1,
+    data_preprocessor=dict(
+        type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]))
 
 # With the published cell the reduction cells never read their first input, so
 # their preprocess0 gets no gradient: DDP must allow unused parameters.

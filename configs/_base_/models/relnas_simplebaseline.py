@@ -4,16 +4,27 @@
 # The decoder is the codec of the dataset pipeline (_base_/datasets/coco_keypoints_256x192.py).
 model = dict(
     type='TopdownPoseEstimator',
-    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    backbone=dict(type='relnas_mm.RelNASNet', genotype='RelativeNAS', base_channels=46,
-                  num_cells=14, stem_type='imagenet', out_indices=(3, )), head=dict(
-                      type='HeatmapHead', in_channels=736, out_channels=17,
-                      deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4),
-                      loss=dict(type='KeypointMSELoss', use_target_weight=True),
-                      decoder=dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64),
-                                   sigma=2)), test_cfg=dict(flip_test=True, flip_mode='heatmap',
-                                                            shift_heatmap=True))
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    backbone=dict(
+        type='relnas_mm.RelNASNet',
+        genotype='RelativeNAS',
+        base_channels=46,
+        num_cells=14,
+        stem_type='imagenet',
+        out_indices=(3, )),
+    head=dict(
+        type='HeatmapHead',
+        in_channels=736,
+        out_channels=17,
+        deconv_out_channels=(256, 256, 256),
+        deconv_kernel_sizes=(4, 4, 4),
+        loss=dict(type='KeypointMSELoss', use_target_weight=True),
+        decoder=dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)),
+    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
 
 # With the published cell the reduction cells never read their first input, so
 # their preprocess0 gets no gradient: DDP must allow unused parameters.

@@ -7,11 +7,12 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.025, momentum=0.9,
-                                                         weight_decay=3e-4),
-                     clip_grad=dict(max_norm=5, norm_type=2))
-param_scheduler = dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True,
-                       begin=0, end=max_epochs)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.025, momentum=0.9, weight_decay=3e-4),
+    clip_grad=dict(max_norm=5, norm_type=2))
+param_scheduler = dict(
+    type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0, end=max_epochs)
 
 custom_hooks = [dict(type='relnas_mm.DropPathRampHook')]
 

@@ -9,8 +9,8 @@ test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, milestones=[90, 120], gamma=0.1,
-         by_epoch=True)
+    dict(
+        type='MultiStepLR', begin=0, end=max_epochs, milestones=[90, 120], gamma=0.1, by_epoch=True)
 ]
 
 # lr 1e-3 is for a total batch of 128: tools/train.py --auto-scale-lr scales it
