@@ -6,6 +6,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.structures import BaseDataElement
 
 import relnas_mm  # noqa: F401  (registers the models)
+from relnas_mm.models.backbone import RelNASNet
 from relnas_mm.models.classifiers import RelNASClassifier, cifar_network, imagenet_network
 from relnas_mm.models.heads import AuxiliaryHeadCIFAR, AuxiliaryHeadImageNet
 from relnas_mm.registry import MODELS
@@ -145,3 +146,12 @@ def test_bad_arguments(kwargs, error, match):
     args = dict(backbone=dict(base_channels=4, num_cells=3, stem_type='cifar'), num_classes=3)
     with pytest.raises(error, match=match):
         RelNASClassifier(**dict(args, **kwargs))
+
+
+def test_networks_build_under_another_default_scope():
+    """An mmdet/mmengine runner's default scope must not hide RelNASNet from the helpers."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        assert isinstance(cifar_network(channels=4, num_cells=3).backbone, RelNASNet)
+        net = RelNASClassifier(dict(genotype='RelativeNAS', base_channels=4, num_cells=3), 10)
+        assert isinstance(net.backbone, RelNASNet)

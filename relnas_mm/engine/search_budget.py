@@ -125,7 +125,7 @@ def build_network(genotype: Genotype, spec: NetworkSpec) -> torch.nn.Module:
                     in_channels=spec.in_channels, out_indices=spec.out_indices)
     if spec.num_classes:
         return RelNASClassifier(
-            dict(type='RelNASNet', **backbone), spec.num_classes, auxiliary_weight=0.0)
+            dict(type='relnas_mm.RelNASNet', **backbone), spec.num_classes, auxiliary_weight=0.0)
     return RelNASNet(**backbone)
 
 

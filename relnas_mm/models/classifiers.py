@@ -101,7 +101,7 @@ class RelNASClassifier(BaseModel):
     def _build_backbone(backbone: Union[dict, RelNASNet]) -> RelNASNet:
         if isinstance(backbone, dict):
             cfg = dict(backbone)
-            cfg.setdefault('type', 'RelNASNet')
+            cfg.setdefault('type', 'relnas_mm.RelNASNet')
             cfg.setdefault('out_indices', (3, ))
             backbone = MODELS.build(cfg)
         if not isinstance(backbone, RelNASNet):
@@ -181,7 +181,7 @@ def cifar_network(genotype: Any = 'RelativeNAS', channels: int = 36, num_cells: 
         'data_preprocessor',
         dict(type='ImgDataPreprocessor', mean=on_255_scale(CIFAR10_MEAN),
              std=on_255_scale(CIFAR10_STD)))
-    backbone = dict(type='RelNASNet', genotype=genotype, base_channels=channels,
+    backbone = dict(type='relnas_mm.RelNASNet', genotype=genotype, base_channels=channels,
                     num_cells=num_cells, stem_type='cifar', out_indices=(3, ),
                     drop_path_rate=drop_path_rate)
     return RelNASClassifier(backbone, num_classes, auxiliary_weight=auxiliary_weight, **kwargs)
@@ -196,7 +196,7 @@ def imagenet_network(genotype: Any = 'RelativeNAS', channels: int = 46, num_cell
         'data_preprocessor',
         dict(type='ImgDataPreprocessor', mean=on_255_scale(IMAGENET_MEAN),
              std=on_255_scale(IMAGENET_STD)))
-    backbone = dict(type='RelNASNet', genotype=genotype, base_channels=channels,
+    backbone = dict(type='relnas_mm.RelNASNet', genotype=genotype, base_channels=channels,
                     num_cells=num_cells, stem_type='imagenet', out_indices=(3, ),
                     drop_path_rate=drop_path_rate)
     return RelNASClassifier(backbone, num_classes, auxiliary_weight=auxiliary_weight,
