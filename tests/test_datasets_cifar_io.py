@@ -17,8 +17,8 @@ from relnas_mm.datasets.cifar_io import (CIFARDataError, download_cifar10, find_
 
 def _arrays(n, seed, num_classes=10):
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, num_classes,
-                                                                               n).astype(np.int64))
+    images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    return images, rng.integers(0, num_classes, n).astype(np.int64)
 
 
 def test_round_trip_returns_identical_arrays(tmp_path):
@@ -65,8 +65,9 @@ def test_files_follow_the_official_layout(tmp_path):
 
 def _py2_str(raw):
     """Python 2 ``str`` opcodes (SHORT_BINSTRING / BINSTRING)."""
-    return b'U' + bytes([len(raw)]) + raw if len(raw) < 256 else (b'T' +
-                                                                  struct.pack('<i', len(raw)) + raw)
+    if len(raw) < 256:
+        return b'U' + bytes([len(raw)]) + raw
+    return b'T' + struct.pack('<i', len(raw)) + raw
 
 
 def _py2_pickle(rows, labels):

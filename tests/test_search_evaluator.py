@@ -22,16 +22,11 @@ def learnable_images(n, seed):
     return images.astype(np.uint8), labels
 
 
-GENOTYPE = make_genotype([('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 0),
-                          ('max_pool_3x3', 2), ('avg_pool_3x3', 3), ('dil_conv_3x3', 1),
-                          ('skip_connect', 4), ('sep_conv_5x5', 0)], [('dil_conv_5x5', 0),
-                                                                      ('max_pool_3x3', 1),
-                                                                      ('skip_connect', 0),
-                                                                      ('sep_conv_3x3', 2),
-                                                                      ('avg_pool_3x3', 1),
-                                                                      ('dil_conv_3x3', 3),
-                                                                      ('skip_connect', 2),
-                                                                      ('sep_conv_5x5', 4)])
+NORMAL = [('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 0), ('max_pool_3x3', 2),
+          ('avg_pool_3x3', 3), ('dil_conv_3x3', 1), ('skip_connect', 4), ('sep_conv_5x5', 0)]
+REDUCE = [('dil_conv_5x5', 0), ('max_pool_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 2),
+          ('avg_pool_3x3', 1), ('dil_conv_3x3', 3), ('skip_connect', 2), ('sep_conv_5x5', 4)]
+GENOTYPE = make_genotype(NORMAL, REDUCE)
 
 
 @pytest.fixture(scope='module')

@@ -44,9 +44,8 @@ def make_config(args: argparse.Namespace) -> Config:
             raise ValueError(f'--out must be a .pkl or .pickle file, got {args.out!r}')
         dump = dict(type='DumpResults', out_file_path=args.out)
         evaluator = cfg.test_evaluator
-        cfg.test_evaluator = ([*evaluator, dump] if isinstance(evaluator,
-                                                               (list,
-                                                                tuple)) else [evaluator, dump])
+        evaluators = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+        cfg.test_evaluator = [*evaluators, dump]
     return cfg
 
 

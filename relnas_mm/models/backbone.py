@@ -135,8 +135,8 @@ class RelNASNet(BaseModule):
             max(i for i, s in enumerate(self.cell_stages) if s == stage): stage
             for stage in range(1, NUM_STAGES)
         }
-        self.stage_channels: Tuple[int, ...] = (c_stem, ) + tuple(self.cells[i].out_channels
-                                                                  for i in sorted(self._stage_ends))
+        ends = sorted(self._stage_ends)
+        self.stage_channels: Tuple[int, ...] = (c_stem, *(self.cells[i].out_channels for i in ends))
         self.out_channels: Tuple[int, ...] = tuple(self.stage_channels[i] for i in self.out_indices)
         self._freeze_stages()
 

@@ -10,7 +10,7 @@ because everything else is derived from the seeded state.
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from ..space.operations import PRIMITIVES
 from .budget import Budget
 from .checkpoint import check_same_config
 from .evaluator import CandidateJob, CandidateResult
+from .numerics import Device
 from .slow_fast import (check_pop_size, constrained_first_is_fast, diversity, draw_coefficients,
                         fitness, initial_population, make_pairs, slow_fast_update, split_fast_slow)
 from .weight_set import Contribution, WeightSet
@@ -135,8 +136,8 @@ class RelativeNAS:
     def __init__(self, pop_size: int = 20, generations: int = 50, lr_max: float = 0.1,
                  lr_min: float = 0.001, drop_path_max: float = 0.3, writeback: str = 'pair',
                  seed: int = 0, init_population: Optional[Sequence] = None,
-                 model_cfg: Optional[Mapping[str, Any]] = None,
-                 device: Union[str, torch.device] = 'cpu', budget: Optional[Budget] = None) -> None:
+                 model_cfg: Optional[Mapping[str, Any]] = None, device: Device = 'cpu',
+                 budget: Optional[Budget] = None) -> None:
         check_pop_size(pop_size)
         if isinstance(generations, bool) or not isinstance(generations, int) or generations < 1:
             raise ValueError(f'generations must be a positive integer, got {generations!r}')
@@ -227,12 +228,12 @@ class RelativeNAS:
             for a, b in pairs.tolist():
                 snapshot = weights.snapshot()
                 run([job(a, snapshot), job(b, snapshot)])
-                self._write_back(weights, a, b, results, genotypes, violations)
+                self._write_back(weights, results, a, b, genotypes, violations)
         else:
             snapshot = weights.snapshot()
             run([job(i, snapshot) for i in pairs.reshape(-1).tolist()])
             for a, b in pairs.tolist():
-                self._write_back(weights, a, b, results, genotypes, violations)
+                self._write_back(weights, results, a, b, genotypes, violations)
 
         nonfinite = self._warn_nonfinite(results, genotypes)
         fast, slow = split_fast_slow(pairs, [_ranking_loss(results[i]) for i in range(n)],
@@ -240,8 +241,9 @@ class RelativeNAS:
         r1, r2 = draw_coefficients(self.rng, len(pairs))
         record = self._record(g, lr, drop_prob, pairs, results, fast, slow, genotypes, nonfinite,
                               costs, violations)
-        self.population, self.velocity = slow_fast_update(self.population, self.velocity, fast,
-                                                          slow, r1, r2, self.lower, self.upper)
+        x, v = slow_fast_update(self.population, self.velocity, fast, slow, r1, r2, self.lower,
+                                self.upper)
+        self.population, self.velocity = x, v
         self.weight_set = weights
         self.history.append(record)
         self.generation += 1
@@ -257,9 +259,8 @@ class RelativeNAS:
                                f'expected exactly {expected}')
         return {r.index: r for r in results}
 
-    def _write_back(self, weights: WeightSet, a: int, b: int, results: Mapping[int,
-                                                                               CandidateResult],
-                    genotypes: List[Genotype], violations: Sequence[float]) -> None:
+    def _write_back(self, weights: WeightSet, results: Mapping[int, CandidateResult], a: int,
+                    b: int, genotypes: List[Genotype], violations: Sequence[float]) -> None:
         a_fast = constrained_first_is_fast(
             _ranking_loss(results[a]), violations[a], _ranking_loss(results[b]), violations[b])
         fast, slow = (a, b) if a_fast else (b, a)

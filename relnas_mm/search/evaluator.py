@@ -12,7 +12,7 @@ With an evaluator ``ev``, the search's evaluate function is simply
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -21,9 +21,7 @@ import torch.nn.functional as F
 from ..models.supernet import SuperNet, candidate_keys, supernet_config
 from ..space.genotype import Genotype
 from .augment import augment_batch, normalize
-from .numerics import set_numerics
-
-Device = Union[str, torch.device, None]
+from .numerics import Device, set_numerics
 
 
 @dataclass

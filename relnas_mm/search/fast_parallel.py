@@ -32,6 +32,7 @@ import torch.multiprocessing as mp
 from ..space.genotype import Genotype
 from .evaluator import CandidateEvaluator, CandidateJob, CandidateResult, EagerEvaluator, SearchData
 from .fast_evaluator import FastEvaluator
+from .numerics import Device
 
 #: evaluator names: short ones for make_evaluate and the benchmark, class names for configs
 EVALUATORS: Dict[str, Type[CandidateEvaluator]] = {
@@ -366,7 +367,7 @@ def job_device(job: CandidateJob) -> Optional[torch.device]:
     return next(iter(job.weights.values())).device if job.weights else None
 
 
-def auto_workers(device: Union[str, torch.device, None]) -> int:
+def auto_workers(device: Device) -> int:
     """Worker processes that make evaluation fastest on ``device``.
 
     On the CPU the search network is too small for intra-op threads to pay: the

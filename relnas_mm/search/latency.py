@@ -8,14 +8,15 @@ within a search.
 """
 import statistics
 import time
-from typing import Sequence, Union
+from typing import Sequence
 
 import torch
 from torch import nn
 
+from .numerics import Device
 
-def measure_latency(model: nn.Module, input_hw: Sequence[int], device: Union[str,
-                                                                             torch.device] = 'cpu',
+
+def measure_latency(model: nn.Module, input_hw: Sequence[int], device: Device = 'cpu',
                     warmup: int = 5, runs: int = 20) -> float:
     """Median wall time in milliseconds of one eval-mode forward pass of a (1, 3, H, W) batch."""
     if warmup < 0 or runs < 1:

@@ -10,8 +10,12 @@ torch >= 2.9 sets this through ``fp32_precision`` ('tf32' or 'ieee'); older vers
 through ``allow_tf32``. No mmengine here (the CUDA self-check runs on torch alone).
 """
 import os
+from typing import Union
 
 import torch
+
+#: what the search's functions accept as a device
+Device = Union[str, torch.device, None]
 
 #: cuBLAS needs a fixed workspace for deterministic results (NVIDIA's documented setting)
 CUBLAS_WORKSPACE = ':4096:8'

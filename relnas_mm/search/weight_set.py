@@ -11,11 +11,12 @@ them, so a snapshot handed to a job stays valid while later pairs write back.
 Evaluators must treat a snapshot as read-only.
 """
 from dataclasses import dataclass
-from typing import Callable, Collection, Dict, Iterator, Mapping, Optional, Union
+from typing import Callable, Collection, Dict, Iterator, Mapping, Optional
 
 import torch
 
 from ..models.supernet import op_module_of
+from .numerics import Device
 
 State = Dict[str, torch.Tensor]
 
@@ -40,8 +41,7 @@ class WeightSet:
         module_of: maps a key to its op-module prefix, or None for shared keys.
     """
 
-    def __init__(self, state: Mapping[str, torch.Tensor], device: Union[str, torch.device,
-                                                                        None] = None,
+    def __init__(self, state: Mapping[str, torch.Tensor], device: Device = None,
                  module_of: Callable[[str], Optional[str]] = op_module_of) -> None:
         if not state:
             raise ValueError('WeightSet needs a non-empty state dict')

@@ -52,8 +52,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
             if 'budget.metric' not in search:
                 raise SystemExit(f'{args.history}: the generations have costs but "search" '
                                  f'names no budget.metric')
-            paths += plot_pareto(entries, pareto_front([(e['val_loss'], e['cost'])
-                                                        for e in entries]), search['budget.metric'],
+            front = pareto_front([(e['val_loss'], e['cost']) for e in entries])
+            paths += plot_pareto(entries, front, search['budget.metric'],
                                  os.path.join(args.out_dir, f'{args.prefix}pareto'),
                                  search.get('budget.max'), formats=args.formats)
     print('\n'.join(paths))

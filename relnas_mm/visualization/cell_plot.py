@@ -204,10 +204,10 @@ def draw_cell(genotype: GenotypeLike, which: str = 'normal') -> Figure:
                 color=color, patchA=circles[src], patchB=circles[dst], zorder=2))
         if op:
             box = route.label_box
+            label = dict(boxstyle='round,pad=0.2', facecolor='white', edgecolor=color,
+                         linewidth=0.8)
             ax.text((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, op, ha='center', va='center',
-                    fontsize=LABEL_FONTSIZE, zorder=5, bbox=dict(boxstyle='round,pad=0.2',
-                                                                 facecolor='white', edgecolor=color,
-                                                                 linewidth=0.8))
+                    fontsize=LABEL_FONTSIZE, zorder=5, bbox=label)
     title = 'Normal cell' if which == 'normal' else 'Reduction cell'
     ax.text((x0 + x1) / 2, y1 - 0.4, title, ha='center', va='center', fontsize=13,
             fontweight='bold')

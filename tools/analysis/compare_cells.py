@@ -375,9 +375,8 @@ def main(argv: Sequence[str] = None) -> int:
     outputs = (osp.join(work_dir, name) for name in ('compare.json', 'compare.md', 'compare.png'))
     print(f'wrote {", ".join(outputs)}', flush=True)
     if missing:
-        print(
-            f'{len(missing)} run(s) failed: ' + ', '.join(f'{j.cell} seed {j.seed}'
-                                                          for j in missing), flush=True)
+        failed = ', '.join(f'{j.cell} seed {j.seed}' for j in missing)
+        print(f'{len(missing)} run(s) failed: {failed}', flush=True)
         return 1
     return 0
 
