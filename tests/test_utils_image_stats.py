@@ -32,10 +32,11 @@ def test_every_network_config_normalises_with_the_stats_of_its_data(path):
     assert list(preprocessor.std) == on_255_scale(std)
 
 
-def test_the_classifier_defaults_are_the_configs():
+def test_the_classifier_defaults_use_the_same_statistics():
     pytest.importorskip('mmengine')
     from relnas_mm.models.classifiers import cifar_network, imagenet_network
-    cifar = cifar_network(channels=4, num_cells=3).data_preprocessor
-    assert cifar.mean.flatten().tolist() == pytest.approx(on_255_scale(CIFAR10_MEAN))
-    imagenet = imagenet_network(channels=4, num_cells=3).data_preprocessor
-    assert imagenet.std.flatten().tolist() == pytest.approx(on_255_scale(IMAGENET_STD))
+    for network, (mean, std) in ((cifar_network, (CIFAR10_MEAN, CIFAR10_STD)),
+                                 (imagenet_network, (IMAGENET_MEAN, IMAGENET_STD))):
+        preprocessor = network(channels=4, num_cells=3).data_preprocessor
+        assert preprocessor.mean.flatten().tolist() == pytest.approx(on_255_scale(mean))
+        assert preprocessor.std.flatten().tolist() == pytest.approx(on_255_scale(std))
