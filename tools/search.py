@@ -10,8 +10,8 @@ import argparse
 
 from mmengine.config import Config
 
-from relnas_mm.apis import (add_common_args, add_resume_arg, build_runner, config_from_args,
-                            parse_tool_args, set_resume, tool_parser)
+from relnas_mm.apis import (add_common_args, add_resume_arg, build_runner, closing_process_group,
+                            config_from_args, parse_tool_args, set_resume, tool_parser)
 from relnas_mm.engine import run_search
 
 
@@ -36,7 +36,8 @@ def make_config(args: argparse.Namespace) -> Config:
 
 
 def main() -> None:
-    run_search(build_runner(make_config(parse_args())))
+    with closing_process_group():
+        run_search(build_runner(make_config(parse_args())))
 
 
 if __name__ == '__main__':

@@ -16,8 +16,8 @@ import copy
 
 from mmengine.config import Config
 
-from relnas_mm.apis import (add_common_args, build_runner, check_checkpoint, parse_tool_args,
-                            preflight, runner_config_from_args, tool_parser)
+from relnas_mm.apis import (add_common_args, build_runner, check_checkpoint, closing_process_group,
+                            parse_tool_args, preflight, runner_config_from_args, tool_parser)
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,8 +66,9 @@ def main() -> None:
     cfg = make_config(args)
     check_checkpoint(args.checkpoint, 'CHECKPOINT')
     preflight(cfg, ('test', ))
-    runner = build_runner(cfg)
-    runner.test()
+    with closing_process_group():
+        runner = build_runner(cfg)
+        runner.test()
 
 
 if __name__ == '__main__':

@@ -17,8 +17,9 @@ from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 
 from relnas_mm.apis import (add_common_args, add_resume_arg, build_runner, check_amp_device,
-                            check_pretrained, from_scratch_warning, parse_tool_args, preflight,
-                            runner_config_from_args, set_resume, tool_parser)
+                            check_pretrained, closing_process_group, from_scratch_warning,
+                            parse_tool_args, preflight, runner_config_from_args, set_resume,
+                            tool_parser)
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,13 +62,14 @@ def main() -> None:
         check_amp_device()
     has_val = cfg.get('val_dataloader') is not None and cfg.get('val_cfg') is not None
     preflight(cfg, ('train', 'val') if has_val else ('train', ))
-    runner = build_runner(cfg)
-    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    check_pretrained(model)
-    warning = from_scratch_warning(cfg, model, cfg.get('default_scope'))
-    if warning:
-        runner.logger.warning(warning)
-    runner.train()
+    with closing_process_group():
+        runner = build_runner(cfg)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        check_pretrained(model)
+        warning = from_scratch_warning(cfg, model, cfg.get('default_scope'))
+        if warning:
+            runner.logger.warning(warning)
+        runner.train()
 
 
 if __name__ == '__main__':

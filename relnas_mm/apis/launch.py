@@ -4,11 +4,13 @@ A config names its library through ``default_scope`` (``mmdet``, ``mmseg``,
 ``mmpose``; ``relnas_mm`` or ``mmengine`` for the classification and search
 configs). Every library's runner is mmengine's ``Runner``, so the tools only have to
 register that library's modules before building it; a CPU-only multi-process run
-needs its process group made here (:func:`prepare_cpu_distributed`).
+needs its process group made here (:func:`prepare_cpu_distributed`), and every
+tool's process group is destroyed when its work ends (:func:`closing_process_group`).
 """
 import importlib
 import importlib.util
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as torch_dist
@@ -87,3 +89,19 @@ def build_runner(cfg: Any) -> Any:
         return RUNNERS.build(cfg)
     from mmengine.runner import Runner
     return Runner.from_cfg(cfg)
+
+
+@contextmanager
+def closing_process_group() -> Iterator[None]:
+    """Destroy the default process group when the block ends, however it ends.
+
+    mmengine's Runner never destroys the group it makes. Left alive, gloo's worker
+    threads meet interpreter shutdown and a rank can abort after its work is done
+    ("terminate called without an active exception", SIGABRT), failing the whole
+    torchrun job. It is a race: rare, and the run's results are already written.
+    """
+    try:
+        yield
+    finally:
+        if torch_dist.is_available() and torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
