@@ -3,10 +3,10 @@
 ``cli`` parses and merges the options tools/search.py, tools/train.py and
 tools/test.py share; ``launch`` registers a config's scope, builds its runner (also
 for CPU-only multi-process runs) and closes its process group; ``preflight`` checks
-data, genotypes and checkpoint files before anything is built; ``pretrained`` binds a config's
-top-level ``pretrained``/``genotype`` and refuses ImageNet weights that do not fit;
-``checkpoint_compat`` lets mmengine load its own checkpoints under torch's
-``weights_only`` loading, and importing this package allowlists them.
+data, genotypes and checkpoint files before anything is built; ``pretrained`` binds
+a config's top-level ``pretrained``/``genotype`` and refuses ImageNet weights that
+do not fit; ``checkpoint_compat`` lets mmengine load its own checkpoints under
+torch's ``weights_only`` loading, and importing this package allowlists them.
 """
 from .checkpoint_compat import allow_mmengine_checkpoints
 from .cli import (add_common_args, add_resume_arg, config_from_args, parse_tool_args,
