@@ -19,7 +19,7 @@ from mmengine.model import is_model_wrapper
 from relnas_mm.apis import (add_common_args, add_resume_arg, build_runner, check_amp_device,
                             check_pretrained, closing_process_group, from_scratch_warning,
                             parse_tool_args, preflight, runner_config_from_args, set_resume,
-                            tool_parser)
+                            tool_parser, unfinished_genotypes)
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,8 +66,8 @@ def main() -> None:
         runner = build_runner(cfg)
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         check_pretrained(model)
-        warning = from_scratch_warning(cfg, model, cfg.get('default_scope'))
-        if warning:
+        warnings = [from_scratch_warning(cfg, model, cfg.get('default_scope'))]
+        for warning in filter(None, warnings + unfinished_genotypes(cfg)):
             runner.logger.warning(warning)
         runner.train()
 

@@ -165,6 +165,20 @@ def check_model(cfg: Any, pretrained: bool = True) -> None:
                                         f"'{node['checkpoint']}' do not exist")
 
 
+def unfinished_genotypes(cfg: Any) -> List[str]:
+    """A warning for each genotype of the model that is the ``best_genotype.json`` of a
+    search that did not finish (its best so far, not its result)."""
+    from relnas_mm.engine.search_files import unfinished_search
+    warnings = []
+    for key, node in walk_dicts(cfg.get('model'), 'model'):
+        genotype = node.get('genotype')
+        why = unfinished_search(genotype) if isinstance(genotype, str) \
+            and osp.isfile(genotype) else None
+        if why:
+            warnings.append(f'{key}.genotype: {why}')
+    return warnings
+
+
 def check_checkpoint(path: Any, key: str) -> None:
     """A local checkpoint that the runner is going to load must exist."""
     if _is_local(path) and not osp.isfile(path):

@@ -1,13 +1,15 @@
 """The parts of a search from the config's ``search`` section, each error naming its key.
 
-:func:`read_search_config` checks the section; :func:`build_search` makes the algorithm
-(before any image is read, so a bad setting fails at once), the data halves on the
+:func:`read_search_config` checks the section's keys, ``check_search_settings`` its
+values; :func:`build_search` makes the algorithm (before any image is read, so a bad
+setting fails at once), the data halves on the
 device and the evaluation (``make_evaluate``) that the hook spreads over the ranks.
 """
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional
 
 import torch
+from mmengine.dist import get_dist_info
 
 from ..search import (Budget, RelativeNAS, SearchData, evaluator_class, make_evaluate,
                       split_search_data)
@@ -16,6 +18,7 @@ from ..search.numerics import set_numerics
 from ..space.genotype import get_genotype
 from .search_budget import build_budget
 from .search_data import DATA_KEYS, ProgressFn, load_search_images, search_classes, with_num_classes
+from .search_settings import check_search_settings
 
 SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm', 'budget')
 
@@ -91,6 +94,7 @@ def build_search(cfg: Mapping[str, Any], device: torch.device,
                  progress: Optional[ProgressFn] = None) -> SearchSetup:
     """Everything a search needs from the config ``cfg`` (see the module docstring)."""
     search_cfg = read_search_config(cfg)
+    check_search_settings(search_cfg, get_dist_info()[1], cfg.get('launcher', 'none'))
     fingerprint = search_fingerprint(search_cfg)
     search_cfg['supernet'] = with_num_classes(search_cfg['supernet'],
                                               search_classes(search_cfg['data']),

@@ -21,13 +21,15 @@ writes the history, the best genotype, checkpoints and the final results, and re
 which calls :meth:`run_generation` once per generation; it logs every candidate and
 generation, and saves after each generation and at the end.
 """
+import shlex
+import sys
 import time
 import warnings
 from typing import Any, List, Optional
 
 import torch
 from mmengine.device import get_device
-from mmengine.dist import barrier, get_dist_info, is_main_process
+from mmengine.dist import barrier, broadcast_object_list, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 
 from ..registry import HOOKS
@@ -36,7 +38,7 @@ from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state
 from .log_bridge import CoreLogBridge
 from .search_budget import cost_summary, final_cost_message
 from .search_build import build_search
-from .search_files import SearchFiles
+from .search_files import SearchFiles, WorkDirBusyError, WorkDirLock
 from .search_loop import SearchLoop
 
 
@@ -63,6 +65,7 @@ class RelativeNASSearchHook(Hook):
         self._record: Optional[GenerationRecord] = None
         self._started = 0.0
         self._log_bridge: Optional[CoreLogBridge] = None
+        self._lock: Optional[WorkDirLock] = None
 
     # ------------------------------------------------------------------ setup
     def before_run(self, runner) -> None:
@@ -81,16 +84,33 @@ class RelativeNASSearchHook(Hook):
         loop.attach(self)
 
     def _set_up(self, runner) -> None:
+        self._take_work_dir(runner)
         device = torch.device(get_device())
         setup = build_search(runner.cfg, device, progress=_loading(runner))
         runner.logger.info(setup.numerics)
         self.algorithm = setup.algorithm
         self.files = SearchFiles(runner.work_dir, setup.fingerprint, self.keep_checkpoints,
-                                 self.plot)
+                                 self.plot, resume_command=_resume_command())
         self.evaluate = DistributedEvaluate(setup.evaluate,
                                             on_result=lambda e: self._log_candidate(runner, e))
         self._log_setup(runner, setup.config['data'], setup.data, device)
         self._maybe_resume(runner)
+
+    def _take_work_dir(self, runner) -> None:
+        """Rank 0 takes the work_dir's lock; every rank stops if another search has it."""
+        problem = None
+        if is_main_process():
+            self._lock = WorkDirLock(runner.work_dir)
+            try:
+                warning = self._lock.acquire()
+                if warning:
+                    runner.logger.warning(warning)
+            except WorkDirBusyError as exc:
+                problem = str(exc)
+        shared = [problem]
+        broadcast_object_list(shared)
+        if shared[0] is not None:
+            raise WorkDirBusyError(shared[0])
 
     def _log_setup(self, runner, data_cfg: dict, data: Any, device: torch.device) -> None:
         world_size = get_dist_info()[1]
@@ -100,20 +120,19 @@ class RelativeNASSearchHook(Hook):
             f'{data.valid_images.shape[0]} validation images on {device}, '
             f'{world_size} rank(s), {self.evaluate.evaluate.parallelism} candidate(s) at '
             f'once per rank, writeback={self.algorithm.writeback!r}')
-        if self.algorithm.writeback == 'pair' and world_size > 2:
-            runner.logger.warning(
-                f'writeback="pair" evaluates one pair at a time: only 2 of the {world_size} '
-                f'ranks have work; search.algorithm.writeback="generation" uses them all')
 
     def _maybe_resume(self, runner) -> None:
         resume = runner.cfg.get('resume', False)
-        path = self.files.checkpoint_to_resume(resume, runner.cfg.get('load_from'))
+        path, state, skipped = self.files.state_to_resume(resume, runner.cfg.get('load_from'))
         if path is None:
             if resume:
                 runner.logger.warning(f'--resume: no search checkpoint in {runner.work_dir}; '
                                       f'starting a new search')
             return
-        self.evaluated_by = self.files.resume(path, self.algorithm)
+        if skipped:
+            runner.logger.warning(f'--resume: resuming from {path}, the newest checkpoint that '
+                                  f'can be resumed; skipped:\n  ' + '\n  '.join(skipped))
+        self.evaluated_by = self.files.resume(state, self.algorithm)
         runner.logger.info(f'Resumed the search from {path}: {self.algorithm.generation} of '
                            f'{self.algorithm.generations} generations done')
 
@@ -190,6 +209,9 @@ class RelativeNASSearchHook(Hook):
     def after_run(self, runner) -> None:
         if self.evaluate is not None:
             self.evaluate.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         if self._log_bridge is not None:
             self._log_bridge.detach()
             self._log_bridge = None
@@ -203,6 +225,19 @@ def _loading(runner):
             runner.logger.info(f'Loading the search images: {done}/{total}')
 
     return progress
+
+
+def _resume_command() -> str:
+    """This process's command line with ``--resume`` (the work dir's latest checkpoint)."""
+    argv, i = list(sys.argv), 0
+    while i < len(argv):  # an explicit --resume PATH: the latest may be newer now
+        if argv[i] == '--resume':
+            del argv[i:i + (2 if i + 1 < len(argv) and not argv[i + 1].startswith('-') else 1)]
+        elif argv[i].startswith('--resume='):
+            del argv[i]
+        else:
+            i += 1
+    return shlex.join(['python', *argv, '--resume'])
 
 
 def _hms(seconds: float) -> str:

@@ -82,6 +82,7 @@ def run_search(runner) -> Any:
     loop = LOOPS.build(loop_cfg, default_args=dict(runner=runner, dataloader=None))
     runner._train_loop = loop  # as Runner.train() does: runner.train_loop, runner.epoch
     runner.call_hook('before_run')
-    algorithm = loop.run()
-    runner.call_hook('after_run')
-    return algorithm
+    try:
+        return loop.run()
+    finally:  # also after a failure: the workers stop, the work_dir's lock goes
+        runner.call_hook('after_run')

@@ -127,15 +127,19 @@ def save_search_state(state: Mapping[str, Any], work_dir: str, keep: int = 3) ->
     if keep < 1:
         raise ValueError(f'keep_checkpoints must be >= 1, got {keep}')
     os.makedirs(work_dir, exist_ok=True)
-    name = _NAME.format(int(state['generation']))
-    path = osp.join(work_dir, name)
+    path = state_file(work_dir, int(state['generation']))
     with atomic_write(path, 'wb') as f:
         torch.save(dict(state), f)
     with atomic_write(osp.join(work_dir, LATEST_FILE)) as f:
-        f.write(name + '\n')
+        f.write(osp.basename(path) + '\n')
     for old in list_search_states(work_dir)[:-keep]:
         os.remove(old)
     return path
+
+
+def state_file(work_dir: str, generation: int) -> str:
+    """The checkpoint file of a search after ``generation`` finished generations."""
+    return osp.join(work_dir, _NAME.format(generation))
 
 
 def list_search_states(work_dir: str) -> List[str]:

@@ -15,11 +15,14 @@ and a result carries only what its candidate trained. Log records of the workers
 failed CUDA graph capture, say) come back with the results and go to this process's
 'relnas_mm' logger, and so to the run log.
 """
+import ctypes
 import importlib
 import logging
 import math
 import os
-import queue
+import signal
+import sys
+import threading
 import time
 import traceback
 import weakref
@@ -28,6 +31,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Un
 
 import torch
 import torch.multiprocessing as mp
+from multiprocessing.connection import Connection, wait
 
 from ..space.genotype import Genotype
 from .evaluator import CandidateEvaluator, CandidateJob, CandidateResult, EagerEvaluator, SearchData
@@ -43,8 +47,11 @@ EVALUATORS: Dict[str, Type[CandidateEvaluator]] = {
 }
 EvaluatorKind = Union[str, Type[CandidateEvaluator]]
 logger = logging.getLogger('relnas_mm')
-#: seconds between checks that the workers are alive while waiting for them
+#: seconds between checks of the workers' pipes while waiting for them
 POLL_S = 1.0
+#: seconds between a worker's checks that its parent is alive (where prctl is missing)
+PARENT_POLL_S = 1.0
+_PR_SET_PDEATHSIG = 1
 
 
 # ----------------------------------------------------------------------------- packing
@@ -197,19 +204,46 @@ class InProcessEvaluate:
 
 # ----------------------------------------------------------------------------- workers
 class _ToParent(logging.Handler):
-    """Sends a worker's 'relnas_mm' log records to the parent with the replies."""
+    """Sends a worker's 'relnas_mm' log records to the parent through its pipe."""
 
-    def __init__(self, rank: int, replies: Any) -> None:
+    def __init__(self, conn: Connection) -> None:
         super().__init__()
-        self.rank, self.replies = rank, replies
+        self.conn = conn
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.replies.put(('log', self.rank, None, (record.levelno, record.getMessage())))
+        self.conn.send(('log', None, None, (record.levelno, record.getMessage())))
 
 
-def _worker(rank: int, spec: EvaluatorSpec, threads: int, tasks: Any, replies: Any) -> None:
-    """A worker process: build the evaluator once, then evaluate chunks until None."""
-    logger.addHandler(_ToParent(rank, replies))
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this worker within seconds of its parent's death, however the parent died.
+
+    A worker busy with a candidate does not read its pipe, so it would not see the
+    parent go; left alone it lives on, reparented to init. On Linux the kernel kills
+    it (``PR_SET_PDEATHSIG``; it fires when the thread that started the worker ends,
+    which is the parent's main thread here); everywhere a thread polls the parent's pid.
+    """
+    if sys.platform.startswith('linux'):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass  # the poll below still works
+    if os.getppid() != parent_pid:  # the parent died before prctl
+        os._exit(1)
+
+    def poll() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=poll, name='relnas-parent-watch', daemon=True).start()
+
+
+def _worker(slot: int, spec: EvaluatorSpec, threads: int, conn: Connection,
+            parent_pid: int) -> None:
+    """A worker process: build the evaluator once, then evaluate chunks until None
+    (or until the parent is gone: its end of the pipe closes, or it dies)."""
+    _exit_with_parent(parent_pid)
+    logger.addHandler(_ToParent(conn))
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
@@ -217,34 +251,58 @@ def _worker(rank: int, spec: EvaluatorSpec, threads: int, tasks: Any, replies: A
         evaluator = spec.build()
         device = getattr(evaluator, 'device', torch.device('cpu'))
     except BaseException:  # report anything, the parent decides
-        replies.put(('error', rank, None, traceback.format_exc()))
+        conn.send(('error', None, None, traceback.format_exc()))
         return
-    replies.put(('ready', rank, None, None))
+    conn.send(('ready', None, None, None))
     while True:
-        task = tasks.get()
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
         if task is None:
             return
         call, positions, messages = task
         try:
             jobs = [m.job(device) for m in messages]
             out = evaluator.evaluate_many(jobs)
-            replies.put(('done', call, positions, [PackedResult.of(r) for r in out]))
+            conn.send(('done', call, positions, [PackedResult.of(r) for r in out]))
         except BaseException:
-            replies.put(('error', call, positions, traceback.format_exc()))
+            conn.send(('error', call, positions, traceback.format_exc()))
 
 
-def _shutdown(processes: List[Any], tasks: Any) -> None:
-    for _ in processes:
-        tasks.put(None)
-    for p in processes:
-        p.join(timeout=10)
-        if p.is_alive():
-            p.terminate()
-            p.join()
+@dataclass(eq=False)
+class _Worker:
+    """One worker process, the parent's end of its pipe, and its chunk in flight
+    (``(call, positions)``, None when idle)."""
+
+    slot: int
+    process: Any
+    conn: Connection
+    task: Optional[Tuple[int, List[int]]] = None
+
+
+def _shutdown(workers: List[_Worker]) -> None:
+    for w in workers:
+        try:
+            w.conn.send(None)
+        except OSError:
+            pass  # already gone
+    for w in workers:
+        w.process.join(timeout=10)
+        if w.process.is_alive():
+            w.process.terminate()
+            w.process.join()
+        w.conn.close()
 
 
 class ParallelEvaluate:
     """``evaluate(jobs)`` over ``workers`` spawned processes, results in job order.
+
+    Each worker has its own pipe and gets one chunk at a time, so the chunk a dead
+    worker held is known: it runs again on a fresh worker (once per call, with a
+    warning; the job's seed makes the result the same). A second death in the same
+    call, or a worker that cannot start, stops with an error. Workers exit within
+    seconds when this process dies (``_exit_with_parent``).
 
     Args:
         spec: how each worker builds its evaluator. Data on a GPU is sent as CPU
@@ -256,6 +314,7 @@ class ParallelEvaluate:
             e.g. several GPUs; default: the spec's device.
         chunk: jobs handed to a worker at a time (default: the spec's ``streams``,
             so that a FastEvaluator runs that many at once).
+        start_timeout: seconds a worker may take to build its evaluator.
     """
 
     def __init__(self, spec: EvaluatorSpec, workers: int, threads: Optional[int] = None,
@@ -274,50 +333,78 @@ class ParallelEvaluate:
         self.chunk = chunk or int(options.get('streams', 1))
         #: candidates it runs at once
         self.parallelism = workers * self.chunk
-        threads = threads or max(1, torch.get_num_threads() // workers)
-        ctx = mp.get_context('spawn')
-        self._tasks, self._replies = ctx.Queue(), ctx.Queue()
-        self._processes = []
-        for rank in range(workers):
+        self._threads = threads or max(1, torch.get_num_threads() // workers)
+        self._start_timeout = start_timeout
+        self._ctx = mp.get_context('spawn')
+        self._specs = []
+        for slot in range(workers):
             worker_options = dict(options)
             if devices:
-                worker_options['device'] = devices[rank % len(devices)]
-            worker_spec = replace(spec, data=data, options=worker_options)
-            process = ctx.Process(target=_worker, daemon=True, name=f'relnas-eval-{rank}',
-                                  args=(rank, worker_spec, threads, self._tasks, self._replies))
-            process.start()
-            self._processes.append(process)
-        self._finalizer = weakref.finalize(self, _shutdown, self._processes, self._tasks)
+                worker_options['device'] = devices[slot % len(devices)]
+            self._specs.append(replace(spec, data=data, options=worker_options))
+        self._workers: List[_Worker] = []
+        self._finalizer = weakref.finalize(self, _shutdown, self._workers)
         self._calls = 0
-        self._wait_ready(start_timeout)
+        for slot in range(workers):
+            self._workers.append(self._spawn(slot))
+        deadline = time.monotonic() + start_timeout
+        for w in list(self._workers):
+            self._wait_ready(w, deadline)
 
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        for _ in self._processes:
-            kind, rank, _, text = self._get(deadline)
-            if kind == 'error':
-                self.close()
-                raise RuntimeError(f'ParallelEvaluate: worker {rank} could not build its '
-                                   f'evaluator:\n{text}')
+    def _spawn(self, slot: int) -> _Worker:
+        conn, child = self._ctx.Pipe()
+        process = self._ctx.Process(
+            target=_worker, daemon=True, name=f'relnas-eval-{slot}',
+            args=(slot, self._specs[slot], self._threads, child, os.getpid()))
+        process.start()
+        child.close()  # the worker's death then reads as EOF here
+        return _Worker(slot, process, conn)
 
-    def _get(self, deadline: Optional[float] = None) -> tuple:
-        """The next reply (workers' log records are logged here on the way); raises if
-        a worker died meanwhile or ``deadline`` passed."""
+    def _wait_ready(self, w: _Worker, deadline: float) -> None:
+        """Wait for ``w`` to build its evaluator; raise (closing all) if it cannot."""
         while True:
-            try:
-                reply = self._replies.get(timeout=POLL_S)
-                if reply[0] != 'log':
-                    return reply
-                level, message = reply[3]
-                logger.log(level, 'worker %d: %s', reply[1], message)
-            except queue.Empty:
-                dead = [(p.name, p.exitcode) for p in self._processes if not p.is_alive()]
-                late = deadline is not None and time.monotonic() > deadline
-                if dead or late:
-                    self.close()
-                    problem = (f'worker process(es) died: {dead} (name, exit code)'
-                               if dead else 'workers not ready in time')
-                    raise RuntimeError(f'ParallelEvaluate: {problem}') from None
+            ready = wait([w.conn], timeout=max(0.0, min(POLL_S, deadline - time.monotonic())))
+            message = self._recv(w) if ready else None
+            if ready and message is None:
+                self._fail(f'worker process(es) died: {self._dead([w])} (name, exit code)')
+            if message is not None and message[0] == 'error':
+                self._fail(f'worker {w.slot} could not build its evaluator:\n{message[3]}')
+            if message is not None and message[0] == 'ready':
+                return
+            if not ready and time.monotonic() > deadline:
+                self._fail('workers not ready in time')
+
+    def _recv(self, w: _Worker) -> Optional[tuple]:
+        """The next message of ``w`` (a log record is logged here, and comes back as kind
+        'log'); None when ``w`` died."""
+        try:
+            message = w.conn.recv()
+        except (EOFError, OSError):
+            return None
+        if message[0] == 'log':
+            level, text = message[3]
+            logger.log(level, 'worker %d: %s', w.slot, text)
+        return message
+
+    def _dead(self, workers: List[_Worker]) -> List[Tuple[str, Optional[int]]]:
+        for w in workers:
+            w.process.join(timeout=5)
+        return [(w.process.name, w.process.exitcode) for w in workers]
+
+    def _fail(self, problem: str) -> None:
+        self.close()
+        raise RuntimeError(f'ParallelEvaluate: {problem}') from None
+
+    def _replace(self, w: _Worker) -> None:
+        """Start a fresh worker in ``w``'s slot (its chunk is re-queued by the caller)."""
+        dead = self._dead([w])
+        w.conn.close()
+        what = f'candidate(s) {w.task[1]}' if w.task else 'no candidate'
+        logger.warning('ParallelEvaluate: worker %s died (exit code %s) while evaluating %s; '
+                       'starting a fresh worker to run them again', dead[0][0], dead[0][1], what)
+        fresh = self._spawn(w.slot)
+        self._workers[self._workers.index(w)] = fresh
+        self._wait_ready(fresh, time.monotonic() + self._start_timeout)
 
     def __call__(self, jobs: List[CandidateJob]) -> List[CandidateResult]:
         if self._finalizer.alive is False:
@@ -333,23 +420,50 @@ class ParallelEvaluate:
             messages.append(
                 _JobMessage(job.index, job.genotype, weights, float(job.lr), float(job.drop_prob),
                             int(job.seed)))
-        for start in range(0, len(jobs), self.chunk):
-            positions = list(range(start, min(start + self.chunk, len(jobs))))
-            self._tasks.put((call, positions, [messages[i] for i in positions]))
+        todo = [list(range(start, min(start + self.chunk, len(jobs))))
+                for start in range(0, len(jobs), self.chunk)]
         results: List[Optional[CandidateResult]] = [None] * len(jobs)
-        remaining = len(jobs)
+        remaining, replaced = len(jobs), False
         while remaining:
-            kind, reply_call, positions, payload = self._get()
-            if kind == 'error':
-                indices = [jobs[i].index for i in positions]
-                raise RuntimeError(f'ParallelEvaluate: a worker failed on candidate(s) '
-                                   f'{indices}:\n{payload}')
-            if reply_call != call:
-                continue  # a reply left over from an interrupted earlier call
-            for pos, message in zip(positions, payload):
-                results[pos] = message.unpack(job_device(jobs[pos]))
-            remaining -= len(positions)
+            for w in self._workers:
+                if todo and w.task is None and self._send(w, call, todo[0], messages):
+                    todo.pop(0)
+            ready = wait([w.conn for w in self._workers], timeout=POLL_S)
+            for w in [w for w in self._workers if w.conn in ready]:
+                message = self._recv(w)
+                if message is None:  # died: its chunk goes first on a fresh worker
+                    if replaced:
+                        self._fail(f'worker process(es) died: {self._dead([w])} '
+                                   f'(name, exit code)')
+                    if w.task is not None and w.task[0] == call:
+                        todo.insert(0, w.task[1])
+                    replaced = True
+                    self._replace(w)
+                    continue
+                kind, reply_call, positions, payload = message
+                if kind == 'log':
+                    continue
+                w.task = None
+                if reply_call != call:
+                    continue  # a reply left over from an interrupted earlier call
+                if kind == 'error':
+                    indices = [jobs[i].index for i in positions]
+                    raise RuntimeError(f'ParallelEvaluate: a worker failed on candidate(s) '
+                                       f'{indices}:\n{payload}')
+                for pos, result in zip(positions, payload):
+                    results[pos] = result.unpack(job_device(jobs[pos]))
+                remaining -= len(positions)
         return results
+
+    def _send(self, w: _Worker, call: int, positions: List[int],
+              messages: List[_JobMessage]) -> bool:
+        """Hand ``w`` a chunk; False when ``w`` is dead (found by the next wait)."""
+        try:
+            w.conn.send((call, positions, [messages[i] for i in positions]))
+        except OSError:
+            return False
+        w.task = (call, positions)
+        return True
 
     def close(self) -> None:
         """Stop the workers (also done when the object is garbage collected)."""
