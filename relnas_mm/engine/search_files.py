@@ -118,9 +118,10 @@ class WorkDirLock:
             os.remove(self.path)
         self.held = False
 
-    def _holder(self) -> Optional[Dict[str, Any]]:
+    def _holder(self, path: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """The lock's fields (of ``path``, default the lock), None if unreadable."""
         try:
-            with open(self.path) as f:
+            with open(path or self.path) as f:
                 holder = json.load(f)
         except (OSError, ValueError):
             return None  # being written, or damaged
@@ -146,9 +147,7 @@ class WorkDirLock:
             os.rename(self.path, aside)
         except FileNotFoundError:
             return False
-        with open(aside) as f:
-            moved = json.load(f)
-        if moved != holder:  # another search's fresh lock: put it back
+        if self._holder(aside) != holder:  # another search's fresh lock: put it back
             os.rename(aside, self.path)
             return False
         os.remove(aside)

@@ -69,10 +69,9 @@ def choice(*values: Any) -> Rule:
 
 
 RULES: Dict[str, Dict[str, Rule]] = {
-    'data': dict(
-        data_root=Rule('a folder (str)', lambda v: isinstance(v, str) and bool(v)),
+    'data': dict(  # the data set, its folder and its own options: the data builder's
         train_portion=number(0, 1, low_open=True, high_open=True), split_seed=integer(0),
-        num_images=integer(2, optional=True), image_size=integer(1, optional=True)),
+        num_images=integer(2, optional=True)),
     'supernet': dict(channels=integer(1), num_cells=integer(3), num_classes=integer(2, True),
                      stem_multiplier=integer(1)),
     'evaluator': dict(
@@ -106,7 +105,8 @@ def check_search_settings(sections: Mapping[str, Mapping[str, Any]], world_size:
                 bad(f'{section}.{key}', sections[section][key], rule.valid)
     algorithm, evaluator = sections['algorithm'], sections['evaluator']
     lr_min, lr_max = algorithm.get('lr_min', 0.001), algorithm.get('lr_max', 0.1)
-    if _is_number(lr_min) and _is_number(lr_max) and lr_min > lr_max:
+    rules = RULES['algorithm']
+    if rules['lr_min'].ok(lr_min) and rules['lr_max'].ok(lr_max) and lr_min > lr_max:
         bad('algorithm.lr_min', lr_min, f'a number <= search.algorithm.lr_max ({lr_max!r})')
     if algorithm.get('writeback', 'pair') == 'pair' and world_size > 2:
         bad('algorithm.writeback', 'pair',

@@ -5,6 +5,7 @@ fingerprint of the search config. Everything is stored as tensors and plain Pyth
 values, so ``torch.load(..., weights_only=True)`` reads it: a checkpoint file can
 never run code on load. Only rank 0 calls the writers.
 """
+import io
 import json
 import os
 import os.path as osp
@@ -128,8 +129,10 @@ def save_search_state(state: Mapping[str, Any], work_dir: str, keep: int = 3) ->
         raise ValueError(f'keep_checkpoints must be >= 1, got {keep}')
     os.makedirs(work_dir, exist_ok=True)
     path = state_file(work_dir, int(state['generation']))
+    serialized = io.BytesIO()  # first, so that a failed write (a full disk) is an OSError:
+    torch.save(dict(state), serialized)  # torch.save's writer buries it in a RuntimeError
     with atomic_write(path, 'wb') as f:
-        torch.save(dict(state), f)
+        f.write(serialized.getbuffer())
     with atomic_write(osp.join(work_dir, LATEST_FILE)) as f:
         f.write(osp.basename(path) + '\n')
     for old in list_search_states(work_dir)[:-keep]:

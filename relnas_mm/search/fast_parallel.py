@@ -395,11 +395,11 @@ class ParallelEvaluate:
         self.close()
         raise RuntimeError(f'ParallelEvaluate: {problem}') from None
 
-    def _replace(self, w: _Worker) -> None:
-        """Start a fresh worker in ``w``'s slot (its chunk is re-queued by the caller)."""
+    def _replace(self, w: _Worker, what: str) -> None:
+        """Start a fresh worker in ``w``'s slot (its chunk, ``what``, is re-queued by the
+        caller)."""
         dead = self._dead([w])
         w.conn.close()
-        what = f'candidate(s) {w.task[1]}' if w.task else 'no candidate'
         logger.warning('ParallelEvaluate: worker %s died (exit code %s) while evaluating %s; '
                        'starting a fresh worker to run them again', dead[0][0], dead[0][1], what)
         fresh = self._spawn(w.slot)
@@ -435,10 +435,12 @@ class ParallelEvaluate:
                     if replaced:
                         self._fail(f'worker process(es) died: {self._dead([w])} '
                                    f'(name, exit code)')
-                    if w.task is not None and w.task[0] == call:
-                        todo.insert(0, w.task[1])
+                    lost = w.task[1] if w.task is not None and w.task[0] == call else []
+                    if lost:
+                        todo.insert(0, lost)
                     replaced = True
-                    self._replace(w)
+                    self._replace(w, f'candidate(s) {[jobs[i].index for i in lost]}'
+                                  if lost else 'no candidate')
                     continue
                 kind, reply_call, positions, payload = message
                 if kind == 'log':
