@@ -379,8 +379,8 @@ def test_a_damaged_latest_checkpoint_is_skipped_on_resume(monkeypatch, reference
         f.truncate(osp.getsize(damaged) // 2)
     with pytest.raises(SearchStateError, match='cannot read search checkpoint'):
         _search_in_process(monkeypatch, 'damaged_explicit', CONFIG, '--work-dir', work_dir,
-                           '--data-root', data_root, '--resume', damaged, '--cfg-options',
-                           *_args(work_dir, data_root)[5:])
+                           '--data-root', data_root, '--resume', damaged,
+                           *_args(work_dir, data_root)[5:])  # from --cfg-options on
     _search_in_process(monkeypatch, 'damaged', *_args(work_dir, data_root, resume=True))
     log = _log(work_dir)
     assert f'--resume: resuming from {work_dir}/search_state_gen_{GENERATIONS - 1:03d}.pth' in log
