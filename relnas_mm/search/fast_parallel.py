@@ -14,6 +14,9 @@ Weights travel packed: one flat tensor per dtype instead of thousands of small t
 and a result carries only what its candidate trained. Log records of the workers (a
 failed CUDA graph capture, say) come back with the results and go to this process's
 'relnas_mm' logger, and so to the run log.
+
+A worker exits within seconds when this process dies, however it dies; a worker that
+dies has its candidates run again once on a fresh worker (see ``ParallelEvaluate``).
 """
 import ctypes
 import importlib
@@ -220,7 +223,8 @@ def _exit_with_parent(parent_pid: int) -> None:
     A worker busy with a candidate does not read its pipe, so it would not see the
     parent go; left alone it lives on, reparented to init. On Linux the kernel kills
     it (``PR_SET_PDEATHSIG``; it fires when the thread that started the worker ends,
-    which is the parent's main thread here); everywhere a thread polls the parent's pid.
+    so ``ParallelEvaluate`` belongs to a thread that outlives it, as the search's main
+    thread does); everywhere a thread polls the parent's pid as well.
     """
     if sys.platform.startswith('linux'):
         try:
