@@ -23,19 +23,19 @@ import torch
 
 pytest.importorskip('mmengine')
 
+import test_tools_search
 from fixtures_search import one_thread  # noqa: F401 (autouse)
 from mmengine.config import Config
-from test_tools_search import (CONFIG, GENERATIONS, RUN_TIMEOUT, SCRIPT, _args,
-                               _assert_same_search, _env, _final_state, _search,
-                               _search_in_process, reference)  # noqa: F401 (a fixture)
+from test_tools_search import (CONFIG, GENERATIONS, RUN_TIMEOUT, SCRIPT, _args, _assert_same_search,
+                               _env, _final_state, _search, _search_in_process)
 
 from relnas_mm.apis import unfinished_genotypes
 from relnas_mm.engine.search_files import (LOCK_FILE, SearchFiles, SearchSaveError,
                                            WorkDirBusyError, WorkDirLock)
 from relnas_mm.engine.search_settings import SearchSettingsError, check_search_settings
 from relnas_mm.search import RelativeNAS
-from relnas_mm.search.checkpoint import (SearchStateError, latest_search_state,
-                                         make_search_state, save_search_state)
+from relnas_mm.search.checkpoint import (SearchStateError, latest_search_state, make_search_state,
+                                         save_search_state)
 from relnas_mm.search.evaluator import CandidateJob, split_search_data
 from relnas_mm.search.fast_evaluator import FastEvaluator
 from relnas_mm.search.fast_parallel import make_evaluate
@@ -44,6 +44,7 @@ from relnas_mm.space.genotype import get_genotype, save_genotype
 from relnas_mm.utils import fileio
 
 HERE = osp.dirname(osp.abspath(__file__))
+reference = test_tools_search.reference  # the uninterrupted search, a module fixture
 DIE_MARK = 'RELNAS_TEST_DIE_MARK'  # where DieOnce notes that it died already
 TINY_NET = dict(channels=4, num_cells=3, num_classes=10)
 
@@ -54,8 +55,9 @@ def _history(work_dir: str) -> List[dict]:
 
 
 def _log(work_dir: str) -> str:
-    logs = sorted(p for d in os.listdir(work_dir) if osp.isdir(osp.join(work_dir, d))
-                  for p in [osp.join(work_dir, d, f'{d}.log')] if osp.isfile(p))
+    logs = sorted(
+        p for d in os.listdir(work_dir) if osp.isdir(osp.join(work_dir, d))
+        for p in [osp.join(work_dir, d, f'{d}.log')] if osp.isfile(p))
     return ''.join(open(p).read() for p in logs)
 
 
@@ -302,8 +304,9 @@ class _FullDisk:
 
 def test_a_full_disk_names_the_file_the_space_and_how_to_resume(monkeypatch, tmp_path):
     algorithm = RelativeNAS(pop_size=4, generations=2, model_cfg=TINY_NET)
-    files = SearchFiles(str(tmp_path), {'algorithm.pop_size': 4},
-                        resume_command='python tools/search.py C.py --resume')
+    files = SearchFiles(
+        str(tmp_path), {'algorithm.pop_size': 4},
+        resume_command='python tools/search.py C.py --resume')
     monkeypatch.setattr(fileio, 'open', _FullDisk(1000), raising=False)
     with pytest.raises(SearchSaveError) as caught:
         files.save_generation(algorithm, [])
@@ -364,8 +367,9 @@ def test_resume_falls_back_over_a_damaged_latest_checkpoint(tmp_path):
     path, _, skipped = files.state_to_resume(True, None)
     assert osp.basename(path) == 'search_state_gen_001.pth' and 'gen_009' in skipped[0]
     os.remove(tmp_path / 'search_state_gen_001.pth')
-    with pytest.raises(SearchStateError, match=r'(?s)no checkpoint in .* can be resumed:.*'
-                       r'gen_009.*gen_003.pth was saved by a different search'):
+    with pytest.raises(
+            SearchStateError, match=r'(?s)no checkpoint in .* can be resumed:.*'
+            r'gen_009.*gen_003.pth was saved by a different search'):
         files.state_to_resume(True, None)
 
 
@@ -395,9 +399,10 @@ def test_a_work_dir_lock_belongs_to_one_search(tmp_path):
     with open(first.path) as f:
         owner = json.load(f)
     assert owner == dict(host=socket.gethostname(), pid=os.getpid(), started=owner['started'])
-    with pytest.raises(WorkDirBusyError,
-                       match=rf'another search is running in {tmp_path}: pid {os.getpid()} on '
-                       rf'{socket.gethostname()}, started {owner["started"]}'):
+    with pytest.raises(
+            WorkDirBusyError,
+            match=rf'another search is running in {tmp_path}: pid {os.getpid()} on '
+            rf'{socket.gethostname()}, started {owner["started"]}'):
         WorkDirLock(str(tmp_path)).acquire()
     first.release()
     assert not osp.exists(first.path)
@@ -417,15 +422,15 @@ def test_a_work_dir_lock_belongs_to_one_search(tmp_path):
 
 
 @pytest.mark.e2e
-def test_a_second_search_in_the_work_dir_stops_at_once(monkeypatch, reference, data_root,
-                                                       tmp_path):
+def test_a_second_search_in_the_work_dir_stops_at_once(monkeypatch, reference, data_root, tmp_path):
     work_dir = str(tmp_path / 'shared')
     first = _start(work_dir, data_root)
     try:
         _wait_for(lambda: osp.isfile(osp.join(work_dir, LOCK_FILE)), first, 'a lock')
         started = time.monotonic()
-        with pytest.raises(WorkDirBusyError, match=f'another search is running in {work_dir}: '
-                           f'pid {first.pid} on '):
+        with pytest.raises(
+                WorkDirBusyError, match=f'another search is running in {work_dir}: '
+                f'pid {first.pid} on '):
             _search_in_process(monkeypatch, 'second', *_args(work_dir, data_root))
         assert time.monotonic() - started < 30
         assert first.wait(timeout=RUN_TIMEOUT) == 0
@@ -437,7 +442,8 @@ def test_a_second_search_in_the_work_dir_stops_at_once(monkeypatch, reference, d
 
 # ----------------------------------------------------------------------------- settings
 BAD_SETTINGS = [
-    ('search.algorithm.lr_max=-0.1', r'search\.algorithm\.lr_max: got -0\.1, expected a number > 0'),
+    ('search.algorithm.lr_max=-0.1',
+     r'search\.algorithm\.lr_max: got -0\.1, expected a number > 0'),
     ('search.algorithm.lr_min=-1', r'lr_min: got -1, expected a number >= 0$'),
     ('search.algorithm.lr_min=0.5', r'lr_min: got 0\.5, expected a number <= '
      r'search\.algorithm\.lr_max \(0\.1\)'),
@@ -476,10 +482,9 @@ def test_a_bad_setting_stops_the_search_before_any_data(monkeypatch, tmp_path, o
 
 
 def test_settings_that_only_fail_together_and_several_at_once():
-    sections = dict(data={}, supernet={}, budget={}, evaluator=dict(augment_valid=True,
-                                                                     batch_size=16,
-                                                                     valid_batch_size=8),
-                    algorithm=dict(writeback='pair', lr_max=-1))
+    sections = dict(data={}, supernet={}, budget={},
+                    evaluator=dict(augment_valid=True, batch_size=16,
+                                   valid_batch_size=8), algorithm=dict(writeback='pair', lr_max=-1))
     with pytest.raises(SearchSettingsError) as caught:
         check_search_settings(sections, world_size=4, launcher='pytorch')
     assert str(caught.value).splitlines() == [

@@ -177,7 +177,8 @@ class SearchFiles:
     """
 
     def __init__(self, work_dir: str, fingerprint: Mapping[str, Any], keep_checkpoints: int = 3,
-                 plot: bool = True, resume_command: str = 'tools/search.py CONFIG --resume') -> None:
+                 plot: bool = True,
+                 resume_command: str = 'tools/search.py CONFIG --resume') -> None:
         self.work_dir = work_dir
         self.resume_command = resume_command
         self.fingerprint = dict(fingerprint)
@@ -185,8 +186,9 @@ class SearchFiles:
         self.plot = plot
 
     # ------------------------------------------------------------------ resume
-    def state_to_resume(self, resume: bool, load_from: Optional[str]
-                        ) -> Tuple[Optional[str], Optional[Dict[str, Any]], List[str]]:
+    def state_to_resume(
+            self, resume: bool,
+            load_from: Optional[str]) -> Tuple[Optional[str], Optional[Dict[str, Any]], List[str]]:
         """The checkpoint that ``cfg.resume``/``cfg.load_from`` ask for, loaded and
         checked: ``(path, state, skipped)``; ``(None, None, [])`` when not resuming or
         when work_dir has none.

@@ -16,8 +16,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ..search import evaluator_class
+from ..search import RelativeNAS, evaluator_class, make_evaluate
 from ..search.algorithm import WRITEBACK_MODES
+from ..search.evaluator import SuperNetEvaluator
 from ..search.fast_evaluator import NORM_IMPLS, SGD_IMPLS
 
 
@@ -42,21 +43,26 @@ def _is_number(value: Any) -> bool:
 
 
 def integer(low: int, optional: bool = False, even: bool = False) -> Rule:
-    words = f'{"an even" if even else "an"} integer >= {low}{" or None" if optional else ""}'
-    return Rule(words, lambda v: (optional and v is None) or
-                (_is_int(v) and v >= low and not (even and v % 2)))
+
+    def ok(v: Any) -> bool:
+        return (optional and v is None) or (_is_int(v) and v >= low and not (even and v % 2))
+
+    return Rule(f'{"an even" if even else "an"} integer >= {low}{" or None" if optional else ""}',
+                ok)
 
 
 def number(low: float, high: Optional[float] = None, low_open: bool = False,
            high_open: bool = False) -> Rule:
-    above = f'{">" if low_open else ">="} {low:g}'
-    below = '' if high is None else f' and {"<" if high_open else "<="} {high:g}'
 
     def ok(v: Any) -> bool:
-        return _is_number(v) and (v > low if low_open else v >= low) and (
-            high is None or (v < high if high_open else v <= high))
+        if not _is_number(v):
+            return False
+        above = v > low if low_open else v >= low
+        below = high is None or (v < high if high_open else v <= high)
+        return above and below
 
-    return Rule(f'a number {above}{below}', ok)
+    upper = '' if high is None else f' and {"<" if high_open else "<="} {high:g}'
+    return Rule(f'a number {">" if low_open else ">="} {low:g}{upper}', ok)
 
 
 def boolean(optional: bool = False) -> Rule:
@@ -68,26 +74,32 @@ def choice(*values: Any) -> Rule:
     return Rule(f'one of {values}', lambda v: isinstance(v, str) and v in values)
 
 
-RULES: Dict[str, Dict[str, Rule]] = {
-    'data': dict(  # the data set, its folder and its own options: the data builder's
-        train_portion=number(0, 1, low_open=True, high_open=True), split_seed=integer(0),
-        num_images=integer(2, optional=True)),
-    'supernet': dict(channels=integer(1), num_cells=integer(3), num_classes=integer(2, True),
-                     stem_multiplier=integer(1)),
-    'evaluator': dict(
-        batch_size=integer(1), momentum=number(0, 1, high_open=True), weight_decay=number(0),
-        grad_clip=number(0, low_open=True), augment_valid=boolean(), deterministic=boolean(),
-        workers=Rule("'auto' or an integer >= 0", lambda v: v == 'auto' or (_is_int(v) and v >= 0)),
-        threads=integer(1, optional=True), streams=integer(1), warmup_steps=integer(1),
-        valid_batch_size=integer(1, optional=True), cuda_graph=boolean(),
-        channels_last=boolean(optional=True), sgd=choice(*SGD_IMPLS), norm=choice(*NORM_IMPLS),
-        devices=Rule('a list of devices (str) or None', lambda v: v is None or (
-            isinstance(v, (list, tuple)) and len(v) > 0 and all(isinstance(d, str) for d in v)))),
-    'algorithm': dict(
-        pop_size=integer(2, even=True), generations=integer(1), seed=integer(0),
-        lr_max=number(0, low_open=True), lr_min=number(0), drop_path_max=number(0, 1, high_open=True),
-        writeback=choice(*WRITEBACK_MODES)),
-}
+def _devices(v: Any) -> bool:
+    return v is None or (isinstance(v, (list, tuple)) and len(v) > 0
+                         and all(isinstance(d, str) for d in v))
+
+
+#: the data set, its folder and its own options are the data builder's to check
+DATA_RULES = dict(
+    train_portion=number(0, 1, low_open=True, high_open=True), split_seed=integer(0),
+    num_images=integer(2, optional=True))
+SUPERNET_RULES = dict(
+    channels=integer(1), num_cells=integer(3), num_classes=integer(2, optional=True),
+    stem_multiplier=integer(1))
+EVALUATOR_RULES = dict(
+    batch_size=integer(1), momentum=number(0, 1, high_open=True), weight_decay=number(0),
+    grad_clip=number(0, low_open=True), augment_valid=boolean(), deterministic=boolean(),
+    workers=Rule("'auto' or an integer >= 0", lambda v: v == 'auto' or (_is_int(v) and v >= 0)),
+    threads=integer(1, optional=True), streams=integer(1), warmup_steps=integer(1),
+    valid_batch_size=integer(1, optional=True), cuda_graph=boolean(),
+    channels_last=boolean(optional=True), sgd=choice(*SGD_IMPLS), norm=choice(*NORM_IMPLS),
+    devices=Rule('a list of devices (str) or None', _devices))
+ALGORITHM_RULES = dict(
+    pop_size=integer(2, even=True), generations=integer(1), seed=integer(0),
+    lr_max=number(0, low_open=True), lr_min=number(0), drop_path_max=number(0, 1, high_open=True),
+    writeback=choice(*WRITEBACK_MODES))
+RULES: Dict[str, Dict[str, Rule]] = dict(data=DATA_RULES, supernet=SUPERNET_RULES,
+                                         evaluator=EVALUATOR_RULES, algorithm=ALGORITHM_RULES)
 
 
 def check_search_settings(sections: Mapping[str, Mapping[str, Any]], world_size: int = 1,
@@ -104,26 +116,34 @@ def check_search_settings(sections: Mapping[str, Mapping[str, Any]], world_size:
             if key in sections[section] and not rule.ok(sections[section][key]):
                 bad(f'{section}.{key}', sections[section][key], rule.valid)
     algorithm, evaluator = sections['algorithm'], sections['evaluator']
-    lr_min, lr_max = algorithm.get('lr_min', 0.001), algorithm.get('lr_max', 0.1)
-    rules = RULES['algorithm']
-    if rules['lr_min'].ok(lr_min) and rules['lr_max'].ok(lr_max) and lr_min > lr_max:
+    lr_min, lr_max = (_setting(algorithm, RelativeNAS, k) for k in ('lr_min', 'lr_max'))
+    if ALGORITHM_RULES['lr_min'].ok(lr_min) and ALGORITHM_RULES['lr_max'].ok(lr_max) \
+            and lr_min > lr_max:
         bad('algorithm.lr_min', lr_min, f'a number <= search.algorithm.lr_max ({lr_max!r})')
-    if algorithm.get('writeback', 'pair') == 'pair' and world_size > 2:
-        bad('algorithm.writeback', 'pair',
+    if _setting(algorithm, RelativeNAS, 'writeback') == 'pair' and world_size > 2:
+        bad(
+            'algorithm.writeback', 'pair',
             f"'generation' with {world_size} ranks (--launcher {launcher}): 'pair' runs one "
             f'pair at a time, on 2 ranks, or start at most 2 ranks')
     if evaluator.get('augment_valid') is True and evaluator.get('valid_batch_size') not in (
-            None, evaluator.get('batch_size', 256)):
-        bad('evaluator.valid_batch_size', evaluator['valid_batch_size'],
+            None, _setting(evaluator, SuperNetEvaluator, 'batch_size')):
+        bad(
+            'evaluator.valid_batch_size', evaluator['valid_batch_size'],
             'None or search.evaluator.batch_size with augment_valid=True (its draws are per batch)')
     for key in ('threads', 'devices'):
-        if evaluator.get(key) is not None and evaluator.get('workers', 'auto') == 0:
+        if evaluator.get(key) is not None and _setting(evaluator, make_evaluate, 'workers') == 0:
             bad(f'evaluator.{key}', evaluator[key], 'None with workers=0 (no worker processes)')
     problems += _unknown_evaluator_options(evaluator)
+    if len(problems) == 1:
+        raise SearchSettingsError(problems[0])
     if problems:
-        raise SearchSettingsError(problems[0] if len(problems) == 1 else
-                                  f'{len(problems)} bad search settings:\n  ' +
+        raise SearchSettingsError(f'{len(problems)} bad search settings:\n  ' +
                                   '\n  '.join(problems))
+
+
+def _setting(section: Mapping[str, Any], owner: Callable[..., Any], key: str) -> Any:
+    """``section[key]``, or the default of ``owner``'s argument ``key``."""
+    return section.get(key, inspect.signature(owner).parameters[key].default)
 
 
 def _unknown_evaluator_options(evaluator: Mapping[str, Any]) -> List[str]:
@@ -140,11 +160,13 @@ def _unknown_evaluator_options(evaluator: Mapping[str, Any]) -> List[str]:
         if klass is object:
             return []  # a class that takes any option checks them itself
         parameters = inspect.signature(klass.__init__).parameters.values()
-        taken |= {p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD
-                  or p.kind == p.KEYWORD_ONLY}
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        taken |= {p.name for p in parameters if p.kind in named}
         if not any(p.kind == p.VAR_KEYWORD for p in parameters):
             break
     taken -= {'self', 'data', 'model_cfg'}  # given by the search, not the config
     unknown = sorted(set(evaluator) - taken)
-    return [f'search.evaluator: unknown key(s) {unknown} for {cls.__name__}; expected some '
-            f'of {sorted(taken)}'] if unknown else []
+    return [
+        f'search.evaluator: unknown key(s) {unknown} for {cls.__name__}; expected some '
+        f'of {sorted(taken)}'
+    ] if unknown else []

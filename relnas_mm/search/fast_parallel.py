@@ -30,11 +30,11 @@ import time
 import traceback
 import weakref
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import torch
 import torch.multiprocessing as mp
-from multiprocessing.connection import Connection, wait
 
 from ..space.genotype import Genotype
 from .evaluator import CandidateEvaluator, CandidateJob, CandidateResult, EagerEvaluator, SearchData
@@ -404,8 +404,9 @@ class ParallelEvaluate:
         caller)."""
         dead = self._dead([w])
         w.conn.close()
-        logger.warning('ParallelEvaluate: worker %s died (exit code %s) while evaluating %s; '
-                       'starting a fresh worker to run them again', dead[0][0], dead[0][1], what)
+        logger.warning(
+            'ParallelEvaluate: worker %s died (exit code %s) while evaluating %s; '
+            'starting a fresh worker to run them again', dead[0][0], dead[0][1], what)
         fresh = self._spawn(w.slot)
         self._workers[self._workers.index(w)] = fresh
         self._wait_ready(fresh, time.monotonic() + self._start_timeout)
@@ -424,8 +425,10 @@ class ParallelEvaluate:
             messages.append(
                 _JobMessage(job.index, job.genotype, weights, float(job.lr), float(job.drop_prob),
                             int(job.seed)))
-        todo = [list(range(start, min(start + self.chunk, len(jobs))))
-                for start in range(0, len(jobs), self.chunk)]
+        todo = [
+            list(range(start, min(start + self.chunk, len(jobs))))
+            for start in range(0, len(jobs), self.chunk)
+        ]
         results: List[Optional[CandidateResult]] = [None] * len(jobs)
         remaining, replaced = len(jobs), False
         while remaining:
@@ -443,8 +446,9 @@ class ParallelEvaluate:
                     if lost:
                         todo.insert(0, lost)
                     replaced = True
-                    self._replace(w, f'candidate(s) {[jobs[i].index for i in lost]}'
-                                  if lost else 'no candidate')
+                    self._replace(
+                        w,
+                        f'candidate(s) {[jobs[i].index for i in lost]}' if lost else 'no candidate')
                     continue
                 kind, reply_call, positions, payload = message
                 if kind == 'log':
