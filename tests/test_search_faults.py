@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 from typing import Dict, List, Set
 
 import numpy as np
@@ -24,6 +25,7 @@ import torch
 pytest.importorskip('mmengine')
 
 import test_tools_search
+from fixtures_downstream import load_tool
 from fixtures_search import one_thread  # noqa: F401 (autouse)
 from mmengine.config import Config
 from test_tools_search import (CONFIG, GENERATIONS, RUN_TIMEOUT, SCRIPT, _args, _assert_same_search,
@@ -506,16 +508,42 @@ def test_settings_that_only_fail_together_and_several_at_once():
 
 
 # ----------------------------------------------------------------------------- the result
-def test_train_warns_about_an_unfinished_search_s_genotype(tmp_path):
+class _Runner:
+    """What tools/train.py's main needs of a runner, noting the warnings it logs."""
+
+    def __init__(self) -> None:
+        self.model, self.warnings = torch.nn.Linear(1, 1), []
+        self.logger = SimpleNamespace(warning=self.warnings.append)
+
+    def train(self) -> None:
+        """Training is not what is tested."""
+
+
+def test_train_warns_about_an_unfinished_search_s_genotype(tmp_path, monkeypatch):
     path = str(tmp_path / 'best_genotype.json')
-    cfg = Config(dict(model=dict(type='RelNASClassifier', backbone=dict(genotype=path))))
-    save_genotype(get_genotype('RelativeNAS'), path, generation=0, generations=3, finished=False)
-    assert unfinished_genotypes(cfg) == [
+    (tmp_path / 'cifar-10-batches-py').mkdir()  # the data check passes
+    train, runners = load_tool('train'), []
+
+    def build_runner(cfg) -> _Runner:
+        runners.append(_Runner())
+        return runners[-1]
+
+    monkeypatch.setattr(train, 'build_runner', build_runner)
+    monkeypatch.setattr(sys, 'argv', [
+        'train.py', 'configs/cifar/relnas_cifar10.py', '--data-root',
+        str(tmp_path), '--cfg-options', f'model.backbone.genotype={path}'
+    ])
+    for finished, generation in ((False, 0), (True, 2)):
+        save_genotype(
+            get_genotype('RelativeNAS'), path, generation=generation, generations=3,
+            finished=finished)
+        train.main()
+    assert runners[0].warnings == [
         f'model.backbone.genotype: {path} is the best genotype of an unfinished search '
         f'(generation 1 of 3): resume the search (tools/search.py CONFIG --resume) for its '
         f'final result'
     ]
-    save_genotype(get_genotype('RelativeNAS'), path, generation=2, generations=3, finished=True)
-    assert unfinished_genotypes(cfg) == []
+    assert runners[1].warnings == []
     save_genotype(get_genotype('RelativeNAS'), path)  # a genotype file of any other origin
+    cfg = Config(dict(model=dict(backbone=dict(genotype=path))))
     assert unfinished_genotypes(cfg) == []
