@@ -132,8 +132,9 @@ linux_only = pytest.mark.skipif(not osp.isdir('/proc/self'), reason='reads /proc
 def test_kill9_of_the_search_leaves_no_process_and_resumes(reference, data_root, tmp_path):
     work_dir = str(tmp_path / 'killed')
     proc = _start(work_dir, data_root, 'search.evaluator.workers=2')
+    best = osp.join(work_dir, 'best_genotype.json')  # written after the checkpoint
     try:
-        _wait_for(lambda: latest_search_state(work_dir) is not None, proc, 'a checkpoint')
+        _wait_for(lambda: osp.isfile(best), proc, 'a best genotype')
         helpers = _descendants(proc.pid)
         assert len(helpers) >= 2, helpers  # the two workers (and any helper of theirs)
         proc.send_signal(signal.SIGKILL)
@@ -141,9 +142,9 @@ def test_kill9_of_the_search_leaves_no_process_and_resumes(reference, data_root,
         proc.kill()
         proc.wait()
     _assert_all_gone(helpers)
-    with open(osp.join(work_dir, 'best_genotype.json')) as f:
-        best = json.load(f)
-    assert (best['finished'], best['generations']) == (False, GENERATIONS)
+    with open(best) as f:
+        fields = json.load(f)
+    assert (fields['finished'], fields['generations']) == (False, GENERATIONS)
     _search(*_args(work_dir, data_root, 'search.evaluator.workers=2', resume=True))
     assert 'took over the lock of search pid' in _log(work_dir)
     _assert_same_as(work_dir, reference)
