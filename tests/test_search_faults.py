@@ -430,12 +430,14 @@ def test_a_second_search_in_the_work_dir_stops_at_once(monkeypatch, reference, d
     first = _start(work_dir, data_root)
     try:
         _wait_for(lambda: osp.isfile(osp.join(work_dir, LOCK_FILE)), first, 'a lock')
+        first.send_signal(signal.SIGSTOP)  # still running whenever the second one looks
         started = time.monotonic()
         with pytest.raises(
                 WorkDirBusyError, match=f'another search is running in {work_dir}: '
                 f'pid {first.pid} on '):
             _search_in_process(monkeypatch, 'second', *_args(work_dir, data_root))
         assert time.monotonic() - started < 30
+        first.send_signal(signal.SIGCONT)
         assert first.wait(timeout=RUN_TIMEOUT) == 0
     finally:
         first.kill()
