@@ -172,8 +172,9 @@ def unfinished_genotypes(cfg: Any) -> List[str]:
     warnings = []
     for key, node in walk_dicts(cfg.get('model'), 'model'):
         genotype = node.get('genotype')
-        why = unfinished_search(genotype) if isinstance(genotype, str) \
-            and osp.isfile(genotype) else None
+        why = None
+        if isinstance(genotype, str) and osp.isfile(genotype):
+            why = unfinished_search(genotype)
         if why:
             warnings.append(f'{key}.genotype: {why}')
     return warnings
