@@ -24,37 +24,41 @@ def coded_image(index: int, size: int = SIZE) -> np.ndarray:
     return np.stack([xs, ys, np.full_like(xs, 40 * index)], -1).astype(np.uint8)
 
 
-def boxes_of(index: int) -> List[Tuple[str, Tuple[int, int, int, int], bool]]:
+def boxes_of(index: int, scale: int = 1) -> List[Tuple[str, Tuple[int, ...], bool]]:
     """(category, (x, y, w, h), crowd/difficult) of image ``index``: a cat, a dog, a
-    box too small for min_size=8 and a crowd (COCO) / difficult (VOC) dog."""
-    return [('cat', (10 + index, 20, 20, 10), False), ('dog', (30, 8 + index, 12, 24), False),
-            ('cat', (2, 2, 5, 5), False), ('dog', (40, 40, 16, 16), True)]
+    box too small for min_size=8 and a crowd (COCO) / difficult (VOC) dog; ``scale``
+    multiplies every coordinate."""
+    boxes = [('cat', (10 + index, 20, 20, 10), False), ('dog', (30, 8 + index, 12, 24), False),
+             ('cat', (2, 2, 5, 5), False), ('dog', (40, 40, 16, 16), True)]
+    return [(c, tuple(scale * v for v in box), flag) for c, box, flag in boxes]
 
 
-def _write_images(folder: str, ext: str) -> List[str]:
+def _write_images(folder: str, ext: str, size: int = SIZE) -> List[str]:
     os.makedirs(folder, exist_ok=True)
     names = []
     for i in range(NUM_IMAGES):
         names.append(f'{i:012d}{ext}')
         # PNG keeps the coded pixels exact; the VOC layout needs .jpg names, so those
         # are PNG data under a .jpg name (PIL reads the content, not the name)
-        Image.fromarray(coded_image(i)).save(os.path.join(folder, names[-1]), format='PNG')
+        Image.fromarray(coded_image(i, size)).save(os.path.join(folder, names[-1]), format='PNG')
     return names
 
 
-def make_coco(root: str) -> str:
-    """``root/annotations/instances_train.json`` + ``root/train/*.jpg``; returns ``root``."""
-    names = _write_images(os.path.join(root, 'train'), '.jpg')
+def make_coco(root: str, split: str = 'train', scale: int = 1) -> str:
+    """``root/annotations/instances_<split>.json`` + ``root/<split>/*.jpg``, every
+    coordinate times ``scale``; returns ``root``."""
+    size = SIZE * scale
+    names = _write_images(os.path.join(root, split), '.jpg', size)
     cat_id = {c['name']: c['id'] for c in CATEGORIES}
     images, annotations = [], []
     for i, name in enumerate(names):
-        images.append(dict(id=100 + i, file_name=name, height=SIZE, width=SIZE))
-        for category, box, crowd in boxes_of(i):
+        images.append(dict(id=100 + i, file_name=name, height=size, width=size))
+        for category, box, crowd in boxes_of(i, scale):
             annotations.append(
                 dict(id=len(annotations) + 1, image_id=100 + i, category_id=cat_id[category],
                      bbox=list(box), area=box[2] * box[3], iscrowd=int(crowd), segmentation=[]))
     os.makedirs(os.path.join(root, 'annotations'), exist_ok=True)
-    with open(os.path.join(root, 'annotations', 'instances_train.json'), 'w') as f:
+    with open(os.path.join(root, 'annotations', f'instances_{split}.json'), 'w') as f:
         json.dump(dict(images=images, annotations=annotations, categories=CATEGORIES), f)
     return root
 

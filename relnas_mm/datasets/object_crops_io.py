@@ -95,11 +95,17 @@ def _coco_list(data: dict, key: str, ann_file: str) -> list:
     return value
 
 
-def read_coco(ann_file: str, img_dir: str) -> Objects:
-    """The boxes of a COCO instances JSON whose ``file_name``\\ s lie in ``img_dir``."""
+def coco_annotation_files(ann_file: str) -> List[str]:
+    """``[ann_file]`` once it is known to exist (what a COCO crop set is made from)."""
     if not os.path.isfile(ann_file):
         raise AnnotationError(f'COCO annotation file {ann_file} does not exist; expected an '
                               f'instances JSON (search.data.ann_file, relative to data_root)')
+    return [ann_file]
+
+
+def read_coco(ann_file: str, img_dir: str) -> Objects:
+    """The boxes of a COCO instances JSON whose ``file_name``\\ s lie in ``img_dir``."""
+    coco_annotation_files(ann_file)
     try:
         with open(ann_file) as f:
             data = json.load(f)
@@ -239,6 +245,7 @@ def plan_object_crops(objects: Objects, settings: CropSettings) -> PiecePlan:
 
 
 __all__ = [
-    'VOC_CLASSES', 'CropSettings', 'Objects', 'read_coco', 'voc_annotation_files', 'read_voc',
+    'VOC_CLASSES', 'CropSettings', 'Objects', 'coco_annotation_files', 'read_coco',
+    'voc_annotation_files', 'read_voc',
     'plan_object_crops'
 ]

@@ -28,8 +28,9 @@ from ..datasets.cifar_io import load_cifar10, load_cifar10_classes
 from ..datasets.crop_io import PiecePlan, cut_pieces, files_digest
 from ..datasets.demo_digits import prepare_demo_digits
 from ..datasets.image_folder_io import image_folder_classes, load_image_folder
-from ..datasets.object_crops_io import (CropSettings, Objects, plan_object_crops, read_coco,
-                                        read_voc, voc_annotation_files)
+from ..datasets.object_crops_io import (CropSettings, Objects, coco_annotation_files,
+                                        plan_object_crops, read_coco, read_voc,
+                                        voc_annotation_files)
 from ..datasets.seg_patches_io import (CITYSCAPES_CLASSES, LAYOUTS, PairLayout, PatchSettings,
                                        plan_patches, scan_pairs)
 from ..utils.fileio import atomic_write
@@ -137,7 +138,7 @@ def _pieces(dataset: str, root: str,
         if dataset == 'coco':
             img_dir = os.path.join(root, data_cfg.get('img_dir') or '')
             source['img_dir'] = img_dir
-            files = [os.path.join(root, ann_file)]
+            files = coco_annotation_files(os.path.join(root, ann_file))
             plan = partial(_object_plan, read_coco, (files[0], img_dir), settings)
         else:
             files = voc_annotation_files(root, ann_file)
