@@ -10,14 +10,12 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
-from .image_folder_io import read_rgb
-
-ProgressFn = Callable[[int, int], None]
+from .image_folder_io import ProgressFn, read_rgb
 
 
 class AnnotationError(RuntimeError):
@@ -37,13 +35,6 @@ class PiecePlan:
     groups: np.ndarray  # int64 (N,)
     classes: List[str]
     dropped: List[str]
-
-
-def check_image_size(image_size: int) -> int:
-    """The side of the search images: an integer >= 8."""
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
-        raise ValueError(f'image_size must be an integer >= 8, got {image_size!r}')
-    return image_size
 
 
 def check_max_per_class(max_per_class: Optional[int]) -> Optional[int]:
@@ -150,6 +141,6 @@ def cut_pieces(plan: PiecePlan, image_size: int,
 
 
 __all__ = [
-    'AnnotationError', 'PiecePlan', 'ProgressFn', 'check_image_size', 'check_max_per_class',
+    'AnnotationError', 'PiecePlan', 'check_max_per_class',
     'files_digest', 'require_files', 'finish_plan', 'cut_square', 'cut_pieces'
 ]

@@ -15,8 +15,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .crop_io import (AnnotationError, PiecePlan, check_image_size, check_max_per_class,
-                      finish_plan, require_files)
+from .crop_io import AnnotationError, PiecePlan, check_max_per_class, finish_plan, require_files
+from .image_folder_io import check_image_size
 
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
                'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep',

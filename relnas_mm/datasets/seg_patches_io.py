@@ -14,8 +14,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .crop_io import (AnnotationError, PiecePlan, check_image_size, check_max_per_class,
-                      finish_plan, require_files)
+from .crop_io import AnnotationError, PiecePlan, check_max_per_class, finish_plan, require_files
+from .image_folder_io import check_image_size
 
 CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
                       'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car',
