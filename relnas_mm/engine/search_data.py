@@ -123,21 +123,21 @@ def _pieces(dataset: str, root: str,
             data_cfg: Mapping[str, Any]) -> Tuple[str, int, Callable[[], PiecePlan]]:
     """(cache key, image size, how to plan) of a data set of pieces.
 
-    The key covers the annotation files' contents, the image names of label maps and
-    every setting that changes the pieces; the plan is made only when needed.
+    The key covers the data root, the annotation files' contents, the image names of
+    label maps and every setting that changes the pieces; the plan is made only when
+    needed.
     """
     if dataset in ('coco', 'voc'):
         settings = _settings(CropSettings, **_given(data_cfg, CropSettings))
         ann_file = data_cfg.get('ann_file')
         if not ann_file:
-            raise ValueError(f'search.data.ann_file is not set: the {dataset} annotations, '
-                             f'relative to data_root (' +
-                             ('annotations/instances_train2017.json)' if dataset == 'coco' else
-                              "['VOC2007/ImageSets/Main/trainval.txt', ...])"))
-        source: Dict[str, Any] = dict(ann_file=ann_file)
+            example = ('annotations/instances_train2017.json' if dataset == 'coco' else
+                       "['VOC2007/ImageSets/Main/trainval.txt']")
+            raise ValueError(f'search.data.ann_file is not set: the {dataset} annotations '
+                             f'relative to data_root, e.g. {example}')
+        source: Dict[str, Any] = dict(ann_file=ann_file, img_dir=data_cfg.get('img_dir'))
         if dataset == 'coco':
             img_dir = os.path.join(root, data_cfg.get('img_dir') or '')
-            source['img_dir'] = img_dir
             files = coco_annotation_files(os.path.join(root, ann_file))
             plan = partial(_object_plan, read_coco, (files[0], img_dir), settings)
         else:
@@ -161,8 +161,9 @@ def _pieces(dataset: str, root: str,
         source = dict(asdict(layout), images=[os.path.relpath(p, root) for p in images])
         plan = partial(plan_patches, images, files, settings, layout.reduce_zero_label)
     described = json.dumps(
-        dict(version=CACHE_VERSION, dataset=dataset, settings=asdict(settings), source=source,
-             annotations=files_digest(files)), sort_keys=True)
+        dict(version=CACHE_VERSION, dataset=dataset, data_root=os.path.abspath(root),
+             settings=asdict(settings), source=source, annotations=files_digest(files)),
+        sort_keys=True)
     return hashlib.sha1(described.encode()).hexdigest()[:16], settings.image_size, plan
 
 
