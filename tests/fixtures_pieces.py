@@ -55,8 +55,9 @@ def make_coco(root: str, split: str = 'train', scale: int = 1) -> str:
         images.append(dict(id=100 + i, file_name=name, height=size, width=size))
         for category, box, crowd in boxes_of(i, scale):
             annotations.append(
-                dict(id=len(annotations) + 1, image_id=100 + i, category_id=cat_id[category],
-                     bbox=list(box), area=box[2] * box[3], iscrowd=int(crowd), segmentation=[]))
+                dict(
+                    id=len(annotations) + 1, image_id=100 + i, category_id=cat_id[category],
+                    bbox=list(box), area=box[2] * box[3], iscrowd=int(crowd), segmentation=[]))
     os.makedirs(os.path.join(root, 'annotations'), exist_ok=True)
     with open(os.path.join(root, 'annotations', f'instances_{split}.json'), 'w') as f:
         json.dump(dict(images=images, annotations=annotations, categories=CATEGORIES), f)
@@ -74,10 +75,10 @@ def make_voc(root: str, years: Tuple[str, ...] = ('2007', '2012')) -> str:
         os.makedirs(os.path.join(base, 'ImageSets', 'Main'), exist_ok=True)
         mine = [i for i in range(NUM_IMAGES) if i % len(years) == y]
         for i in mine:
-            objects = ''.join(
-                f'<object><name>{c}</name><difficult>{int(d)}</difficult><bndbox>'
-                f'<xmin>{x + 1}</xmin><ymin>{y0 + 1}</ymin><xmax>{x + w}</xmax>'
-                f'<ymax>{y0 + h}</ymax></bndbox></object>' for c, (x, y0, w, h), d in boxes_of(i))
+            objects = ''.join(f'<object><name>{c}</name><difficult>{int(d)}</difficult><bndbox>'
+                              f'<xmin>{x + 1}</xmin><ymin>{y0 + 1}</ymin><xmax>{x + w}</xmax>'
+                              f'<ymax>{y0 + h}</ymax></bndbox></object>'
+                              for c, (x, y0, w, h), d in boxes_of(i))
             with open(os.path.join(base, 'Annotations', names[i][:-4] + '.xml'), 'w') as f:
                 f.write(f'<annotation><filename>{names[i]}</filename><size><width>{SIZE}</width>'
                         f'<height>{SIZE}</height><depth>3</depth></size>{objects}</annotation>')

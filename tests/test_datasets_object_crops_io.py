@@ -7,15 +7,14 @@ import pytest
 from fixtures_pieces import NUM_IMAGES, coded_image, make_coco, make_voc
 
 from relnas_mm.datasets.crop_io import AnnotationError, cut_pieces, cut_square
-from relnas_mm.datasets.object_crops_io import (CropSettings, plan_object_crops, read_coco,
-                                                read_voc)
+from relnas_mm.datasets.object_crops_io import CropSettings, plan_object_crops, read_coco, read_voc
 
 VOC_SPLITS = ['VOC2007/ImageSets/Main/trainval.txt', 'VOC2012/ImageSets/Main/trainval.txt']
 
 
 def _coco(root: str):
-    return read_coco(os.path.join(root, 'annotations', 'instances_train.json'),
-                     os.path.join(root, 'train'))
+    return read_coco(
+        os.path.join(root, 'annotations', 'instances_train.json'), os.path.join(root, 'train'))
 
 
 @pytest.fixture(scope='module')
@@ -63,8 +62,8 @@ def test_voc_years_give_the_same_crops(coco_root, devkit):
 
 def test_crowd_difficult_min_size_cap_and_subset(coco_root, devkit):
     for objects in (_coco(coco_root), read_voc(devkit, VOC_SPLITS)):
-        kept = plan_object_crops(objects, CropSettings(skip_crowd_difficult=False, min_size=4,
-                                                       classes=['dog', 'cat']))
+        kept = plan_object_crops(
+            objects, CropSettings(skip_crowd_difficult=False, min_size=4, classes=['dog', 'cat']))
         # every box now: the small cat and the crowd/difficult dog too; labels follow
         # the subset's order (dog = 0)
         assert kept.classes == ['dog', 'cat']
@@ -89,9 +88,10 @@ def test_a_crop_over_the_border_is_filled_with_the_mean_colour():
 
 def test_coco_file_that_does_not_match_its_images(coco_root, tmp_path):
     with pytest.raises(AnnotationError) as info:
-        plan_object_crops(read_coco(os.path.join(coco_root, 'annotations',
-                                                 'instances_train.json'), str(tmp_path)),
-                          CropSettings(classes=['cat', 'dog']))
+        plan_object_crops(
+            read_coco(
+                os.path.join(coco_root, 'annotations', 'instances_train.json'), str(tmp_path)),
+            CropSettings(classes=['cat', 'dog']))
     first = os.path.join(str(tmp_path), '000000000000.jpg')
     assert f'instances_train.json does not match its images: {first} does not exist ' \
            f'(the first of 6 missing of 6)' in str(info.value)
@@ -101,8 +101,9 @@ def test_voc_split_that_names_a_missing_file(devkit, tmp_path):
     split = os.path.join(devkit, 'VOC2007', 'ImageSets', 'Main', 'missing.txt')
     with open(split, 'w') as f:
         f.write('000000000000\nno_such_image\n')
-    with pytest.raises(AnnotationError, match=r'missing\.txt does not match its images: .*'
-                       r'VOC2007/Annotations/no_such_image\.xml does not exist'):
+    with pytest.raises(
+            AnnotationError, match=r'missing\.txt does not match its images: .*'
+            r'VOC2007/Annotations/no_such_image\.xml does not exist'):
         read_voc(devkit, 'VOC2007/ImageSets/Main/missing.txt')
 
 
@@ -124,8 +125,9 @@ def test_empty_coco_split(tmp_path):
 
 
 def test_fewer_than_two_categories_after_filtering(coco_root):
-    with pytest.raises(AnnotationError, match=r"1 class\(es\) with pieces after filtering "
-                       r"\(min_size=11, .*\), found 'dog': 6; a classification search needs two"):
+    with pytest.raises(
+            AnnotationError, match=r"1 class\(es\) with pieces after filtering "
+            r"\(min_size=11, .*\), found 'dog': 6; a classification search needs two"):
         # the cats' shorter side is 10 pixels
         plan_object_crops(_coco(coco_root), CropSettings(min_size=11, classes=['cat', 'dog']))
 

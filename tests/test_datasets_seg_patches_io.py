@@ -41,8 +41,8 @@ def test_cityscapes_layout_patches(tmp_path):
         for i in range(2)
     ]
     with pytest.warns(UserWarning, match=r'16 class\(es\) without any piece .*: sidewalk, '):
-        plan = plan_patches(images, maps, PatchSettings(CITYSCAPES_CLASSES, patch_size=32,
-                                                        image_size=16))
+        plan = plan_patches(images, maps,
+                            PatchSettings(CITYSCAPES_CLASSES, patch_size=32, image_size=16))
     # sky on the top half (2 ignored rows do not stop it), road bottom left, car bottom right
     assert plan.classes == ['road', 'sky', 'car']
     assert plan.labels.tolist() == [1, 1, 1, 1, 0, 0, 2, 2] * 2
@@ -60,8 +60,8 @@ def test_reduce_zero_label_of_the_ade_layout(tmp_path):
     for folder in (layout.img_dir, layout.ann_dir):
         os.makedirs(tmp_path / folder)
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / layout.img_dir / 'a.jpg')
-    Image.fromarray(np.array([[0, 1, 2, 255]] * 4, np.uint8)).save(tmp_path / layout.ann_dir /
-                                                                  'a.png')
+    label_map = np.array([[0, 1, 2, 255]] * 4, np.uint8)
+    Image.fromarray(label_map).save(tmp_path / layout.ann_dir / 'a.png')
     (image, ), (label_map, ) = scan_pairs(str(tmp_path), layout)
     labels = read_label_map(label_map, image, True, IGNORE, 2)
     assert labels[0].tolist() == [IGNORE, 0, 1, IGNORE]
@@ -78,23 +78,26 @@ def _pairs(tmp_path, label_size=(8, 8), value=1) -> PairLayout:
 
 def test_label_map_of_the_wrong_size(tmp_path):
     images, maps = scan_pairs(str(tmp_path), _pairs(tmp_path, label_size=(8, 6)))
-    with pytest.raises(AnnotationError, match=r'label map .*x_mask\.png is 6x8 \(WxH\) but its '
-                       r'image .*x\.png is 8x8'):
+    with pytest.raises(
+            AnnotationError, match=r'label map .*x_mask\.png is 6x8 \(WxH\) but its '
+            r'image .*x\.png is 8x8'):
         plan_patches(images, maps, PatchSettings(('a', 'b'), patch_size=4))
 
 
 def test_label_value_outside_the_classes(tmp_path):
     images, maps = scan_pairs(str(tmp_path), _pairs(tmp_path, value=7))
-    with pytest.raises(AnnotationError, match=r'x_mask\.png holds the value 7, outside 0\.\.1 '
-                       r'\(2 classes\) and not ignore_index=255'):
+    with pytest.raises(
+            AnnotationError, match=r'x_mask\.png holds the value 7, outside 0\.\.1 '
+            r'\(2 classes\) and not ignore_index=255'):
         plan_patches(images, maps, PatchSettings(('a', 'b'), patch_size=4))
 
 
 def test_image_without_label_map_and_empty_split(tmp_path):
     layout = _pairs(tmp_path)
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / 'img' / 'y.png')
-    with pytest.raises(AnnotationError, match=r'label-map folder .*ann does not match its images: '
-                       r'.*y_mask\.png does not exist \(the first of 1 missing of 2\)'):
+    with pytest.raises(
+            AnnotationError, match=r'label-map folder .*ann does not match its images: '
+            r'.*y_mask\.png does not exist \(the first of 1 missing of 2\)'):
         scan_pairs(str(tmp_path), layout)
     os.makedirs(tmp_path / 'none')
     with pytest.raises(AnnotationError, match=r'the split is empty: no \*\.png image in .*none'):
@@ -104,7 +107,7 @@ def test_image_without_label_map_and_empty_split(tmp_path):
 @pytest.mark.parametrize('kwargs, message', [
     (dict(classes='ab'), 'classes must be a non-empty list'),
     (dict(patch_size=0), 'patch_size must be a positive integer'),
-    (dict(stride=0), 'stride must be a positive integer'),
+    (dict(stride=0), 'stride must be None or a positive integer'),
     (dict(min_share=0), r'min_share must be a number in \(0, 1\]'),
 ])
 def test_bad_patch_settings(kwargs, message):

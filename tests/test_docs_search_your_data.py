@@ -25,11 +25,11 @@ SECTION = '## Walk-through'
 TINY = {
     'tools/search.py': [
         'search.algorithm.generations=1', 'search.algorithm.pop_size=4',
-        'search.supernet.channels=4', 'search.supernet.num_cells=3',
-        'search.evaluator.batch_size=8'
+        'search.supernet.channels=4', 'search.supernet.num_cells=3', 'search.evaluator.batch_size=8'
     ],
     'tools/analysis/get_flops.py': [],
-    'tools/train.py': cli_options(SMALL_DET) + LOADER_OPTIONS + ['train_cfg.max_epochs=1'],
+    'tools/train.py':
+    cli_options(SMALL_DET) + LOADER_OPTIONS + ['train_cfg.max_epochs=1'],
 }
 
 
@@ -52,8 +52,8 @@ def walk_through() -> Tuple[List[List[str]], Tuple[str, str]]:
 @pytest.mark.e2e
 def test_walk_through_runs_as_written(tmp_path):
     commands, (name, config) = walk_through()
-    assert [c[1] for c in commands] == ['tools/search.py', 'tools/analysis/get_flops.py',
-                                        'tools/train.py']
+    assert [c[1] for c in commands
+            ] == ['tools/search.py', 'tools/analysis/get_flops.py', 'tools/train.py']
     for folder in ('tools', 'configs'):
         os.symlink(os.path.join(REPO, folder), tmp_path / folder)
     for split in ('train', 'val'):

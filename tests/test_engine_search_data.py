@@ -50,10 +50,10 @@ def test_image_folder_at_its_image_size_with_progress(tmp_path):
      "search.data.patch_size applies to dataset='seg_patches' only, not 'voc'"),
     (dict(dataset='coco', data_root='x'), 'search.data.ann_file is not set'),
     (dict(dataset='seg_patches', data_root='x', layout='kitti'), 'search.data.layout: expected'),
-    (dict(dataset='seg_patches', data_root='x', img_dir='a', ann_dir='b'),
-     'layout="pairs" needs the names of the label values'),
-    (dict(dataset='coco', data_root='x', ann_file='a.json', context=0.5),
-     'search.data: context must be a number >= 1'),
+    (dict(dataset='seg_patches', data_root='x', img_dir='a',
+          ann_dir='b'), 'layout="pairs" needs the names of the label values'),
+    (dict(dataset='coco', data_root='x', ann_file='a.json',
+          context=0.5), 'search.data: context must be a number >= 1'),
     (dict(dataset='image_folder', data_root='x',
           label_type='fine'), "search.data.label_type applies to dataset='cifar100' only"),
     (dict(dataset='svhn', data_root='x'), 'search.data.dataset: expected one of'),
@@ -75,8 +75,9 @@ def test_num_classes_from_the_data():
 
 
 def _coco_cfg(root: str, **options) -> dict:
-    return dict(dict(dataset='coco', data_root=root, ann_file='annotations/instances_train.json',
-                     img_dir='train', image_size=16), **options)
+    return dict(
+        dict(dataset='coco', data_root=root, ann_file='annotations/instances_train.json',
+             img_dir='train', image_size=16), **options)
 
 
 def _refuse(*args, **kwargs):
@@ -126,9 +127,10 @@ def test_split_by_source_image(tmp_path):
 
 def test_voc_and_cityscapes_through_the_config(tmp_path):
     devkit = make_voc(str(tmp_path / 'voc'))
-    voc = dict(dataset='voc', data_root=devkit, ann_file=['VOC2007/ImageSets/Main/trainval.txt',
-                                                          'VOC2012/ImageSets/Main/trainval.txt'],
-               classes=['dog', 'cat'], max_per_class=4)
+    voc = dict(
+        dataset='voc', data_root=devkit,
+        ann_file=['VOC2007/ImageSets/Main/trainval.txt',
+                  'VOC2012/ImageSets/Main/trainval.txt'], classes=['dog', 'cat'], max_per_class=4)
     assert search_classes(voc) == ['dog', 'cat']
     images, labels, groups = load_search_images(voc)
     assert images.shape == (8, 32, 32, 3) and np.bincount(labels).tolist() == [4, 4]
@@ -143,8 +145,9 @@ def test_voc_and_cityscapes_through_the_config(tmp_path):
 
 def test_bad_annotations_are_named_before_anything_is_cut(tmp_path):
     root = make_coco(str(tmp_path / 'coco'))
-    with pytest.raises(AnnotationError, match=r'does not match its images: .*/elsewhere/'
-                       r'000000000000\.jpg does not exist'):
+    with pytest.raises(
+            AnnotationError, match=r'does not match its images: .*/elsewhere/'
+            r'000000000000\.jpg does not exist'):
         search_classes(_coco_cfg(root, img_dir='elsewhere'))
     with pytest.raises(AnnotationError, match=r'COCO annotation file .*/nope\.json does not exist'):
         search_classes(_coco_cfg(root, ann_file='nope.json'))

@@ -89,8 +89,9 @@ def test_imagenet_stem_downsamples_like_the_backbone():
     ref = backbone.RelNASNet(base_channels=4, num_cells=3, stem_type='imagenet')
     assert {k: v.shape for k, v in net.state_dict().items() if k.startswith('stem')} == \
         {k: v.shape for k, v in ref.state_dict().items() if k.startswith('stem')}
-    with pytest.raises(ValueError, match=r"SuperNet: stem must be one of \('cifar', 'imagenet'\), "
-                       r"got 'resnet'"):
+    with pytest.raises(
+            ValueError, match=r"SuperNet: stem must be one of \('cifar', 'imagenet'\), "
+            r"got 'resnet'"):
         SuperNet(**TINY, stem='resnet')
 
 

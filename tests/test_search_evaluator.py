@@ -75,8 +75,9 @@ def test_split_by_group_keeps_each_group_on_one_side():
     assert a.train_images.shape[0] >= 10  # groups are taken until half the images are
     b = split_search_data(images, labels, seed=4, groups=groups)
     assert torch.equal(a.train_images, b.train_images)
-    with pytest.raises(ValueError, match=r'the 20 images come from 1 source image\(s\); a split '
-                       r'by source image needs two at least'):
+    with pytest.raises(
+            ValueError, match=r'the 20 images come from 1 source image\(s\); a split '
+            r'by source image needs two at least'):
         split_search_data(images, labels, seed=0, groups=np.zeros(20))
     with pytest.raises(ValueError, match=r'groups: expected one per image \(20\)'):
         split_search_data(images, labels, seed=0, groups=groups[:5])

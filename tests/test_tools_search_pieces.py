@@ -19,8 +19,8 @@ TINY = [
 ]
 
 
-def _search(monkeypatch, config: str, work_dir: str, data_root: str, name: str,
-            *options: str) -> dict:
+def _search(monkeypatch, config: str, work_dir: str, data_root: str, name: str, *options:
+            str) -> dict:
     """Run the search in this process; return its history file."""
     run_tool_in_process(monkeypatch, SCRIPT, osp.join(REPO, 'configs', 'search', config),
                         '--work-dir', work_dir, '--data-root', data_root, '--cfg-options', *TINY,

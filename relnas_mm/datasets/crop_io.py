@@ -37,10 +37,26 @@ class PiecePlan:
     dropped: List[str]
 
 
+def is_number(value: object) -> bool:
+    """An int or a float, not a bool (a config's ``True`` is no size)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_count(value: object) -> bool:
+    """An integer >= 1, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def is_names(value: object) -> bool:
+    """A non-empty list or tuple of strings (a lone string is not a list of names)."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    return all(isinstance(v, str) for v in value)
+
+
 def check_max_per_class(max_per_class: Optional[int]) -> Optional[int]:
     """The cap of pieces per class: None (no cap) or an integer >= 1."""
-    if max_per_class is not None and (isinstance(max_per_class, bool) or not isinstance(
-            max_per_class, int) or max_per_class < 1):
+    if max_per_class is not None and not is_count(max_per_class):
         raise ValueError(f'max_per_class must be None or an integer >= 1, got {max_per_class!r}')
     return max_per_class
 
@@ -141,6 +157,6 @@ def cut_pieces(plan: PiecePlan, image_size: int,
 
 
 __all__ = [
-    'AnnotationError', 'PiecePlan', 'check_max_per_class',
+    'AnnotationError', 'PiecePlan', 'is_number', 'is_count', 'is_names', 'check_max_per_class',
     'files_digest', 'require_files', 'finish_plan', 'cut_square', 'cut_pieces'
 ]

@@ -15,7 +15,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .crop_io import AnnotationError, PiecePlan, check_max_per_class, finish_plan, require_files
+from .crop_io import (AnnotationError, PiecePlan, check_max_per_class, finish_plan, is_names,
+                      is_number, require_files)
 from .image_folder_io import check_image_size
 
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
@@ -46,18 +47,16 @@ class CropSettings:
     def __post_init__(self) -> None:
         check_image_size(self.image_size)
         check_max_per_class(self.max_per_class)
-        if isinstance(self.context, bool) or not isinstance(self.context,
-                                                            (int, float)) or self.context < 1:
+        if not is_number(self.context) or self.context < 1:
             raise ValueError(f'context must be a number >= 1 (1: the box alone), '
                              f'got {self.context!r}')
-        if isinstance(self.min_size, bool) or not isinstance(self.min_size,
-                                                             (int, float)) or self.min_size < 1:
+        if not is_number(self.min_size) or self.min_size < 1:
             raise ValueError(f'min_size must be a number of pixels >= 1, got {self.min_size!r}')
         if not isinstance(self.skip_crowd_difficult, bool):
             raise ValueError(f'skip_crowd_difficult must be True or False, '
                              f'got {self.skip_crowd_difficult!r}')
         if self.classes is not None:
-            if isinstance(self.classes, str) or not all(isinstance(c, str) for c in self.classes):
+            if not is_names(self.classes):
                 raise ValueError(f'classes must be a list of category names or None, '
                                  f'got {self.classes!r}')
             object.__setattr__(self, 'classes', tuple(self.classes))
@@ -80,10 +79,12 @@ class Objects:
 
 def _objects(images: List[str], rows: List[Tuple[int, float, float, float, float, int, bool]],
              categories: List[str], source: str) -> Objects:
+    """``rows``: (image, x1, y1, x2, y2, category, flag) per object."""
     table = np.asarray([r[:5] for r in rows], np.float64).reshape(-1, 5)
-    return Objects(images, table[:, 0].astype(np.int64), table[:, 1:],
-                   np.asarray([r[5] for r in rows], np.int64),
-                   np.asarray([r[6] for r in rows], bool), categories, source)
+    labels = np.asarray([r[5] for r in rows], np.int64)
+    flagged = np.asarray([r[6] for r in rows], bool)
+    return Objects(images, table[:, 0].astype(np.int64), table[:, 1:], labels, flagged, categories,
+                   source)
 
 
 # ----------------------------------------------------------------------------- COCO
@@ -111,8 +112,8 @@ def read_coco(ann_file: str, img_dir: str) -> Objects:
             data = json.load(f)
     except (ValueError, UnicodeDecodeError) as exc:
         raise AnnotationError(f'{ann_file} is not valid JSON: {exc}') from None
-    images, categories, annotations = (_coco_list(data, key, ann_file)
-                                       for key in ('images', 'categories', 'annotations'))
+    images, categories, annotations = (
+        _coco_list(data, key, ann_file) for key in ('images', 'categories', 'annotations'))
     if not images:
         raise AnnotationError(f'{ann_file}: the split is empty ("images" lists no image)')
     try:
@@ -191,8 +192,8 @@ def read_voc(devkit: str, split_files: Union[str, Sequence[str]]) -> Objects:
         if not xml.endswith('.xml'):
             continue
         year = os.path.dirname(os.path.dirname(xml))
-        images.append(os.path.join(year, 'JPEGImages',
-                                   os.path.basename(xml)[:-len('.xml')] + '.jpg'))
+        name = os.path.basename(xml)[:-len('.xml')]
+        images.append(os.path.join(year, 'JPEGImages', f'{name}.jpg'))
         try:
             root = ET.parse(xml).getroot()
         except ET.ParseError as exc:
@@ -246,6 +247,5 @@ def plan_object_crops(objects: Objects, settings: CropSettings) -> PiecePlan:
 
 __all__ = [
     'VOC_CLASSES', 'CropSettings', 'Objects', 'coco_annotation_files', 'read_coco',
-    'voc_annotation_files', 'read_voc',
-    'plan_object_crops'
+    'voc_annotation_files', 'read_voc', 'plan_object_crops'
 ]

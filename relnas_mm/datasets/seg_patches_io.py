@@ -14,7 +14,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .crop_io import AnnotationError, PiecePlan, check_max_per_class, finish_plan, require_files
+from .crop_io import (AnnotationError, PiecePlan, check_max_per_class, finish_plan, is_count,
+                      is_names, is_number, require_files)
 from .image_folder_io import check_image_size
 
 CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
@@ -72,19 +73,15 @@ class PatchSettings:
     def __post_init__(self) -> None:
         check_image_size(self.image_size)
         check_max_per_class(self.max_per_class)
-        if isinstance(self.classes, str) or not self.classes or not all(
-                isinstance(c, str) for c in self.classes):
+        if not is_names(self.classes):
             raise ValueError(f'classes must be a non-empty list of the names of the label values '
                              f'0..K-1, got {self.classes!r}')
         object.__setattr__(self, 'classes', tuple(self.classes))
-        for key in ('patch_size', 'stride'):
-            value = getattr(self, key)
-            if (value is not None or key == 'patch_size') and (isinstance(value, bool) or
-                                                               not isinstance(value, int)
-                                                               or value < 1):
-                raise ValueError(f'{key} must be a positive integer, got {value!r}')
-        if isinstance(self.min_share, bool) or not isinstance(
-                self.min_share, (int, float)) or not 0 < self.min_share <= 1:
+        if not is_count(self.patch_size):
+            raise ValueError(f'patch_size must be a positive integer, got {self.patch_size!r}')
+        if self.stride is not None and not is_count(self.stride):
+            raise ValueError(f'stride must be None or a positive integer, got {self.stride!r}')
+        if not is_number(self.min_share) or not 0 < self.min_share <= 1:
             raise ValueError(f'min_share must be a number in (0, 1], got {self.min_share!r}')
 
 
@@ -100,9 +97,9 @@ def scan_pairs(root: str, layout: PairLayout) -> Tuple[List[str], List[str]]:
     if not names:
         raise AnnotationError(f'the split is empty: no *{layout.img_suffix} image in {img_dir}')
     maps = [os.path.join(ann_dir, n + layout.seg_map_suffix) for n in names]
-    require_files(maps, f'label-map folder {ann_dir}',
-                  f'every {img_dir}/<name>{layout.img_suffix} needs its '
-                  f'{ann_dir}/<name>{layout.seg_map_suffix}')
+    hint = f'every {img_dir}/<name>{layout.img_suffix} needs its ' \
+        f'{ann_dir}/<name>{layout.seg_map_suffix}'
+    require_files(maps, f'label-map folder {ann_dir}', hint)
     return [os.path.join(img_dir, n + layout.img_suffix) for n in names], maps
 
 

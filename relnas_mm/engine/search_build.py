@@ -87,8 +87,8 @@ class SearchSetup:
     numerics: str
 
 
-def build_search(cfg: Mapping[str, Any], device: torch.device,
-                 progress: Optional[ProgressFn] = None,
+def build_search(cfg: Mapping[str,
+                              Any], device: torch.device, progress: Optional[ProgressFn] = None,
                  work_dir: Optional[str] = None) -> SearchSetup:
     """Everything a search needs from the config ``cfg`` (see the module docstring);
     ``work_dir`` holds the cache of pieces cut from annotated images."""

@@ -47,10 +47,8 @@ KEY_OWNERS = {
     'img_dir': ('coco', 'seg_patches'),
     'classes': PIECES,
     'max_per_class': PIECES,
-    **{k: ('coco', 'voc')
-       for k in CROP_KEYS},
-    **{k: ('seg_patches', )
-       for k in PATCH_KEYS},
+    **dict.fromkeys(CROP_KEYS, ('coco', 'voc')),
+    **dict.fromkeys(PATCH_KEYS, ('seg_patches', )),
 }
 DATA_KEYS = ('dataset', 'data_root', 'train_portion', 'split_seed', 'num_images', *KEY_OWNERS)
 CACHE_DIR = 'search_data_cache'
@@ -131,8 +129,8 @@ def _pieces(dataset: str, root: str,
         settings = _settings(CropSettings, **_given(data_cfg, CropSettings))
         ann_file = data_cfg.get('ann_file')
         if not ann_file:
-            example = ('annotations/instances_train2017.json' if dataset == 'coco' else
-                       "['VOC2007/ImageSets/Main/trainval.txt']")
+            example = ('annotations/instances_train2017.json'
+                       if dataset == 'coco' else "['VOC2007/ImageSets/Main/trainval.txt']")
             raise ValueError(f'search.data.ann_file is not set: the {dataset} annotations '
                              f'relative to data_root, e.g. {example}')
         source: Dict[str, Any] = dict(ann_file=ann_file, img_dir=data_cfg.get('img_dir'))
@@ -190,8 +188,8 @@ def _write_cache(path: str, pieces: Tuple[np.ndarray, np.ndarray, np.ndarray],
         np.savez(f, images=images, labels=labels, groups=groups, classes=np.asarray(classes))
 
 
-def _load_pieces(dataset: str, root: str, data_cfg: Mapping[str, Any],
-                 work_dir: Optional[str], progress: Optional[ProgressFn]) -> SearchImages:
+def _load_pieces(dataset: str, root: str, data_cfg: Mapping[str, Any], work_dir: Optional[str],
+                 progress: Optional[ProgressFn]) -> SearchImages:
     """Read the pieces from the cache, or cut them (rank 0 writes the cache, then all read)."""
     key, image_size, make = _pieces(dataset, root, data_cfg)
     path = _cache_file(dataset, key, work_dir)
@@ -201,11 +199,11 @@ def _load_pieces(dataset: str, root: str, data_cfg: Mapping[str, Any],
         if path is None:
             return SearchImages(*pieces)
         _write_cache(path, pieces, plan.classes)
-        print_log(f'Cut {len(pieces[0])} {dataset} pieces of {image_size}x{image_size} from '
-                  f'{len(plan.images)} images; cached in {path}', logger='current')
+        message = (f'Cut {len(pieces[0])} {dataset} pieces of {image_size}x{image_size} '
+                   f'from {len(plan.images)} images; cached in {path}')
     else:
-        print_log(f'Reading the {dataset} pieces from the cache {path} (delete it to cut them '
-                  f'again)', logger='current')
+        message = f'Reading the {dataset} pieces from the cache {path} (delete it to cut again)'
+    print_log(message, logger='current')
     barrier()
     with np.load(path) as cached:
         return SearchImages(cached['images'], cached['labels'], cached['groups'])
