@@ -2,7 +2,10 @@
 (Cityscapes), each a tiny set in its real layout; the second COCO search reads the cache."""
 import glob
 import json
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 from fixtures_downstream import REPO, make_cityscapes, run_tool_in_process
@@ -67,3 +70,24 @@ def test_search_on_cityscapes_patches(tmp_path, monkeypatch):
     log = _log(work)
     assert 'Cut 16 seg_patches pieces of 32x32 from 2 images' in log
     assert '8 training / 8 validation images' in log
+
+
+@pytest.mark.e2e
+def test_two_ranks_cut_once(tmp_path):
+    """Rank 0 cuts and writes the cache; rank 1 waits for it and reads it."""
+    root, work = make_coco(str(tmp_path / 'coco')), str(tmp_path / 'work')
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', SCRIPT,
+        osp.join(REPO, 'configs', 'search', 'relnas_coco_crops.py'), '--work-dir', work,
+        '--data-root', root, '--cfg-options', *TINY,
+        'search.data.ann_file=annotations/instances_train.json', 'search.data.img_dir=train',
+        'search.data.min_size=8', 'env_cfg.dist_cfg.backend=gloo', '--launcher', 'pytorch'
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert len(glob.glob(osp.join(work, 'search_data_cache', '*.npz'))) == 1
+    assert _log(work).count('Cut 12 coco pieces') == 1
+    with open(osp.join(work, 'search_history.json')) as f:
+        assert sorted(set(json.load(f)['generations'][0]['evaluated_by'])) == [0, 1]
