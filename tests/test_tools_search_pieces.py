@@ -78,9 +78,9 @@ def test_two_ranks_cut_once(tmp_path):
     root, work = make_coco(str(tmp_path / 'coco')), str(tmp_path / 'work')
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', SCRIPT,
-        osp.join(REPO, 'configs', 'search', 'relnas_coco_crops.py'), '--work-dir', work,
-        '--data-root', root, '--cfg-options', *TINY,
-        'search.data.ann_file=annotations/instances_train.json', 'search.data.img_dir=train',
+        osp.join(REPO, 'configs', 'search',
+                 'relnas_coco_crops.py'), '--work-dir', work, '--data-root', root, '--cfg-options',
+        *TINY, 'search.data.ann_file=annotations/instances_train.json', 'search.data.img_dir=train',
         'search.data.min_size=8', 'env_cfg.dist_cfg.backend=gloo', '--launcher', 'pytorch'
     ]
     env = dict(os.environ, OMP_NUM_THREADS='1',
