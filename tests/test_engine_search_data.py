@@ -9,6 +9,7 @@ import pytest
 from fixtures_data import make_cifar100_like, make_image_folder
 from fixtures_downstream import make_cityscapes
 from fixtures_pieces import NUM_IMAGES, make_coco, make_voc
+from PIL import Image
 
 pytest.importorskip('mmengine')
 
@@ -151,3 +152,20 @@ def test_bad_annotations_are_named_before_anything_is_cut(tmp_path):
         search_classes(_coco_cfg(root, img_dir='elsewhere'))
     with pytest.raises(AnnotationError, match=r'COCO annotation file .*/nope\.json does not exist'):
         search_classes(_coco_cfg(root, ann_file='nope.json'))
+
+
+def test_ade_layout_names_its_classes_from_mmseg(tmp_path):
+    pytest.importorskip('mmseg')
+    for folder in ('images/training', 'annotations/training'):
+        os.makedirs(tmp_path / folder)
+    for i in range(2):
+        Image.fromarray(np.zeros(
+            (8, 16, 3), np.uint8)).save(tmp_path / 'images' / 'training' / f'ADE_train_{i}.jpg')
+        # 0 is ADE's "other" (ignored); 1 and 2 are its first two classes
+        labels = np.repeat(np.array([[1] * 8 + [2] * 8], np.uint8), 8, axis=0)
+        labels[0] = 0
+        Image.fromarray(labels).save(tmp_path / 'annotations' / 'training' / f'ADE_train_{i}.png')
+    cfg = dict(dataset='seg_patches', data_root=str(tmp_path), layout='ade', patch_size=8)
+    with pytest.warns(UserWarning, match='148 class'):
+        assert search_classes(cfg) == ['wall', 'building']
+    assert load_search_images(cfg).labels.tolist() == [0, 1, 0, 1]
