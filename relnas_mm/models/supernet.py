@@ -106,7 +106,7 @@ class SuperNet(nn.Module):
     """The authors' CIFAR search network over the whole operation superset.
 
     Args:
-        channels: initial channels C (stem has ``stem_multiplier * C``).
+        channels: initial channels C (the CIFAR stem has ``stem_multiplier * C``).
         num_cells: cells; reductions at ``num_cells // 3`` and ``2 * num_cells // 3``.
         num_classes: classifier outputs.
         stem_multiplier: stem width factor (CIFAR stem).
