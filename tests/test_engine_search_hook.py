@@ -16,7 +16,8 @@ from relnas_mm.search import EagerEvaluator, evaluator_class, split_search_data
 
 
 def test_all_training_images_by_default(cifar_root):
-    images, labels = load_search_images(dict(dataset='cifar10', data_root=cifar_root))
+    images, labels, groups = load_search_images(dict(dataset='cifar10', data_root=cifar_root))
+    assert groups is None  # every image is its own source
     expected_images, expected_labels = load_cifar10(cifar_root, 'train')
     np.testing.assert_array_equal(images, expected_images)
     np.testing.assert_array_equal(labels, expected_labels)
@@ -25,9 +26,9 @@ def test_all_training_images_by_default(cifar_root):
 def test_num_images_keeps_a_seeded_subset(cifar_root):
     full, full_labels = load_cifar10(cifar_root, 'train')
     cfg = dict(dataset='cifar10', data_root=cifar_root, num_images=10, split_seed=3)
-    images, labels = load_search_images(cfg)
-    again, _ = load_search_images(cfg)
-    other, _ = load_search_images(dict(cfg, split_seed=4))
+    images, labels, _ = load_search_images(cfg)
+    again = load_search_images(cfg).images
+    other = load_search_images(dict(cfg, split_seed=4)).images
     assert images.shape == (10, 32, 32, 3)
     np.testing.assert_array_equal(images, again)
     assert not np.array_equal(images, other)

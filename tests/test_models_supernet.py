@@ -77,6 +77,24 @@ def test_bad_config_is_refused():
         SuperNet(num_cells=0)
 
 
+def test_imagenet_stem_downsamples_like_the_backbone():
+    net = SuperNet(**TINY, stem='imagenet')
+    net.set_genotype(GENOTYPES['RelativeNAS'])
+    seen = []
+    net.cells[0].register_forward_hook(lambda m, inputs, out: seen.append(inputs[1].shape))
+    assert net(torch.randn(2, 3, 64, 64)).shape == (2, 3)
+    assert seen == [(2, 4, 8, 8)]  # stride 8 and C channels before the first cell
+    assert not any(k.startswith('stem.') for k in net.state_dict())
+    backbone = pytest.importorskip('relnas_mm.models.backbone')
+    ref = backbone.RelNASNet(base_channels=4, num_cells=3, stem_type='imagenet')
+    assert {k: v.shape for k, v in net.state_dict().items() if k.startswith('stem')} == \
+        {k: v.shape for k, v in ref.state_dict().items() if k.startswith('stem')}
+    with pytest.raises(
+            ValueError, match=r"SuperNet: stem must be one of \('cifar', 'imagenet'\), "
+            r"got 'resnet'"):
+        SuperNet(**TINY, stem='resnet')
+
+
 def test_parameter_names_do_not_depend_on_genotype():
     net = SuperNet(**TINY)
     keys = list(net.state_dict())

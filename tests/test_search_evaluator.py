@@ -65,6 +65,24 @@ def test_split_is_seeded_disjoint_and_complete():
     assert torch.equal(nchw.train_images, a.train_images)
 
 
+def test_split_by_group_keeps_each_group_on_one_side():
+    images, labels = learnable_images(20, 1)
+    groups = np.repeat(np.arange(7), [5, 1, 4, 2, 3, 1, 4])  # 7 source images
+    images[:, 0, 0, :] = groups[:, None]  # tag each image by its group
+    a = split_search_data(images, labels, seed=4, groups=groups)
+    train, valid = ({int(t) for t in d[:, 0, 0, 0]} for d in (a.train_images, a.valid_images))
+    assert not train & valid and train | valid == set(range(7))
+    assert a.train_images.shape[0] >= 10  # groups are taken until half the images are
+    b = split_search_data(images, labels, seed=4, groups=groups)
+    assert torch.equal(a.train_images, b.train_images)
+    with pytest.raises(
+            ValueError, match=r'the 20 images come from 1 source image\(s\); a split '
+            r'by source image needs two at least'):
+        split_search_data(images, labels, seed=0, groups=np.zeros(20))
+    with pytest.raises(ValueError, match=r'groups: expected one per image \(20\)'):
+        split_search_data(images, labels, seed=0, groups=groups[:5])
+
+
 def test_split_rejects_bad_input():
     images, labels = learnable_images(8, 0)
     with pytest.raises(ValueError, match='uint8'):

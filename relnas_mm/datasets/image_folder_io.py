@@ -55,6 +55,13 @@ def read_rgb(path: str, size: Optional[int] = None) -> np.ndarray:
         raise ImageFolderError(f'cannot read image {path}: {exc}') from None
 
 
+def check_image_size(image_size: int) -> int:
+    """The side of the search's square images: an integer >= 8."""
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
+        raise ValueError(f'image_size must be an integer >= 8, got {image_size!r}')
+    return image_size
+
+
 def image_folder_classes(folder: str,
                          extensions: Sequence[str] = IMG_EXTENSIONS) -> Tuple[List[str], Samples]:
     """:func:`scan_image_folder` with the checks a classification search needs.
@@ -80,8 +87,7 @@ def load_image_folder(
 
     ``S = image_size``; ``progress(done, total)`` is called every 1% of the images.
     """
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
-        raise ValueError(f'image_size must be an integer >= 8, got {image_size!r}')
+    check_image_size(image_size)
     classes, samples = image_folder_classes(folder, extensions)
     images = np.empty((len(samples), image_size, image_size, 3), np.uint8)
     step = max(1, len(samples) // 100)
@@ -94,6 +100,6 @@ def load_image_folder(
 
 
 __all__ = [
-    'IMG_EXTENSIONS', 'ImageFolderError', 'scan_image_folder', 'read_rgb', 'image_folder_classes',
-    'load_image_folder'
+    'IMG_EXTENSIONS', 'ImageFolderError', 'scan_image_folder', 'read_rgb', 'check_image_size',
+    'image_folder_classes', 'load_image_folder'
 ]

@@ -90,22 +90,24 @@ class SearchSetup:
     numerics: str
 
 
-def build_search(cfg: Mapping[str, Any], device: torch.device,
-                 progress: Optional[ProgressFn] = None) -> SearchSetup:
-    """Everything a search needs from the config ``cfg`` (see the module docstring)."""
+def build_search(cfg: Mapping[str,
+                              Any], device: torch.device, progress: Optional[ProgressFn] = None,
+                 work_dir: Optional[str] = None) -> SearchSetup:
+    """Everything a search needs from the config ``cfg`` (see the module docstring);
+    ``work_dir`` holds the cache of pieces cut from annotated images."""
     search_cfg = read_search_config(cfg)
     check_search_settings(search_cfg, get_dist_info()[1], cfg.get('launcher', 'none'))
     fingerprint = search_fingerprint(search_cfg)
     search_cfg['supernet'] = with_num_classes(search_cfg['supernet'],
-                                              search_classes(search_cfg['data']),
+                                              search_classes(search_cfg['data'], work_dir),
                                               search_cfg['data'])
     budget = build_budget(search_cfg['budget'], search_cfg['supernet']['num_classes'], device)
     algorithm = build_algorithm(search_cfg, device, budget)  # fail before the data
     data_cfg = search_cfg['data']
-    images, labels = load_search_images(data_cfg, progress=progress)
+    images, labels, groups = load_search_images(data_cfg, progress, work_dir)
     data = built('search.data', split_search_data, images=images, labels=labels,
                  seed=data_cfg.get('split_seed', 0),
-                 train_portion=data_cfg.get('train_portion', 0.5), device=device)
+                 train_portion=data_cfg.get('train_portion', 0.5), device=device, groups=groups)
     numerics = set_numerics(device, search_cfg['evaluator'].get('deterministic', False))
     evaluate = build_evaluate(search_cfg['evaluator'], search_cfg['supernet'], data, device)
     return SearchSetup(search_cfg, fingerprint, algorithm, data, evaluate, numerics)

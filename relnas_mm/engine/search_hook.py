@@ -86,7 +86,8 @@ class RelativeNASSearchHook(Hook):
     def _set_up(self, runner) -> None:
         self._take_work_dir(runner)
         device = torch.device(get_device())
-        setup = build_search(runner.cfg, device, progress=_loading(runner))
+        setup = build_search(runner.cfg, device, progress=_loading(runner),
+                             work_dir=runner.work_dir)
         runner.logger.info(setup.numerics)
         self.algorithm = setup.algorithm
         self.files = SearchFiles(runner.work_dir, setup.fingerprint, self.keep_checkpoints,
@@ -218,7 +219,7 @@ class RelativeNASSearchHook(Hook):
 
 
 def _loading(runner):
-    """Progress of loading an image folder, in the log every 10%."""
+    """Progress of loading an image folder or cutting pieces, in the log every 10%."""
 
     def progress(done: int, total: int) -> None:
         if done == total or done * 10 // total != (done - 1) * 10 // total:

@@ -22,7 +22,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import MODELS
 from ..space.genotype import Genotype, GenotypeError, get_genotype, reduction_layers
-from .cell import Cell
+from .cell import Cell, imagenet_stems
 
 NUM_STAGES = 4
 STEM_TYPES = ('imagenet', 'cifar')
@@ -32,19 +32,6 @@ def _cifar_stem(in_channels: int, channels: int) -> nn.Sequential:
     # Index layout (0: conv, 1: BN) matches DARTS's ``stem`` keys.
     return nn.Sequential(
         nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
-
-
-def _imagenet_stems(in_channels: int, c: int) -> Tuple[nn.Sequential, nn.Sequential]:
-    # Index layouts match DARTS's ``stem0`` / ``stem1`` keys. ReLUs are not in-place
-    # (unlike DARTS) so that stem1 leaves the stage-0 feature map untouched.
-    stem0 = nn.Sequential(
-        nn.Conv2d(in_channels, c // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c // 2),
-        nn.ReLU(inplace=False), nn.Conv2d(c // 2, c, 3, stride=2, padding=1, bias=False),
-        nn.BatchNorm2d(c))
-    stem1 = nn.Sequential(
-        nn.ReLU(inplace=False), nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False),
-        nn.BatchNorm2d(c))
-    return stem0, stem1
 
 
 def _resolve_genotype(genotype: Union[str, dict, Genotype]) -> Genotype:
@@ -114,7 +101,7 @@ class RelNASNet(BaseModule):
             c_prev_prev, c_prev, reduction_prev = c_stem, c_stem, False
         else:
             c_stem = c
-            self.stem0, self.stem1 = _imagenet_stems(in_channels, c)
+            self.stem0, self.stem1 = imagenet_stems(in_channels, c)
             c_prev_prev, c_prev, reduction_prev = c, c, True
 
         reductions = reduction_layers(num_cells)

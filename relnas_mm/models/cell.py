@@ -45,6 +45,21 @@ def preprocessing(c_prev_prev: int, c_prev: int, c: int,
     return preprocess0, ReLUConvBN(c_prev, c, 1, 1, 0)
 
 
+def imagenet_stems(in_channels: int, c: int) -> Tuple[nn.Sequential, nn.Sequential]:
+    """DARTS's ImageNet stems (``stem0``: stride 4 to ``c`` channels, ``stem1``: stride 2),
+    shared by ``RelNASNet`` and the search network so both downsample alike."""
+    # Index layouts match DARTS's ``stem0`` / ``stem1`` keys. ReLUs are not in-place
+    # (unlike DARTS) so that stem1 leaves the stage-0 feature map untouched.
+    stem0 = nn.Sequential(
+        nn.Conv2d(in_channels, c // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c // 2),
+        nn.ReLU(inplace=False), nn.Conv2d(c // 2, c, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(c))
+    stem1 = nn.Sequential(
+        nn.ReLU(inplace=False), nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(c))
+    return stem0, stem1
+
+
 class Cell(nn.Module):
     """One normal or reduction cell of a genotype.
 

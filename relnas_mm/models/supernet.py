@@ -14,9 +14,10 @@ from torch import nn
 
 from ..space.genotype import NUM_NODES, Genotype, Pair, reduction_layers, validate
 from ..space.operations import PRIMITIVES, build_op
-from .cell import drop_path, preprocessing
+from .cell import drop_path, imagenet_stems, preprocessing
 
 NUM_OPS = len(PRIMITIVES)
+STEMS = ('cifar', 'imagenet')
 #: edges of a cell: node j takes inputs 0 .. 1 + j
 NUM_EDGES = sum(2 + j for j in range(NUM_NODES))
 
@@ -105,10 +106,13 @@ class SuperNet(nn.Module):
     """The authors' CIFAR search network over the whole operation superset.
 
     Args:
-        channels: initial channels C (stem has ``stem_multiplier * C``).
+        channels: initial channels C (the CIFAR stem has ``stem_multiplier * C``).
         num_cells: cells; reductions at ``num_cells // 3`` and ``2 * num_cells // 3``.
         num_classes: classifier outputs.
-        stem_multiplier: stem width factor.
+        stem_multiplier: stem width factor (CIFAR stem).
+        stem: ``'cifar'`` (one stride-1 conv: 32-pixel images) or ``'imagenet'``
+            (``RelNASNet``'s stems, stride 8 before the cells: larger crops are
+            searched by a network that downsamples like the one the cell goes into).
 
     ``set_genotype`` picks the active path; ``drop_prob`` is the drop-path rate used in
     training; ``generator`` (optional) drives drop-path so that results are
@@ -116,8 +120,10 @@ class SuperNet(nn.Module):
     """
 
     def __init__(self, channels: int = 16, num_cells: int = 8, num_classes: int = 10,
-                 stem_multiplier: int = 3) -> None:
+                 stem_multiplier: int = 3, stem: str = 'cifar') -> None:
         super().__init__()
+        if stem not in STEMS:
+            raise ValueError(f'SuperNet: stem must be one of {STEMS}, got {stem!r}')
         for key, value in (('channels', channels), ('num_cells', num_cells),
                            ('num_classes', num_classes), ('stem_multiplier', stem_multiplier)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -129,12 +135,18 @@ class SuperNet(nn.Module):
             raise ValueError(f'SuperNet: channels must be even (FactorizedReduce), '
                              f'got {channels}')
         self.reduction_cells = reduction_layers(num_cells)
-        c_stem = stem_multiplier * channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+        self.stem_type = stem
+        if stem == 'cifar':
+            c_stem = stem_multiplier * channels
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+            reduction_prev = False
+        else:
+            c_stem = channels
+            self.stem0, self.stem1 = imagenet_stems(3, channels)
+            reduction_prev = True
         c_prev_prev, c_prev, c_cur = c_stem, c_stem, channels
         self.cells = nn.ModuleList()
-        reduction_prev = False
         for i in range(num_cells):
             reduction = i in self.reduction_cells
             if reduction:
@@ -159,7 +171,11 @@ class SuperNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.genotype is None:
             raise RuntimeError('SuperNet: call set_genotype(genotype) before forward')
-        s0 = s1 = self.stem(x)
+        if self.stem_type == 'cifar':
+            s0 = s1 = self.stem(x)
+        else:
+            s0 = self.stem0(x)
+            s1 = self.stem1(s0)
         drop_prob = float(self.drop_prob)
         for cell in self.cells:
             pairs = self.genotype.reduce if cell.reduction else self.genotype.normal
@@ -168,7 +184,7 @@ class SuperNet(nn.Module):
 
 
 def supernet_config(channels: int = 16, num_cells: int = 8, num_classes: int = 10,
-                    stem_multiplier: int = 3) -> dict:
+                    stem_multiplier: int = 3, stem: str = 'cifar') -> dict:
     """The full SuperNet config with defaults filled in (for fingerprints and checks)."""
     return dict(channels=channels, num_cells=num_cells, num_classes=num_classes,
-                stem_multiplier=stem_multiplier)
+                stem_multiplier=stem_multiplier, stem=stem)

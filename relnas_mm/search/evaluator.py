@@ -119,12 +119,33 @@ def _as_nchw_uint8(images: Any) -> torch.Tensor:
                      f'{tuple(images.shape)}')
 
 
+def _group_split(groups: np.ndarray, n: int, seed: int,
+                 train_portion: float) -> Tuple[int, np.ndarray]:
+    """(training size, order of the images) for a split by whole groups."""
+    if groups.shape != (n, ):
+        raise ValueError(f'groups: expected one per image ({n}), got shape {groups.shape}')
+    names, inverse = np.unique(groups, return_inverse=True)
+    if len(names) < 2:
+        raise ValueError(f'the {n} images come from {len(names)} source image(s); a split '
+                         f'by source image needs two at least')
+    perm = np.random.default_rng(seed).permutation(len(names))
+    place = np.empty(len(names), np.int64)
+    place[perm] = np.arange(len(names))
+    order = np.argsort(place[inverse], kind='stable')
+    ends = np.cumsum(np.bincount(inverse, minlength=len(names))[perm])
+    taken = min(max(int(np.searchsorted(ends, train_portion * n)) + 1, 1), len(names) - 1)
+    return int(ends[taken - 1]), order
+
+
 def split_search_data(images: Any, labels: Any, seed: int, train_portion: float = 0.5,
-                      device: Device = None) -> SearchData:
+                      device: Device = None, groups: Any = None) -> SearchData:
     """Split labelled images into the candidates' training and validation halves.
 
     The split is a permutation seeded by ``seed`` (the authors' is unseeded), so every
-    process and every resumed run sees the same halves.
+    process and every resumed run sees the same halves. ``groups`` (one integer per
+    image, e.g. the source image of an object crop) splits whole groups instead: the
+    groups are permuted and taken until ``train_portion`` of the images is reached,
+    so no group lies on both sides.
     """
     images = _as_nchw_uint8(images)
     labels = torch.as_tensor(np.asarray(labels) if not torch.is_tensor(labels) else labels)
@@ -133,10 +154,14 @@ def split_search_data(images: Any, labels: Any, seed: int, train_portion: float 
         raise ValueError(f'labels: expected shape ({images.shape[0]},) to match the images, '
                          f'got {tuple(labels.shape)}')
     n = images.shape[0]
-    n_train = int(math.floor(train_portion * n))
+    if groups is None:
+        n_train = int(math.floor(train_portion * n))
+        order = np.random.default_rng(seed).permutation(n)
+    else:
+        n_train, order = _group_split(np.asarray(groups), n, seed, train_portion)
     if not 0 < n_train < n:
         raise ValueError(f'train_portion={train_portion} of {n} images leaves an empty half')
-    order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    order = torch.from_numpy(order)
     train, valid = order[:n_train], order[n_train:]
     return SearchData(images[train], labels[train], images[valid], labels[valid]).to(device)
 
