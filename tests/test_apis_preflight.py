@@ -2,6 +2,7 @@
 import os
 
 import pytest
+from fixtures_tools import REPO
 
 pytest.importorskip('mmengine')
 from mmengine.config import Config
@@ -10,7 +11,6 @@ from relnas_mm.apis.preflight import (DataCheckError, check_data, check_model, p
                                       set_data_root)
 from relnas_mm.space.genotype import GenotypeError
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config(name: str) -> Config:

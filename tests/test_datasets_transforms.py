@@ -5,6 +5,7 @@ import os
 import mmcv.transforms
 import numpy as np
 import pytest
+from fixtures_tools import REPO
 import torch
 from mmcv.transforms import BaseTransform, Compose
 from mmengine.config import Config
@@ -17,7 +18,6 @@ from relnas_mm.datasets.transforms import (Cutout, PackClsInputs, RandomCropPad,
                                            ResizeCenterCrop)
 from relnas_mm.registry import TRANSFORMS as RELNAS_TRANSFORMS
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _img(h=32, w=32, seed=0):

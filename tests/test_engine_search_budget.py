@@ -2,6 +2,7 @@
 import os
 
 import pytest
+from fixtures_tools import REPO
 import torch
 
 pytest.importorskip('mmengine')
@@ -12,7 +13,6 @@ from relnas_mm.engine.search_budget import build_budget, build_network, network_
 from relnas_mm.space.cost import NETWORKS, NetworkSpec, network_cost
 from relnas_mm.space.genotype import GENOTYPES
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_named_networks():

@@ -6,10 +6,10 @@ NetworkCIFAR / NetworkImageNet module layout (positional ``nn.Sequential`` s,
 the same outputs.
 """
 import argparse
-import importlib.util
-from pathlib import Path
+
 
 import pytest
+from fixtures_tools import load_tool
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,10 +19,7 @@ from relnas_mm.models.classifiers import RelNASClassifier
 from relnas_mm.models.converters import ConversionError, load_official_checkpoint
 from relnas_mm.space import GENOTYPES, format_genotype
 
-TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'convert_official.py'
-spec = importlib.util.spec_from_file_location('convert_official', TOOL)
-convert_official = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(convert_official)
+convert_official = load_tool('convert_official')
 
 
 def relu_conv_bn(c_in, c_out):

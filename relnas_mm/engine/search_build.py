@@ -15,7 +15,8 @@ from ..search.checkpoint import search_fingerprint
 from ..search.numerics import set_numerics
 from ..space.genotype import get_genotype
 from .search_budget import build_budget
-from .search_data import DATA_KEYS, ProgressFn, load_search_images, search_classes, with_num_classes
+from .search_data import (DATA_KEYS, ProgressFn, load_search_images, prepare_search_data,
+                          search_classes, with_num_classes)
 
 SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm', 'budget')
 
@@ -92,6 +93,7 @@ def build_search(cfg: Mapping[str, Any], device: torch.device,
     """Everything a search needs from the config ``cfg`` (see the module docstring)."""
     search_cfg = read_search_config(cfg)
     fingerprint = search_fingerprint(search_cfg)
+    prepare_search_data(search_cfg['data'])
     search_cfg['supernet'] = with_num_classes(search_cfg['supernet'],
                                               search_classes(search_cfg['data']),
                                               search_cfg['data'])

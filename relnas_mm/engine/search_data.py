@@ -36,13 +36,20 @@ def _checked(data_cfg: Mapping[str, Any]) -> Tuple[str, str]:
     return dataset, root
 
 
-def search_classes(data_cfg: Mapping[str, Any]) -> List[str]:
-    """The class names of the search data (from the meta file or the class folders)."""
+def prepare_search_data(data_cfg: Mapping[str, Any]) -> None:
+    """Write the demo digits on first use (the main process; the others wait at one
+    barrier), once per search, before :func:`search_classes` and
+    :func:`load_search_images` read them. The other data sets are the user's files."""
     dataset, root = _checked(data_cfg)
     if dataset == 'demo_digits':
         if is_main_process():
             prepare_demo_digits(root)
         barrier()
+
+
+def search_classes(data_cfg: Mapping[str, Any]) -> List[str]:
+    """The class names of the search data (from the meta file or the class folders)."""
+    dataset, root = _checked(data_cfg)
     if dataset == 'cifar100':
         return load_cifar100_classes(root, data_cfg.get('label_type') or 'fine')
     if dataset == 'image_folder':
@@ -65,10 +72,6 @@ def load_search_images(data_cfg: Mapping[str, Any],
         images, labels, _ = load_image_folder(root,
                                               data_cfg.get('image_size') or 32, progress=progress)
     else:
-        if dataset == 'demo_digits':
-            if is_main_process():
-                prepare_demo_digits(root)
-            barrier()
         images, labels = load_cifar10(root, 'train')
     num_images = data_cfg.get('num_images')
     if num_images is None:
