@@ -44,7 +44,7 @@ from relnas_mm.analysis.compare import (SIZE_TOLERANCE, Cell, draw_random_cells,
 from relnas_mm.analysis.runs import (Job, Progress, Slot, cpu_slots, gpu_slots, read_result,
                                      run_dir, run_jobs, write_json)
 from relnas_mm.analysis.train_run import CONFIG_FILE
-from relnas_mm.apis import set_data_root
+from relnas_mm.apis import set_data_root, set_num_classes
 from relnas_mm.space.genotype import Genotype, format_genotype
 from relnas_mm.visualization.compare_plot import plot_comparison
 
@@ -109,6 +109,7 @@ def base_config(args: argparse.Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     if args.data_root is not None:
         set_data_root(cfg, args.data_root)
+    set_num_classes(cfg)
     backbone = cfg.get('model', {}).get('backbone')
     if not isinstance(backbone, dict) or 'genotype' not in backbone:
         raise ValueError(f'{args.config}: model.backbone has no "genotype" key; '
