@@ -1,4 +1,4 @@
-"""Every shell command in README.md and docs/en/*.md works as written.
+"""Every shell command in README.md, docs/en/*.md and configs/*/README.md works as written.
 
 The fenced ``bash`` blocks are read as a shell would read them: ``\\`` continuations
 and multi-line quotes joined, comments dropped, ``VAR=value`` lines and ``for`` loops
@@ -28,7 +28,9 @@ from fixtures_tools import REPO, tool_env
 pytest.importorskip('mmengine')
 from mmengine.config import Config
 
-DOCS = ['README.md', *sorted(os.path.relpath(p, REPO) for p in glob.glob(f'{REPO}/docs/en/*.md'))]
+DOCS = ['README.md'] + sorted(
+    os.path.relpath(p, REPO)
+    for pattern in ('docs/en/*.md', 'configs/*/README.md') for p in glob.glob(os.path.join(REPO, pattern)))
 SHELL_FENCES = ('bash', 'sh', 'shell')
 PYTHONS = ('python', 'python3', '.venv/bin/python')
 _ASSIGNMENT = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*=')
@@ -297,6 +299,8 @@ def key_problem(config: str, key: str) -> Optional[str]:
 COMMANDS = all_commands()
 #: commands cheap enough to run as written (in a temporary directory)
 RUN = ('python -m relnas_mm.visualization', 'python -m timeit', 'python -c')
+#: the file types a doc command reads: one that does not exist yet is a previous step's output
+INPUTS = ('.json', '.pth', '.pt', '.pkl', '.txt')
 
 
 def test_the_docs_have_commands():
@@ -334,7 +338,8 @@ def _run(command: DocCommand, cwd) -> None:
     """Run the command in a fresh directory that sees the repository's configs; one
     that reads the output of a search or a dataset is not run."""
     words = [w for w in command.argv if not _ASSIGNMENT.match(w)]
-    if any(w.startswith(('work_dirs/', 'data/')) for w in words):
+    inputs = [w for w in words if w.startswith(('work_dirs/', 'data/')) or w.endswith(INPUTS)]
+    if any(not os.path.exists(os.path.join(REPO, w)) for w in inputs):
         return
     os.symlink(os.path.join(REPO, 'configs'), cwd / 'configs')
     words[0] = sys.executable

@@ -44,10 +44,14 @@ def data():
     return split_search_data(images.astype(np.uint8), labels, seed=0, train_portion=0.7)
 
 
+def _initial_weights(cfg: dict, seed: int) -> dict:
+    torch.manual_seed(seed)
+    return SuperNet(**cfg).state_dict()
+
+
 @pytest.fixture(scope='module')
 def weights():
-    torch.manual_seed(0)
-    return SuperNet(**CFG).state_dict()
+    return _initial_weights(CFG, 0)
 
 
 @pytest.fixture(scope='module')
@@ -80,8 +84,7 @@ def fast_results(data, jobs, weights):
 
 @pytest.fixture(scope='module')
 def tiny_weights():
-    torch.manual_seed(1)
-    return SuperNet(**TINY).state_dict()
+    return _initial_weights(TINY, 1)
 
 
 @pytest.fixture(scope='module')

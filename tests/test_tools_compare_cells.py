@@ -277,7 +277,7 @@ def test_a_rank_without_rank0_times_out(tmp_path, cifar_root, monkeypatch):
 
     thread = threading.Thread(target=rank1, daemon=True)
     thread.start()
-    thread.join(timeout=120)
+    thread.join(timeout=60)
     assert not thread.is_alive(), 'rank 1 still waits for rank 0'
     assert len(errors) == 1 and 'did rank 0 fail?' in errors[0]
     assert os.path.join('runs', 'random_00', 'seed0', 'config.py') in errors[0]
