@@ -12,7 +12,6 @@ from relnas_mm.apis.preflight import (DataCheckError, check_data, check_model, p
 from relnas_mm.space.genotype import GenotypeError
 
 
-
 def _config(name: str) -> Config:
     return Config.fromfile(os.path.join(REPO, 'configs', name), import_custom_modules=False)
 
@@ -125,7 +124,8 @@ def test_image_folder_classes_come_from_the_folders(tmp_path):
         make_image_folder(str(tmp_path / split), classes=classes, per_class=1, size=(8, 8))
     config = os.path.join(REPO, 'configs/cifar/relnas_image_folder.py')
     assert tool_config('train', config, '--data-root', str(tmp_path)).model.num_classes == 5
-    with pytest.raises(ValueError, match=r'model\.num_classes is 2 but train_dataloader\.dataset '
-                       r'has 5 class folders'):
+    with pytest.raises(
+            ValueError, match=r'model\.num_classes is 2 but train_dataloader\.dataset '
+            r'has 5 class folders'):
         tool_config('train', config, '--data-root', str(tmp_path), '--cfg-options',
                     'model.num_classes=2')

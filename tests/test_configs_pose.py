@@ -17,7 +17,8 @@ from typing import Sequence, Tuple
 
 import pytest
 import torch
-from fixtures_downstream import COCO_KEYPOINTS, LOADER_OPTIONS, SMALL_POSE, cli_options, make_coco_keypoints, read_test_metrics
+from fixtures_downstream import (COCO_KEYPOINTS, LOADER_OPTIONS, SMALL_POSE, cli_options,
+                                 make_coco_keypoints, read_test_metrics)
 from fixtures_tools import check_ok, run_tool
 
 pytest.importorskip('mmpose')

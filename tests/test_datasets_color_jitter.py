@@ -12,7 +12,6 @@ from torchvision.transforms import functional as TF
 from relnas_mm.datasets.transforms import ColorJitter
 
 
-
 def _img(seed=0):
     return np.random.default_rng(seed).integers(0, 256, (16, 20, 3), dtype=np.uint8)
 

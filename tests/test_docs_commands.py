@@ -29,8 +29,8 @@ pytest.importorskip('mmengine')
 from mmengine.config import Config
 
 DOCS = ['README.md'] + sorted(
-    os.path.relpath(p, REPO)
-    for pattern in ('docs/en/*.md', 'configs/*/README.md') for p in glob.glob(os.path.join(REPO, pattern)))
+    os.path.relpath(p, REPO) for pattern in ('docs/en/*.md', 'configs/*/README.md')
+    for p in glob.glob(os.path.join(REPO, pattern)))
 SHELL_FENCES = ('bash', 'sh', 'shell')
 PYTHONS = ('python', 'python3', '.venv/bin/python')
 _ASSIGNMENT = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*=')
@@ -234,11 +234,12 @@ def _config(path: str) -> Config:
 def _accepts(builder: Any, name: str) -> bool:
     """Whether ``builder`` (a class or function) takes a keyword argument ``name``,
     following ``**kwargs`` up the classes it inherits from."""
-    for owner in (builder.__mro__ if inspect.isclass(builder) else [builder]):
-        function = owner.__init__ if inspect.isclass(builder) else owner
-        if inspect.isclass(builder) and '__init__' not in vars(owner):
+    if not inspect.isclass(builder):
+        return name in inspect.signature(builder).parameters
+    for owner in builder.__mro__:
+        if '__init__' not in vars(owner):
             continue
-        parameters = inspect.signature(function).parameters
+        parameters = inspect.signature(owner.__init__).parameters
         if name in parameters:
             return True
         if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
@@ -298,7 +299,7 @@ def key_problem(config: str, key: str) -> Optional[str]:
 # ------------------------------------------------------------------------------ the tests
 COMMANDS = all_commands()
 #: commands cheap enough to run as written (in a temporary directory)
-RUN = ('python -m relnas_mm.visualization', 'python -m timeit', 'python -c')
+RUN = ('python -m relnas_mm.visualization', 'python -m timeit')
 #: the file types a doc command reads: one that does not exist yet is a previous step's output
 INPUTS = ('.json', '.pth', '.pt', '.pkl', '.txt')
 

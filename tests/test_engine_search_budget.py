@@ -2,8 +2,8 @@
 import os
 
 import pytest
-from fixtures_tools import REPO
 import torch
+from fixtures_tools import REPO
 
 pytest.importorskip('mmengine')
 
@@ -12,7 +12,6 @@ from mmengine.analysis import FlopAnalyzer
 from relnas_mm.engine.search_budget import build_budget, build_network, network_spec
 from relnas_mm.space.cost import NETWORKS, NetworkSpec, network_cost
 from relnas_mm.space.genotype import GENOTYPES
-
 
 
 def test_named_networks():

@@ -269,8 +269,8 @@ def test_a_rank_without_rank0_times_out(tmp_path, cifar_root, monkeypatch):
             tool.main([
                 os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '1', '--seeds', '2',
                 '--work-dir',
-                str(tmp_path), '--data-root', cifar_root, '--launcher', 'pytorch',
-                '--cfg-options', *cli_options(SMALL_NET)
+                str(tmp_path), '--data-root', cifar_root, '--launcher', 'pytorch', '--cfg-options',
+                *cli_options(SMALL_NET)
             ])
         except TimeoutError as exc:
             errors.append(str(exc))

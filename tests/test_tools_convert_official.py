@@ -7,11 +7,10 @@ the same outputs.
 """
 import argparse
 
-
 import pytest
-from fixtures_tools import load_tool
 import torch
 import torch.nn.functional as F
+from fixtures_tools import load_tool
 from torch import nn
 
 from relnas_mm.models.backbone import RelNASNet

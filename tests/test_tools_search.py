@@ -9,7 +9,6 @@ import glob
 import json
 import logging
 import math
-import os
 import os.path as osp
 import signal
 import subprocess
@@ -21,7 +20,7 @@ import torch
 
 pytest.importorskip('mmengine')
 
-from fixtures_tools import REPO, tool_env, run_tool_in_process
+from fixtures_tools import REPO, run_tool_in_process, tool_env
 
 from relnas_mm.datasets.cifar_io import CIFARDataError
 from relnas_mm.search import EagerEvaluator

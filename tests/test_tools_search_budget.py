@@ -22,7 +22,7 @@ pytest.importorskip('mmengine')
 
 from fixtures_data import make_cifar100_like, make_image_folder
 from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, cli_options
-from fixtures_tools import REPO, tool_env, check_ok, run_tool, run_tool_in_process
+from fixtures_tools import REPO, check_ok, run_tool, run_tool_in_process, tool_env
 
 from relnas_mm.datasets.image_folder_io import ImageFolderError
 from relnas_mm.search.budget import pareto_front

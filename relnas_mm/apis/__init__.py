@@ -25,6 +25,6 @@ __all__ = [
     'parse_tool_args', 'runner_config_from_args', 'set_resume', 'tool_parser', 'build_runner',
     'check_amp_device', 'closing_process_group', 'prepare_cpu_distributed',
     'register_scope_modules', 'DataCheckError', 'check_checkpoint', 'check_data', 'check_model',
-    'preflight', 'set_data_root', 'set_num_classes', 'PretrainedMismatchError', 'bind_top_level', 'check_pretrained',
-    'from_scratch_warning'
+    'preflight', 'set_data_root', 'set_num_classes', 'PretrainedMismatchError', 'bind_top_level',
+    'check_pretrained', 'from_scratch_warning'
 ]

@@ -67,8 +67,8 @@ def _mark_clipped(ax: Any, gens: np.ndarray, series: Sequence[Tuple[np.ndarray, 
     ax.set_ylim(low - 0.05 * (edge - low), edge)
     for values, color in series:
         above = np.flatnonzero(np.nan_to_num(values, nan=-np.inf) > edge)
-        ax.plot(gens[above], np.full(above.size, edge), linestyle='none', marker='^',
-                markersize=7, color=color, clip_on=False)
+        ax.plot(gens[above], np.full(above.size, edge), linestyle='none', marker='^', markersize=7,
+                color=color, clip_on=False)
         for i in above:
             ax.annotate(f'{values[i]:.4g}', (gens[i], edge), textcoords='offset points',
                         xytext=(6, -12), color=color, fontsize=8)
