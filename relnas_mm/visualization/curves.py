@@ -65,15 +65,17 @@ def _mark_clipped(ax: Any, gens: np.ndarray, series: Sequence[Tuple[np.ndarray, 
     low = float(np.nanmin(np.concatenate([values for values, _ in series])))
     edge = top + 0.1 * max(top - low, 1e-3 * max(abs(top), 1.0))
     ax.set_ylim(low - 0.05 * (edge - low), edge)
+    label = 'off the scale (value beside it)'
     for values, color in series:
         above = np.flatnonzero(np.nan_to_num(values, nan=-np.inf) > edge)
+        if above.size == 0:
+            continue
         ax.plot(gens[above], np.full(above.size, edge), linestyle='none', marker='^', markersize=7,
-                color=color, clip_on=False)
+                color=color, clip_on=False, label=label)
+        label = None  # one legend entry for every series
         for i in above:
             ax.annotate(f'{values[i]:.4g}', (gens[i], edge), textcoords='offset points',
                         xytext=(6, -12), color=color, fontsize=8)
-    ax.plot([], [], linestyle='none', marker='^', color='0.4',
-            label='off the scale (value beside it)')
 
 
 def draw_search_curves(history: Sequence[Mapping[str, Any]]) -> Figure:
