@@ -2,7 +2,8 @@
 import os
 
 import pytest
-from fixtures_tools import REPO
+from fixtures_data import make_image_folder
+from fixtures_tools import REPO, tool_config
 
 pytest.importorskip('mmengine')
 from mmengine.config import Config
@@ -117,8 +118,6 @@ def test_preflight_checks_load_from(tmp_path):
 
 def test_image_folder_classes_come_from_the_folders(tmp_path):
     """The user's retraining after an image-folder search on 5 class folders."""
-    from fixtures_data import make_image_folder
-    from fixtures_tools import tool_config
     classes = ('ant', 'bee', 'cow', 'dog', 'elk')
     for split in ('train', 'val'):
         make_image_folder(str(tmp_path / split), classes=classes, per_class=1, size=(8, 8))

@@ -59,11 +59,10 @@ def test_a_search_prepares_the_demo_digits_once(cifar_root, monkeypatch):
     calls = []
     monkeypatch.setattr(search_data, 'prepare_demo_digits', lambda root: calls.append(root))
     monkeypatch.setattr(search_data, 'barrier', lambda: calls.append('barrier'))
-    cfg = dict(
-        search=dict(
-            data=dict(dataset='demo_digits', data_root=cifar_root, num_images=16), supernet=dict(
-                channels=4, num_cells=3), algorithm=dict(pop_size=2, generations=1), evaluator=dict(
-                    type='eager', batch_size=4, workers=0)))
-    setup = build_search(cfg, torch.device('cpu'))
+    search = dict(
+        data=dict(dataset='demo_digits', data_root=cifar_root, num_images=16),
+        supernet=dict(channels=4, num_cells=3), algorithm=dict(pop_size=2, generations=1),
+        evaluator=dict(type='eager', batch_size=4, workers=0))
+    setup = build_search(dict(search=search), torch.device('cpu'))
     assert calls == [cifar_root, 'barrier']
     assert setup.config['supernet']['num_classes'] == 10 and setup.data.train_images.shape[0] == 8
