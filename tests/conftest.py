@@ -1,9 +1,9 @@
 """Shared test settings and fixtures that create small real-format data (see fixtures_data.py)."""
 import os
 
-# One math thread per process: the suite runs on 2 cores, often as 2 pytest-xdist
-# workers that also start tools/*.py subprocesses (which inherit this variable);
-# more threads than cores made tiny networks 10-30x slower here.
+# One math thread per process, for every test module and the tools/*.py subprocesses
+# (they inherit the variable): pytest-xdist workers and the subprocesses share the
+# cores, and intra-op threads on tiny tensors cost more than they gain.
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import pytest

@@ -1,4 +1,4 @@
-"""Tiny downstream datasets in their real on-disk formats, and a runner for tools/.
+"""Tiny downstream datasets in their real on-disk formats, and small-network options.
 
 ``from fixtures_downstream import ...``: PASCAL VOC (VOCdevkit with XML annotations
 and ImageSets), Cityscapes (leftImg8bit + gtFine ``*_labelTrainIds.png``) and COCO
@@ -7,18 +7,13 @@ bright rectangle (or a figure) where the annotation says, so the formats are
 consistent end to end. Everything is seeded.
 """
 import glob
-import importlib.util
 import json
 import os
-import runpy
-import subprocess
-import sys
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
                'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep',
                'sofa', 'train', 'tvmonitor')
@@ -166,54 +161,7 @@ def make_coco_keypoints(root: str, size: Tuple[int, int] = (96, 64), seed: int =
     return root
 
 
-# ------------------------------------------------------------------------ tools
-def load_tool(name: str):
-    """``tools/<name>.py`` as a module (its main() and make_config() run in-process)."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def tool_config(name: str, *argv: str):
-    """The config tools/<name>.py makes from this command line (nothing is built)."""
-    tool = load_tool(name)
-    saved = sys.argv
-    sys.argv = [f'{name}.py', *argv]
-    try:
-        return tool.make_config(tool.parse_args())
-    finally:
-        sys.argv = saved
-
-
-def run_tool_in_process(monkeypatch, script: str, *argv: str) -> None:
-    """Run ``script`` (a tools/ file) as ``__main__`` in this process, with one math
-    thread as its subprocess runs have, and the command line ``argv``."""
-    import torch
-    monkeypatch.setattr(sys, 'argv', [script, *argv])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        runpy.run_path(script, run_name='__main__')
-    finally:
-        torch.set_num_threads(threads)
-
-
-def run_tool(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``python <args>`` from the repository root (as a user would); returns the
-    completed process (stdout and stderr merged). The environment is the test
-    process's (conftest.py's one math thread included)."""
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, timeout=timeout,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def check_ok(proc: subprocess.CompletedProcess) -> str:
-    """The output of a successful run; the output's tail as the failure message otherwise."""
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    return proc.stdout
-
-
+# ------------------------------------------------------ test metrics and small networks
 def read_test_metrics(work_dir: str) -> dict:
     """The metrics tools/test.py logged (LoggerHook's ``TIMESTAMP/TIMESTAMP.json``)."""
     files = sorted(glob.glob(os.path.join(work_dir, '*', '*.json')))

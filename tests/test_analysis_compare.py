@@ -95,6 +95,18 @@ def test_match_size_keeps_only_cells_near_the_reference():
         draw_random_cells(2, np.random.default_rng(0), _fake_params, 10, max_draws=50)
 
 
+@pytest.mark.parametrize('reference, message', [
+    (None, r'2 of 5 random cells after 2 draws: --max-draws must be at least --random'),
+    (10, r'--match-size: 0 of 5 random cells lie within ±10% of the reference \(10 parameters\) '
+     r'after 0 draws; the reference'),
+])
+def test_too_few_draws_is_a_clear_error(reference, message):
+    """The message itself must format: no size matching, or no draw at all."""
+    with pytest.raises(RuntimeError, match=message):
+        draw_random_cells(5, np.random.default_rng(0), _fake_params, reference,
+                          max_draws=0 if reference else 2)
+
+
 def test_within_size_bounds():
     assert within_size(110, 100) and within_size(90, 100) and not within_size(111, 100)
 

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from fixtures_tools import REPO
 
 pytest.importorskip('mmengine')
 from mmengine.logging import HistoryBuffer
@@ -58,10 +59,9 @@ def test_arbitrary_callables_stay_refused(tmp_path):
 
 def test_importing_relnas_mm_allows_them(tmp_path):
     """What the configs' ``custom_imports=['relnas_mm']`` does for OpenMMLab's own tools."""
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = ('import torch, relnas_mm\n'
             'from mmengine.logging import HistoryBuffer\n'
             'assert HistoryBuffer in torch.serialization.get_safe_globals()\n')
     proc = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), capture_output=True,
-                          text=True, env=dict(os.environ, PYTHONPATH=repo))
+                          text=True, env=dict(os.environ, PYTHONPATH=REPO))
     assert proc.returncode == 0, proc.stderr[-2000:]

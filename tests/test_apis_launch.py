@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.distributed as dist
 from fixtures_data import make_cifar_like
-from fixtures_downstream import load_tool
+from fixtures_tools import load_tool
 
 pytest.importorskip('mmengine')
 

@@ -2,6 +2,8 @@
 import os
 
 import pytest
+from fixtures_data import make_image_folder
+from fixtures_tools import REPO, tool_config
 
 pytest.importorskip('mmengine')
 from mmengine.config import Config
@@ -9,8 +11,6 @@ from mmengine.config import Config
 from relnas_mm.apis.preflight import (DataCheckError, check_data, check_model, preflight,
                                       set_data_root)
 from relnas_mm.space.genotype import GenotypeError
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config(name: str) -> Config:
@@ -114,3 +114,17 @@ def test_preflight_checks_load_from(tmp_path):
     cfg.load_from = str(tmp_path / 'missing.pth')
     with pytest.raises(FileNotFoundError, match="load_from: checkpoint '.*missing.pth'"):
         preflight(cfg, ('train', ))
+
+
+def test_image_folder_classes_come_from_the_folders(tmp_path):
+    """The user's retraining after an image-folder search on 5 class folders."""
+    classes = ('ant', 'bee', 'cow', 'dog', 'elk')
+    for split in ('train', 'val'):
+        make_image_folder(str(tmp_path / split), classes=classes, per_class=1, size=(8, 8))
+    config = os.path.join(REPO, 'configs/cifar/relnas_image_folder.py')
+    assert tool_config('train', config, '--data-root', str(tmp_path)).model.num_classes == 5
+    with pytest.raises(
+            ValueError, match=r'model\.num_classes is 2 but train_dataloader\.dataset '
+            r'has 5 class folders'):
+        tool_config('train', config, '--data-root', str(tmp_path), '--cfg-options',
+                    'model.num_classes=2')

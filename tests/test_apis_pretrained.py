@@ -8,7 +8,7 @@ weights themselves are checked in test_configs_pretrained.py).
 import os
 
 import pytest
-from fixtures_downstream import REPO, tool_config
+from fixtures_tools import REPO, tool_config
 
 pytest.importorskip('mmengine')
 from torch import nn

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 from fixtures_data import make_cifar_like, make_image_folder
-from fixtures_downstream import (LOADER_OPTIONS, SMALL_NET, check_ok, cli_options,
-                                 read_test_metrics, run_tool)
+from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, cli_options, read_test_metrics
+from fixtures_tools import check_ok, run_tool
 
 pytest.importorskip('mmengine')
 

@@ -13,8 +13,9 @@ from typing import Dict, Sequence, Tuple
 
 import pytest
 import torch
-from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_DET, VOC_CLASSES, Box, check_ok,
-                                 cli_options, make_voc, read_test_metrics, run_tool)
+from fixtures_downstream import (LOADER_OPTIONS, SMALL_DET, VOC_CLASSES, Box, cli_options, make_voc,
+                                 read_test_metrics)
+from fixtures_tools import REPO, check_ok, run_tool
 
 pytest.importorskip('mmdet')
 from mmdet.models.task_modules import DeltaXYWHBBoxCoder, SSDAnchorGenerator

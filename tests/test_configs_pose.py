@@ -17,8 +17,9 @@ from typing import Sequence, Tuple
 
 import pytest
 import torch
-from fixtures_downstream import (COCO_KEYPOINTS, LOADER_OPTIONS, SMALL_POSE, check_ok, cli_options,
-                                 make_coco_keypoints, read_test_metrics, run_tool)
+from fixtures_downstream import (COCO_KEYPOINTS, LOADER_OPTIONS, SMALL_POSE, cli_options,
+                                 make_coco_keypoints, read_test_metrics)
+from fixtures_tools import check_ok, run_tool
 
 pytest.importorskip('mmpose')
 from relnas_mm.models.classifiers import imagenet_network

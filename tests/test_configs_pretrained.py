@@ -12,7 +12,8 @@ import re
 
 import pytest
 import torch
-from fixtures_downstream import REPO, SMALL_DET, SMALL_POSE, SMALL_SEG, tool_config
+from fixtures_downstream import SMALL_DET, SMALL_POSE, SMALL_SEG
+from fixtures_tools import REPO, tool_config
 
 pytest.importorskip('mmengine')
 from mmengine.config import Config

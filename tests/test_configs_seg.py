@@ -14,8 +14,9 @@ import os
 import numpy as np
 import pytest
 import torch
-from fixtures_downstream import (LOADER_OPTIONS, SMALL_SEG, check_ok, cli_options, make_cityscapes,
-                                 read_test_metrics, run_tool, tool_config)
+from fixtures_downstream import (LOADER_OPTIONS, SMALL_SEG, cli_options, make_cityscapes,
+                                 read_test_metrics)
+from fixtures_tools import check_ok, run_tool, tool_config
 from PIL import Image
 
 pytest.importorskip('mmseg')

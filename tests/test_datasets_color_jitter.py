@@ -4,13 +4,12 @@ import os
 
 import numpy as np
 import pytest
+from fixtures_tools import REPO
 from mmengine.config import Config
 from PIL import Image
 from torchvision.transforms import functional as TF
 
 from relnas_mm.datasets.transforms import ColorJitter
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _img(seed=0):

@@ -6,6 +6,7 @@ import mmcv.transforms
 import numpy as np
 import pytest
 import torch
+from fixtures_tools import REPO
 from mmcv.transforms import BaseTransform, Compose
 from mmengine.config import Config
 from mmengine.registry import TRANSFORMS, DefaultScope
@@ -16,8 +17,6 @@ from relnas_mm.datasets.image_folder_io import read_rgb
 from relnas_mm.datasets.transforms import (Cutout, PackClsInputs, RandomCropPad, RandomResizedCrop,
                                            ResizeCenterCrop)
 from relnas_mm.registry import TRANSFORMS as RELNAS_TRANSFORMS
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _img(h=32, w=32, seed=0):

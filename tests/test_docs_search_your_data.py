@@ -14,8 +14,9 @@ import sys
 from typing import List, Tuple
 
 import pytest
-from fixtures_downstream import LOADER_OPTIONS, REPO, SMALL_DET, check_ok, cli_options
+from fixtures_downstream import LOADER_OPTIONS, SMALL_DET, cli_options
 from fixtures_pieces import make_coco
+from fixtures_tools import REPO, check_ok
 
 pytest.importorskip('mmdet')
 pytest.importorskip('pycocotools')

@@ -1,7 +1,8 @@
 """relnas_mm.LrMultOptimWrapperConstructor with the Cityscapes config's settings: which
 parameters get which learning rate and weight decay (BiSeNet's authors' groups)."""
 import pytest
-from fixtures_downstream import SMALL_SEG, tool_config
+from fixtures_downstream import SMALL_SEG
+from fixtures_tools import tool_config
 from torch import nn
 
 pytest.importorskip('mmengine')

@@ -3,6 +3,7 @@ import os
 
 import pytest
 import torch
+from fixtures_tools import REPO
 
 pytest.importorskip('mmengine')
 
@@ -11,8 +12,6 @@ from mmengine.analysis import FlopAnalyzer
 from relnas_mm.engine.search_budget import build_budget, build_network, network_spec
 from relnas_mm.space.cost import NETWORKS, NetworkSpec, network_cost
 from relnas_mm.space.genotype import GENOTYPES
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_named_networks():

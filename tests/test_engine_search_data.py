@@ -14,6 +14,7 @@ from PIL import Image
 pytest.importorskip('mmengine')
 
 from relnas_mm.datasets.cifar100_io import load_cifar100
+from relnas_mm.datasets.cifar_io import CIFARDataError, load_cifar10
 from relnas_mm.datasets.crop_io import AnnotationError
 from relnas_mm.engine import search_data
 from relnas_mm.engine.search_data import load_search_images, search_classes, with_num_classes
@@ -169,3 +170,38 @@ def test_ade_layout_names_its_classes_from_mmseg(tmp_path):
     with pytest.warns(UserWarning, match='148 class'):
         assert search_classes(cfg) == ['wall', 'building']
     assert load_search_images(cfg).labels.tolist() == [0, 1, 0, 1]
+
+
+def test_all_training_images_by_default(cifar_root):
+    images, labels, groups = load_search_images(dict(dataset='cifar10', data_root=cifar_root))
+    assert groups is None  # every image is its own source
+    expected_images, expected_labels = load_cifar10(cifar_root, 'train')
+    np.testing.assert_array_equal(images, expected_images)
+    np.testing.assert_array_equal(labels, expected_labels)
+
+
+def test_num_images_keeps_a_seeded_subset(cifar_root):
+    full, full_labels = load_cifar10(cifar_root, 'train')
+    cfg = dict(dataset='cifar10', data_root=cifar_root, num_images=10, split_seed=3)
+    images, labels, _ = load_search_images(cfg)
+    again = load_search_images(cfg).images
+    other = load_search_images(dict(cfg, split_seed=4)).images
+    assert images.shape == (10, 32, 32, 3)
+    np.testing.assert_array_equal(images, again)
+    assert not np.array_equal(images, other)
+    rows = {full[i].tobytes(): full_labels[i] for i in range(len(full))}
+    assert all(rows[img.tobytes()] == lab for img, lab in zip(images, labels))
+
+
+@pytest.mark.parametrize('value', [1, 65, 2.5, True])
+def test_num_images_out_of_range_names_the_key(cifar_root, value):
+    message = r'search\.data\.num_images: expected an integer in 2\.\.64'
+    with pytest.raises(ValueError, match=message):
+        load_search_images(dict(dataset='cifar10', data_root=cifar_root, num_images=value))
+
+
+def test_missing_data_is_the_readers_error(tmp_path):
+    with pytest.raises(CIFARDataError, match=str(tmp_path / 'none')):
+        load_search_images(dict(dataset='cifar10', data_root=str(tmp_path / 'none')))
+    with pytest.raises(ValueError, match=r'search\.data\.data_root is not set'):
+        load_search_images(dict(dataset='cifar10', data_root=None))

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from fixtures_search import one_thread  # noqa: F401 (autouse)
 from torch import nn
 
 from relnas_mm.models.supernet import (NUM_EDGES, NUM_OPS, SearchCell, SuperNet, drop_path,

@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import op_module_of, used_modules
 from relnas_mm.search.algorithm import GenerationRecord, RelativeNAS, drop_prob_at, job_seed, lr_at
@@ -235,12 +234,6 @@ def test_two_generation_search_with_real_evaluation(uninterrupted):
         assert sorted(sum(record.pairs, [])) == [0, 1, 2, 3]
         json.dumps(record.to_dict(), allow_nan=False)
     assert uninterrupted.best_genotype() == parse_genotype(history[-1].best_genotype)
-
-
-def test_generation_writeback_mode_runs(evaluate):
-    search = _search(writeback='generation')
-    search.run_generation(evaluate)
-    assert search.generation == 1 and all(math.isfinite(v) for v in search.history[0].losses)
 
 
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, evaluate, uninterrupted):

@@ -4,7 +4,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import SuperNet, op_module_of
 from relnas_mm.search.evaluator import CandidateJob, EagerEvaluator, SearchData, split_search_data

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import SuperNet, candidate_keys
 from relnas_mm.search import fast_evaluator as fast_module
@@ -45,10 +44,14 @@ def data():
     return split_search_data(images.astype(np.uint8), labels, seed=0, train_portion=0.7)
 
 
+def _initial_weights(cfg: dict, seed: int) -> dict:
+    torch.manual_seed(seed)
+    return SuperNet(**cfg).state_dict()
+
+
 @pytest.fixture(scope='module')
 def weights():
-    torch.manual_seed(0)
-    return SuperNet(**CFG).state_dict()
+    return _initial_weights(CFG, 0)
 
 
 @pytest.fixture(scope='module')
@@ -81,8 +84,7 @@ def fast_results(data, jobs, weights):
 
 @pytest.fixture(scope='module')
 def tiny_weights():
-    torch.manual_seed(1)
-    return SuperNet(**TINY).state_dict()
+    return _initial_weights(TINY, 1)
 
 
 @pytest.fixture(scope='module')

@@ -4,7 +4,6 @@ import logging
 import numpy as np
 import pytest
 import torch
-from fixtures_search import one_thread  # noqa: F401 (autouse)
 
 from relnas_mm.models.supernet import SuperNet, candidate_keys
 from relnas_mm.search import fast_parallel

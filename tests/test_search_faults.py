@@ -25,11 +25,10 @@ import torch
 pytest.importorskip('mmengine')
 
 import test_tools_search
-from fixtures_downstream import load_tool
-from fixtures_search import one_thread  # noqa: F401 (autouse)
+from fixtures_tools import load_tool, tool_env
 from mmengine.config import Config
 from test_tools_search import (CONFIG, GENERATIONS, RUN_TIMEOUT, SCRIPT, _args, _assert_same_search,
-                               _env, _final_state, _search, _search_in_process)
+                               _final_state, _search, _search_in_process)
 
 from relnas_mm.apis import unfinished_genotypes
 from relnas_mm.engine.search_files import (LOCK_FILE, SearchFiles, SearchSaveError,
@@ -74,7 +73,7 @@ def _assert_same_as(work_dir: str, reference: str) -> None:
 
 def _start(work_dir: str, data_root: str, *options: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, SCRIPT, *_args(work_dir, data_root, *options)],
-                            cwd=os.path.dirname(HERE), env=_env(), stdout=subprocess.DEVNULL,
+                            cwd=os.path.dirname(HERE), env=tool_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
@@ -212,7 +211,7 @@ evaluate = make_evaluate(data, SleepyEvaluator, workers=2, model_cfg=TINY_NET, b
 print('ready', flush=True)
 evaluate([CandidateJob(0, None, {{}}, 0.1, 0.0, 0), CandidateJob(1, None, {{}}, 0.1, 0.0, 1)])
 '''
-    ], cwd=os.path.dirname(HERE), env=_env(), stdout=subprocess.PIPE, text=True)
+    ], cwd=os.path.dirname(HERE), env=tool_env(), stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout.readline().strip() == 'ready'
         time.sleep(1)  # both workers are in their candidates now

@@ -1,22 +1,10 @@
 """tools/benchmark_search.py runs with torch alone and reports comparable figures."""
 import json
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-# mmengine and mmcv made unimportable, as on a machine with torch alone
-RUN_WITHOUT_OPENMMLAB = '''
-import runpy, sys
-for name in ('mmengine', 'mmcv', 'mmdet', 'mmseg', 'mmpose'):
-    sys.modules[name] = None
-sys.argv = ['benchmark_search.py'] + sys.argv[1:]
-runpy.run_path('tools/benchmark_search.py', run_name='__main__')
-assert 'mmengine' not in {m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}
-'''
+from fixtures_tools import REPO, run_without_openmmlab
 
 
 @pytest.mark.e2e
@@ -28,10 +16,7 @@ def test_benchmark_runs_without_mmengine_and_reports(tmp_path):
         '--variant', 'sgd=loop,warmup_steps=2', '--json',
         str(out)
     ]
-    proc = subprocess.run([sys.executable, '-c', RUN_WITHOUT_OPENMMLAB] + args, cwd=REPO, env={
-        'PYTHONPATH': REPO,
-        'PATH': '/usr/bin:/bin'
-    }, capture_output=True, text=True, timeout=300)
+    proc = run_without_openmmlab('tools/benchmark_search.py', *args, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert set(report['engines']) == {'eager', 'fast[sgd=loop,warmup_steps=2]'}

@@ -1,33 +1,12 @@
 """tools/check_cuda.py: torch alone, a no-op without CUDA, its device-agnostic paths run."""
-import os.path as osp
 import subprocess
-import sys
 
 import pytest
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-# mmengine and mmcv made unimportable, as on a GPU machine with torch alone
-RUN_WITHOUT_OPENMMLAB = '''
-import runpy, sys
-for name in ('mmengine', 'mmcv', 'mmdet', 'mmseg', 'mmpose'):
-    sys.modules[name] = None
-sys.argv = ['check_cuda.py'] + sys.argv[1:]
-try:
-    runpy.run_path('tools/check_cuda.py', run_name='__main__')
-except SystemExit as done:
-    assert 'mmengine' not in {m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}
-    raise
-'''
+from fixtures_tools import run_without_openmmlab
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', RUN_WITHOUT_OPENMMLAB, *args], cwd=REPO, env={
-        'PYTHONPATH': REPO,
-        'PATH': '/usr/bin:/bin',
-        'OMP_NUM_THREADS': '1',
-        'CUDA_VISIBLE_DEVICES': ''
-    }, capture_output=True, text=True, timeout=600)
+    return run_without_openmmlab('tools/check_cuda.py', *args, env=dict(CUDA_VISIBLE_DEVICES=''))
 
 
 @pytest.mark.e2e

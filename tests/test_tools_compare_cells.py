@@ -5,7 +5,6 @@ network, one epoch), checks compare.json, recomputes compare.md's numbers from i
 then resumes: a run whose result is gone is tested again from its checkpoint, and a
 call with every run finished trains nothing.
 """
-import importlib.util
 import json
 import os
 import re
@@ -13,7 +12,8 @@ import threading
 
 import numpy as np
 import pytest
-from fixtures_downstream import LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_options, run_tool
+from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, cli_options
+from fixtures_tools import REPO, check_ok, load_tool, run_tool
 
 pytest.importorskip('mmengine')
 from mmengine.config import Config
@@ -27,14 +27,6 @@ BUDGET = cli_options(SMALL_NET) + LOADER_OPTIONS + [
 RUN_FIELDS = {'cell', 'seed', 'top1', 'params', 'flops', 'seconds'}
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(
-        name, os.path.join(REPO, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _small_cfg(genotype: str) -> Config:
     cfg = Config.fromfile(os.path.join(REPO, CIFAR))
     cfg.merge_from_dict(dict(SMALL_NET, **{'model.backbone.genotype': genotype}))
@@ -43,7 +35,7 @@ def _small_cfg(genotype: str) -> Config:
 
 def _independent_size(genotype: str) -> dict:
     """Parameters and FLOPs the way tools/analysis/get_flops.py reports them."""
-    flops = _load('get_flops')
+    flops = load_tool('analysis/get_flops')
     cfg = _small_cfg(genotype)
     return flops.complexity(flops.build_model(cfg), flops.input_hw(cfg, None))
 
@@ -171,7 +163,7 @@ def _fake_run_jobs(jobs, slots, command, on_done, poll_s=0.5):
 
 
 def test_match_size_gives_random_cells_near_the_reference(tmp_path, cifar_root, monkeypatch):
-    tool = _load('compare_cells')
+    tool = load_tool('analysis/compare_cells')
     monkeypatch.setattr(tool, 'run_jobs', _fake_run_jobs)
     work = str(tmp_path / 'compare')
     assert tool.main([
@@ -196,7 +188,7 @@ def test_match_size_gives_random_cells_near_the_reference(tmp_path, cifar_root, 
 
 
 def test_another_setup_in_the_same_work_dir_is_refused(tmp_path, cifar_root, monkeypatch):
-    tool = _load('compare_cells')
+    tool = load_tool('analysis/compare_cells')
     monkeypatch.setattr(tool, 'run_jobs', _fake_run_jobs)
     work = str(tmp_path / 'compare')
     args = [
@@ -215,7 +207,7 @@ def test_another_setup_in_the_same_work_dir_is_refused(tmp_path, cifar_root, mon
 
 
 def test_a_config_without_a_cell_is_a_clear_error(tmp_path):
-    tool = _load('compare_cells')
+    tool = load_tool('analysis/compare_cells')
     with pytest.raises(ValueError, match='relnas_cifar.py: model.backbone has no "genotype" key'):
         tool.main([
             os.path.join(REPO, 'configs/search/relnas_cifar.py'), '--cells', 'DARTS_V2',
@@ -227,7 +219,7 @@ def test_a_config_without_a_cell_is_a_clear_error(tmp_path):
 def test_launched_ranks_share_the_runs_and_rank0_writes_the_outputs(tmp_path, cifar_root,
                                                                     monkeypatch):
     """--launcher: two ranks (threads here, as torchrun's processes) split the runs."""
-    tool = _load('compare_cells')
+    tool = load_tool('analysis/compare_cells')
     ran = {}
 
     def fake_run_jobs(jobs, slots, command, on_done, poll_s=0.5):
@@ -263,3 +255,29 @@ def test_launched_ranks_share_the_runs_and_rank0_writes_the_outputs(tmp_path, ci
     with open(os.path.join(work, 'compare.json')) as f:
         assert {(r['cell'], r['seed']) for r in json.load(f)['runs']} == set(every)
     assert os.path.isfile(os.path.join(work, 'compare.md'))
+
+
+def test_a_rank_without_rank0_times_out(tmp_path, cifar_root, monkeypatch):
+    """Rank 1 of a launched comparison whose rank 0 never writes the run configs."""
+    tool = load_tool('analysis/compare_cells')
+    monkeypatch.setattr(tool, 'distributed_rank', lambda: (1, 2, 1))
+    monkeypatch.setattr(tool, 'RANK0_TIMEOUT_S', 1.0)
+    errors = []
+
+    def rank1() -> None:
+        try:
+            tool.main([
+                os.path.join(REPO, CIFAR), '--cells', 'DARTS_V2', '--random', '1', '--seeds', '2',
+                '--work-dir',
+                str(tmp_path), '--data-root', cifar_root, '--launcher', 'pytorch', '--cfg-options',
+                *cli_options(SMALL_NET)
+            ])
+        except TimeoutError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=rank1, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), 'rank 1 still waits for rank 0'
+    assert len(errors) == 1 and 'did rank 0 fail?' in errors[0]
+    assert os.path.join('runs', 'random_00', 'seed0', 'config.py') in errors[0]

@@ -6,12 +6,11 @@ NetworkCIFAR / NetworkImageNet module layout (positional ``nn.Sequential`` s,
 the same outputs.
 """
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from fixtures_tools import load_tool
 from torch import nn
 
 from relnas_mm.models.backbone import RelNASNet
@@ -19,10 +18,7 @@ from relnas_mm.models.classifiers import RelNASClassifier
 from relnas_mm.models.converters import ConversionError, load_official_checkpoint
 from relnas_mm.space import GENOTYPES, format_genotype
 
-TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'convert_official.py'
-spec = importlib.util.spec_from_file_location('convert_official', TOOL)
-convert_official = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(convert_official)
+convert_official = load_tool('convert_official')
 
 
 def relu_conv_bn(c_in, c_out):

@@ -2,8 +2,8 @@
 import os
 
 import pytest
-from fixtures_downstream import (REPO, SMALL_DET, SMALL_NET, SMALL_POSE, SMALL_SEG, check_ok,
-                                 cli_options, load_tool, run_tool)
+from fixtures_downstream import SMALL_DET, SMALL_NET, SMALL_POSE, SMALL_SEG, cli_options
+from fixtures_tools import REPO, check_ok, load_tool, run_tool
 
 pytest.importorskip('mmengine')
 import torch

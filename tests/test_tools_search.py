@@ -9,7 +9,6 @@ import glob
 import json
 import logging
 import math
-import os
 import os.path as osp
 import signal
 import subprocess
@@ -21,16 +20,15 @@ import torch
 
 pytest.importorskip('mmengine')
 
-from fixtures_downstream import run_tool_in_process
+from fixtures_tools import REPO, run_tool_in_process, tool_env
 
 from relnas_mm.datasets.cifar_io import CIFARDataError
 from relnas_mm.search import EagerEvaluator
 from relnas_mm.search.checkpoint import SearchStateError, latest_search_state, load_search_state
 from relnas_mm.space.genotype import get_genotype
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SCRIPT = osp.join(ROOT, 'tools', 'search.py')
-CONFIG = osp.join(ROOT, 'configs', 'search', 'relnas_cifar.py')
+SCRIPT = osp.join(REPO, 'tools', 'search.py')
+CONFIG = osp.join(REPO, 'configs', 'search', 'relnas_cifar.py')
 GENERATIONS = 3
 TINY = [
     f'search.algorithm.generations={GENERATIONS}', 'search.algorithm.pop_size=4',
@@ -38,12 +36,6 @@ TINY = [
     'randomness.deterministic=True'
 ]
 RUN_TIMEOUT = 300
-
-
-def _env() -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    env['PYTHONPATH'] = os.pathsep.join([ROOT, env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
-    return env
 
 
 def _args(work_dir: str, data_root: str, *options: str, resume: bool = False) -> list:
@@ -54,7 +46,7 @@ def _args(work_dir: str, data_root: str, *options: str, resume: bool = False) ->
 
 
 def _search(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, SCRIPT, *args], cwd=ROOT, env=_env(),
+    proc = subprocess.run([sys.executable, SCRIPT, *args], cwd=REPO, env=tool_env(),
                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
@@ -120,18 +112,23 @@ def test_search_writes_all_results(reference):
 
 @pytest.mark.e2e
 def test_result_feeds_the_backbone(reference):
+    """A backbone built from best_genotype.json runs the search's recorded best cell."""
     from relnas_mm.models.backbone import RelNASNet
     net = RelNASNet(
         genotype=osp.join(reference, 'best_genotype.json'), base_channels=4, num_cells=3,
         stem_type='cifar')
-    assert net.genotype == get_genotype(osp.join(reference, 'best_genotype.json'))
+    with open(osp.join(reference, 'search_history.json')) as f:
+        best = get_genotype(json.load(f)['generations'][-1]['best_genotype'])
+    for cell in net.cells:
+        pairs = best.reduce if cell.reduction else best.normal
+        assert list(zip(cell.op_names, cell.indices)) == [tuple(p) for p in pairs]
 
 
 @pytest.mark.e2e
 def test_killed_search_resumes_to_the_same_result(reference, data_root, tmp_path):
     work_dir = str(tmp_path / 'killed')
-    proc = subprocess.Popen([sys.executable, SCRIPT, *_args(work_dir, data_root)], cwd=ROOT,
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, SCRIPT, *_args(work_dir, data_root)], cwd=REPO,
+                            env=tool_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + RUN_TIMEOUT
     try:
         while latest_search_state(work_dir) is None:  # generation 1 checkpointed
@@ -161,7 +158,7 @@ def test_two_processes_split_candidates_and_match_one(reference, data_root, tmp_
         *_args(work_dir, data_root, 'env_cfg.dist_cfg.backend=gloo'), '--launcher', 'pytorch'
     ]
     # --launcher after --cfg-options' values: argparse ends the list at the next option
-    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
+    proc = subprocess.run(cmd, cwd=REPO, env=tool_env(), capture_output=True, text=True,
                           timeout=RUN_TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(osp.join(work_dir, 'search_history.json')) as f:

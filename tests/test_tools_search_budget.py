@@ -21,8 +21,8 @@ import torch
 pytest.importorskip('mmengine')
 
 from fixtures_data import make_cifar100_like, make_image_folder
-from fixtures_downstream import (LOADER_OPTIONS, SMALL_NET, check_ok, cli_options, run_tool,
-                                 run_tool_in_process)
+from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, cli_options
+from fixtures_tools import REPO, check_ok, run_tool, run_tool_in_process, tool_env
 
 from relnas_mm.datasets.image_folder_io import ImageFolderError
 from relnas_mm.search.budget import pareto_front
@@ -30,8 +30,7 @@ from relnas_mm.search.checkpoint import load_search_state
 from relnas_mm.space.cost import NETWORKS, network_cost
 from relnas_mm.space.genotype import get_genotype
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SCRIPT = osp.join(ROOT, 'tools', 'search.py')
+SCRIPT = osp.join(REPO, 'tools', 'search.py')
 TINY = [
     'search.supernet.channels=4', 'search.supernet.num_cells=3', 'search.evaluator.batch_size=16',
     'randomness.deterministic=True'
@@ -46,23 +45,17 @@ BUDGETED = [
 TIMEOUT = 300
 
 
-def _env() -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    env['PYTHONPATH'] = os.pathsep.join([ROOT, env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
-    return env
-
-
 def _search(config: str, work_dir: str, data_root: str, *options: str, launcher: tuple = (),
             nproc: int = 1) -> str:
     """tools/search.py in a subprocess (``nproc`` > 1: under torchrun); returns its output."""
     args = [
-        osp.join(ROOT, 'configs', 'search', config), '--work-dir', work_dir, '--data-root',
+        osp.join(REPO, 'configs', 'search', config), '--work-dir', work_dir, '--data-root',
         data_root, '--cfg-options', *TINY, *options, *launcher
     ]
     runner = ([
         sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}'
     ] if nproc > 1 else [sys.executable])
-    proc = subprocess.run([*runner, SCRIPT, *args], cwd=ROOT, env=_env(), capture_output=True,
+    proc = subprocess.run([*runner, SCRIPT, *args], cwd=REPO, env=tool_env(), capture_output=True,
                           text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
@@ -70,7 +63,7 @@ def _search(config: str, work_dir: str, data_root: str, *options: str, launcher:
 
 def _in_process(monkeypatch, name: str, config: str, work_dir: str, data_root: str, *options:
                 str) -> None:
-    run_tool_in_process(monkeypatch, SCRIPT, osp.join(ROOT, 'configs', 'search', config),
+    run_tool_in_process(monkeypatch, SCRIPT, osp.join(REPO, 'configs', 'search', config),
                         '--work-dir', work_dir, '--data-root', data_root, '--cfg-options', *TINY,
                         *options, f'experiment_name={name}')
 

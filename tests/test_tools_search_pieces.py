@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from fixtures_downstream import REPO, make_cityscapes, run_tool_in_process
+from fixtures_downstream import make_cityscapes
 from fixtures_pieces import make_coco, make_voc
+from fixtures_tools import REPO, run_tool_in_process
 
 pytest.importorskip('mmengine')
 

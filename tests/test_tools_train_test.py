@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 from fixtures_data import make_cifar_like
-from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_NET, check_ok, cli_options, load_tool,
-                                 make_voc, run_tool)
+from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, cli_options, make_voc
+from fixtures_tools import REPO, check_ok, load_tool, run_tool
 
 pytest.importorskip('mmengine')
 from mmengine.config import Config

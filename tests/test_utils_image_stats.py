@@ -4,11 +4,11 @@ import glob
 import os
 
 import pytest
+from fixtures_tools import REPO
 
 from relnas_mm.utils.image_stats import (CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD,
                                          on_255_scale)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(
     p for p in glob.glob(os.path.join(REPO, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p and os.sep + 'search' + os.sep not in p)

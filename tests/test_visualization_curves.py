@@ -52,3 +52,24 @@ def test_writes_the_files_asked_for(tmp_path):
 def test_bad_history_is_refused(tmp_path, history, message):
     with pytest.raises(ValueError, match=message):
         plot_search_curves(history, str(tmp_path / 'c.png'))
+
+
+def test_one_outlier_is_marked_and_the_rest_stays_readable():
+    """The demo's first mean loss of 254 must not flatten the later generations."""
+    history = _history()
+    history[0]['mean_loss'] = 254.0
+    loss_ax, acc_ax = draw_search_curves(history).axes
+    low, high = loss_ax.get_ylim()
+    assert low <= 1.0 and 2.3 <= high < 3.0  # every other loss (1.0..2.3) fills the panel
+    assert min(ax.get_position().height for ax in (loss_ax, acc_ax)) > 0.3  # layout intact
+    marked = [line for line in loss_ax.get_lines() if line.get_marker() == '^']
+    assert len(marked) == 1 and list(marked[0].get_xdata()) == [0]
+    assert [t.get_text() for t in loss_ax.texts] == ['254']
+    assert 'off the scale (value beside it)' in [t.get_text() for t in loss_ax.get_legend().texts]
+
+
+def test_without_an_outlier_the_axis_shows_every_value():
+    loss_ax = draw_search_curves(_history()).axes[0]
+    assert len(loss_ax.get_lines()) == 2 and not loss_ax.texts
+    low, high = loss_ax.get_ylim()
+    assert low <= 1.0 and high >= 2.5

@@ -3,14 +3,13 @@
 #   data_root/train/<class name>/<image>   and   data_root/val/<class name>/<image>
 # Every image is resized to 32x32 as the search saw it, then augmented like CIFAR.
 #   python tools/train.py configs/cifar/relnas_image_folder.py --data-root data/my_images \
-#       --cfg-options model.num_classes=<number of class folders> \
-#       model.backbone.genotype=work_dirs/relnas_image_folder/best_genotype.json
+#       --cfg-options model.backbone.genotype=work_dirs/relnas_image_folder/best_genotype.json
 _base_ = ['./relnas_cifar10.py']
 
 dataset_type = 'relnas_mm.ImageFolderDataset'
 data_root = 'data/my_images/'
 image_size = 32
-model = dict(num_classes=2)  # set to the number of class folders
+model = dict(num_classes=None)  # None: the number of class folders under train/
 train_pipeline = [
     dict(type='Resize', scale=(image_size, image_size), keep_ratio=False, backend='pillow'),
     dict(type='relnas_mm.RandomCropPad', size=image_size, padding=4),

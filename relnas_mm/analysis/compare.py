@@ -115,12 +115,16 @@ def draw_random_cells(count: int, rng: np.random.Generator,
                 continue
         cells.append(
             Cell(f'{RANDOM_PREFIX}{len(cells):02d}', 'random', genotype, format_genotype(genotype)))
+    if len(cells) < count and reference_params is None:
+        raise RuntimeError(f'{len(cells)} of {count} random cells after {max_draws} draws: '
+                           '--max-draws must be at least --random')
     if len(cells) < count:
+        drawn = f' (drawn sizes {min(sizes):,}..{max(sizes):,})' if sizes else ''
         raise RuntimeError(
             f'--match-size: {len(cells)} of {count} random cells lie within ±{tolerance:.0%} of '
-            f'the reference ({reference_params:,} parameters) after {max_draws} draws (drawn '
-            f'sizes {min(sizes):,}..{max(sizes):,}); the reference is far from a typical '
-            'random cell: raise --max-draws or drop --match-size')
+            f'the reference ({reference_params:,} parameters) after {max_draws} draws{drawn}; '
+            'the reference is far from a typical random cell: raise --max-draws or drop '
+            '--match-size')
     return cells
 
 

@@ -14,7 +14,7 @@ from .cli import (add_common_args, add_resume_arg, config_from_args, parse_tool_
 from .launch import (build_runner, check_amp_device, closing_process_group, prepare_cpu_distributed,
                      register_scope_modules)
 from .preflight import (DataCheckError, check_checkpoint, check_data, check_model, preflight,
-                        set_data_root, unfinished_genotypes)
+                        set_data_root, set_num_classes, unfinished_genotypes)
 from .pretrained import (PretrainedMismatchError, bind_top_level, check_pretrained,
                          from_scratch_warning)
 
@@ -25,6 +25,6 @@ __all__ = [
     'parse_tool_args', 'runner_config_from_args', 'set_resume', 'tool_parser', 'build_runner',
     'check_amp_device', 'closing_process_group', 'prepare_cpu_distributed',
     'register_scope_modules', 'DataCheckError', 'check_checkpoint', 'check_data', 'check_model',
-    'preflight', 'set_data_root', 'unfinished_genotypes', 'PretrainedMismatchError',
-    'bind_top_level', 'check_pretrained', 'from_scratch_warning'
+    'preflight', 'set_data_root', 'set_num_classes', 'unfinished_genotypes',
+    'PretrainedMismatchError', 'bind_top_level', 'check_pretrained', 'from_scratch_warning'
 ]

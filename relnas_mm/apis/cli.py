@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
-from .preflight import set_data_root
+from .preflight import set_data_root, set_num_classes
 from .pretrained import bind_top_level
 
 
@@ -70,11 +70,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def runner_config_from_args(args: argparse.Namespace) -> Config:
     """What tools/train.py and tools/test.py make of the shared options:
     :func:`config_from_args`, the config's top-level ``pretrained``/``genotype`` bound
-    to the model, and ``--data-root`` applied to every dataset of the dataloaders."""
+    to the model, ``--data-root`` applied to every dataset of the dataloaders, and
+    ``model.num_classes=None`` taken from an image folder's class folders."""
     cfg = config_from_args(args)
     bind_top_level(cfg, args.cfg_options)
     if args.data_root is not None:
         set_data_root(cfg, args.data_root)
+    set_num_classes(cfg)
     return cfg
 
 

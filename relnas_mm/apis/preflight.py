@@ -7,8 +7,9 @@ obscurely (or, for a missing image folder, only when a worker first reads an ima
 These checks run on the plain config, name the config key and the file, and fail
 before the runner exists.
 """
+import os
 import os.path as osp
-from typing import Any, Iterator, List, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from relnas_mm.space.genotype import GenotypeError, get_genotype
 
@@ -92,6 +93,43 @@ def set_data_root(cfg: Any, data_root: str) -> None:
 
 def _under_root(root: Any, path: str) -> str:
     return osp.join(root, path) if root and not osp.isabs(path) else path
+
+
+def _class_folders(dataset: dict) -> Optional[Tuple[str, int]]:
+    """``(folder, number of class folders)`` of an image-folder dataset that reads its
+    labels from the folders (None for another dataset or a folder that does not exist:
+    :func:`check_data` reports that)."""
+    if str(dataset.get('type', '')).split('.')[-1] != 'ImageFolderDataset' \
+            or dataset.get('ann_file'):
+        return None
+    prefix = dataset.get('data_prefix') or ''
+    prefix = prefix.get('img_path', '') if isinstance(prefix, dict) else prefix
+    folder = _under_root(dataset.get('data_root'), prefix) if prefix else dataset.get('data_root')
+    if not folder or not osp.isdir(folder):
+        return None
+    return folder, sum(entry.is_dir() for entry in os.scandir(folder))
+
+
+def set_num_classes(cfg: Any) -> None:
+    """``model.num_classes=None`` takes the number of class folders of the image-folder
+    datasets, as the search does; fewer classes than folders is an error naming both
+    numbers (training would fail later with "Target N is out of bounds"). More is
+    allowed: a subset of ImageNet's folders with its 1000-way classifier."""
+    model = cfg.get('model')
+    if not isinstance(model, dict) or 'num_classes' not in model:
+        return
+    for phase in PHASES:
+        for key, dataset in phase_datasets(cfg, phase):
+            found = _class_folders(dataset)
+            if found is None:
+                continue
+            folder, count = found
+            if model['num_classes'] is None:
+                model['num_classes'] = count
+            elif model['num_classes'] < count:
+                raise ValueError(f"model.num_classes is {model['num_classes']} but {key} has "
+                                 f'{count} class folders in {folder}: set model.num_classes='
+                                 f'{count}, or None to take the number of folders')
 
 
 def _dataset_problems(key: str, dataset: dict) -> List[str]:

@@ -10,6 +10,7 @@ mmengine's ``Pretrained`` init loads with ``strict=False`` and only logs the key
 that do not fit; :func:`check_pretrained` makes such a checkpoint (another genotype,
 another width) an error before training.
 """
+import ast
 import os.path as osp
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -59,6 +60,21 @@ def _cli_keys(options: Dict[str, Any], prefix: str) -> List[str]:
     return [k for k in options if k == prefix or k.startswith(prefix + '.')]
 
 
+def _base_files(filename: str) -> List[str]:
+    """The ``_base_`` entries of a config file, as written (mmengine drops the key once
+    it has merged the bases, and has no public reader for it)."""
+    if osp.splitext(filename)[1] != '.py':
+        from mmengine.fileio import load
+        bases = load(filename).get('_base_', [])
+    else:
+        with open(filename, encoding='utf-8') as f:
+            tree = ast.parse(f.read(), filename)
+        bases = next(
+            (ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+             and len(node.targets) == 1 and getattr(node.targets[0], 'id', None) == '_base_'), [])
+    return [bases] if isinstance(bases, str) else list(bases)
+
+
 def _base_value(cfg: Any, name: str) -> Any:
     """The top-level ``name`` of the config's base configs, each resolved on its own
     (None when no local base declares it)."""
@@ -66,7 +82,7 @@ def _base_value(cfg: Any, name: str) -> Any:
     if not cfg.filename or not osp.isfile(cfg.filename):
         return None
     value = None
-    for base in Config._get_base_files(cfg.filename):
+    for base in _base_files(cfg.filename):
         if '::' in base:  # a config of another package: none of relnas_mm's keys
             continue
         parent = Config.fromfile(osp.join(osp.dirname(cfg.filename), base))
@@ -173,8 +189,8 @@ def pretrained_modules(model: nn.Module) -> Iterator[Tuple[str, nn.Module, dict]
 
 def _checkpoint_state(init: dict) -> Dict[str, Any]:
     """The tensors a ``Pretrained`` init would load, read as mmengine reads them."""
-    from mmengine.runner.checkpoint import _load_checkpoint
-    checkpoint = _load_checkpoint(init['checkpoint'], map_location='cpu')
+    from mmengine.runner import CheckpointLoader
+    checkpoint = CheckpointLoader.load_checkpoint(init['checkpoint'], map_location='cpu')
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
     prefix = init.get('prefix')
     if prefix is None:

@@ -17,7 +17,8 @@ from ..search.checkpoint import search_fingerprint
 from ..search.numerics import set_numerics
 from ..space.genotype import get_genotype
 from .search_budget import build_budget
-from .search_data import DATA_KEYS, ProgressFn, load_search_images, search_classes, with_num_classes
+from .search_data import (DATA_KEYS, ProgressFn, load_search_images, prepare_search_data,
+                          search_classes, with_num_classes)
 from .search_settings import check_search_settings
 
 SECTIONS = ('data', 'supernet', 'evaluator', 'algorithm', 'budget')
@@ -98,6 +99,7 @@ def build_search(cfg: Mapping[str,
     search_cfg = read_search_config(cfg)
     check_search_settings(search_cfg, get_dist_info()[1], cfg.get('launcher', 'none'))
     fingerprint = search_fingerprint(search_cfg)
+    prepare_search_data(search_cfg['data'])
     search_cfg['supernet'] = with_num_classes(search_cfg['supernet'],
                                               search_classes(search_cfg['data'], work_dir),
                                               search_cfg['data'])

@@ -210,14 +210,21 @@ def _load_pieces(dataset: str, root: str, data_cfg: Mapping[str, Any], work_dir:
 
 
 # ----------------------------------------------------------------------------- entry points
-def search_classes(data_cfg: Mapping[str, Any], work_dir: Optional[str] = None) -> List[str]:
-    """The class names of the search data (from the meta file, the class folders, the
-    annotations, or the cache of pieces in ``work_dir``)."""
+def prepare_search_data(data_cfg: Mapping[str, Any]) -> None:
+    """Write the demo digits on first use (the main process; the others wait at one
+    barrier), once per search, before :func:`search_classes` and
+    :func:`load_search_images` read them. The other data sets are the user's files."""
     dataset, root = _checked(data_cfg)
     if dataset == 'demo_digits':
         if is_main_process():
             prepare_demo_digits(root)
         barrier()
+
+
+def search_classes(data_cfg: Mapping[str, Any], work_dir: Optional[str] = None) -> List[str]:
+    """The class names of the search data (from the meta file, the class folders, the
+    annotations, or the cache of pieces in ``work_dir``)."""
+    dataset, root = _checked(data_cfg)
     if dataset == 'cifar100':
         return load_cifar100_classes(root, data_cfg.get('label_type') or 'fine')
     if dataset == 'image_folder':
@@ -253,10 +260,6 @@ def load_search_images(data_cfg: Mapping[str, Any], progress: Optional[ProgressF
     elif dataset in PIECES:
         images, labels, groups = _load_pieces(dataset, root, data_cfg, work_dir, progress)
     else:
-        if dataset == 'demo_digits':
-            if is_main_process():
-                prepare_demo_digits(root)
-            barrier()
         images, labels = load_cifar10(root, 'train')
     num_images = data_cfg.get('num_images')
     if num_images is None:

@@ -20,12 +20,13 @@ from mmengine.structures import BaseDataElement
 from torch import nn
 
 from ..registry import MODELS
-from ..space.genotype import reduction_layers
+from ..space.genotype import GenotypeLike, reduction_layers
 from ..utils.image_stats import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, on_255_scale
 from .backbone import RelNASNet
 from .heads import AuxiliaryHeadCIFAR, AuxiliaryHeadImageNet
 
 DataSamples = Optional[Sequence[Any]]
+BackboneLike = Union[dict, RelNASNet]
 
 
 def _label_of(sample: Any, index: int) -> torch.Tensor:
@@ -72,8 +73,7 @@ class RelNASClassifier(BaseModel):
         init_cfg: mmengine init config.
     """
 
-    def __init__(self, backbone: Union[dict,
-                                       RelNASNet], num_classes: int, auxiliary_weight: float = 0.4,
+    def __init__(self, backbone: BackboneLike, num_classes: int, auxiliary_weight: float = 0.4,
                  auxiliary_cell: Optional[int] = None, label_smoothing: float = 0.0,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -98,7 +98,7 @@ class RelNASClassifier(BaseModel):
                                        num_classes)
 
     @staticmethod
-    def _build_backbone(backbone: Union[dict, RelNASNet]) -> RelNASNet:
+    def _build_backbone(backbone: BackboneLike) -> RelNASNet:
         if isinstance(backbone, dict):
             cfg = dict(backbone)
             cfg.setdefault('type', 'relnas_mm.RelNASNet')
@@ -173,31 +173,31 @@ class RelNASClassifier(BaseModel):
         return results
 
 
-def cifar_network(genotype: Any = 'RelativeNAS', channels: int = 36, num_cells: int = 20,
-                  num_classes: int = 10, auxiliary_weight: float = 0.4, drop_path_rate: float = 0.0,
-                  **kwargs: Any) -> RelNASClassifier:
-    """The DARTS/RelativeNAS CIFAR evaluation network (stride-1 stem, 8x8 aux input)."""
+def evaluation_network(stem_type: str, mean: Sequence[float], std: Sequence[float],
+                       genotype: GenotypeLike, channels: int, num_cells: int, num_classes: int,
+                       auxiliary_weight: float = 0.4, drop_path_rate: float = 0.0,
+                       **kwargs: Any) -> RelNASClassifier:
+    """The DARTS/RelativeNAS evaluation network with ``stem_type``'s stem and inputs
+    normalised by ``mean``/``std`` (0..1 scale); the one builder the variants share."""
     kwargs.setdefault(
         'data_preprocessor',
-        dict(type='ImgDataPreprocessor', mean=on_255_scale(CIFAR10_MEAN),
-             std=on_255_scale(CIFAR10_STD)))
+        dict(type='ImgDataPreprocessor', mean=on_255_scale(mean), std=on_255_scale(std)))
     backbone = dict(type='relnas_mm.RelNASNet', genotype=genotype, base_channels=channels,
-                    num_cells=num_cells, stem_type='cifar', out_indices=(3, ),
+                    num_cells=num_cells, stem_type=stem_type, out_indices=(3, ),
                     drop_path_rate=drop_path_rate)
     return RelNASClassifier(backbone, num_classes, auxiliary_weight=auxiliary_weight, **kwargs)
 
 
-def imagenet_network(genotype: Any = 'RelativeNAS', channels: int = 46, num_cells: int = 14,
-                     num_classes: int = 1000, auxiliary_weight: float = 0.4,
-                     label_smoothing: float = 0.1, drop_path_rate: float = 0.0,
+def cifar_network(genotype: GenotypeLike = 'RelativeNAS', channels: int = 36, num_cells: int = 20,
+                  num_classes: int = 10, **kwargs: Any) -> RelNASClassifier:
+    """The CIFAR network: stride-1 stem, 8x8 auxiliary input, CIFAR-10 statistics."""
+    return evaluation_network('cifar', CIFAR10_MEAN, CIFAR10_STD, genotype, channels, num_cells,
+                              num_classes, **kwargs)
+
+
+def imagenet_network(genotype: GenotypeLike = 'RelativeNAS', channels: int = 46,
+                     num_cells: int = 14, num_classes: int = 1000, label_smoothing: float = 0.1,
                      **kwargs: Any) -> RelNASClassifier:
-    """The DARTS/RelativeNAS ImageNet (mobile setting) network, 224x224 inputs."""
-    kwargs.setdefault(
-        'data_preprocessor',
-        dict(type='ImgDataPreprocessor', mean=on_255_scale(IMAGENET_MEAN),
-             std=on_255_scale(IMAGENET_STD)))
-    backbone = dict(type='relnas_mm.RelNASNet', genotype=genotype, base_channels=channels,
-                    num_cells=num_cells, stem_type='imagenet', out_indices=(3, ),
-                    drop_path_rate=drop_path_rate)
-    return RelNASClassifier(backbone, num_classes, auxiliary_weight=auxiliary_weight,
-                            label_smoothing=label_smoothing, **kwargs)
+    """The ImageNet (mobile setting) network: 224x224 inputs, label smoothing 0.1."""
+    return evaluation_network('imagenet', IMAGENET_MEAN, IMAGENET_STD, genotype, channels,
+                              num_cells, num_classes, label_smoothing=label_smoothing, **kwargs)

@@ -2,10 +2,11 @@
 
 Plain matplotlib (no pyplot, no mmengine). The history is what the search records per
 generation (``GenerationRecord.to_dict()``); a non-finite value is stored as None and
-shows as a gap.
+shows as a gap. An outlying loss (an early generation's untrained mean) does not set
+the loss axis: it is marked on the top edge with its value.
 """
 import math
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -38,6 +39,45 @@ def _accuracy(history: Sequence[Mapping[str, Any]]) -> Optional[np.ndarray]:
     return 100.0 * acc
 
 
+#: a loss above the upper quartile by more than this many interquartile ranges (at
+#: least 10% of that quartile) is an outlier: the axis stops below it
+OUTLIER_SPREAD = 3.0
+
+
+def loss_axis_top(losses: np.ndarray) -> Optional[float]:
+    """The largest loss that is not an outlier, or None when none is (the axis then
+    shows every value). One early mean loss of 254 next to 2.3 would otherwise flatten
+    every later generation to a line at the bottom."""
+    finite = losses[np.isfinite(losses)]
+    if finite.size == 0:
+        return None
+    q25, q75 = np.percentile(finite, [25, 75])
+    fence = q75 + OUTLIER_SPREAD * max(q75 - q25, 0.1 * abs(q75))
+    if finite.max() <= fence:
+        return None
+    return float(finite[finite <= fence].max())
+
+
+def _mark_clipped(ax: Any, gens: np.ndarray, series: Sequence[Tuple[np.ndarray, str]],
+                  top: float) -> None:
+    """Stop the loss axis just above ``top``; each loss beyond it is a triangle on the
+    top edge with its value written beside it."""
+    low = float(np.nanmin(np.concatenate([values for values, _ in series])))
+    edge = top + 0.1 * max(top - low, 1e-3 * max(abs(top), 1.0))
+    ax.set_ylim(low - 0.05 * (edge - low), edge)
+    label = 'off the scale (value beside it)'
+    for values, color in series:
+        above = np.flatnonzero(np.nan_to_num(values, nan=-np.inf) > edge)
+        if above.size == 0:
+            continue
+        ax.plot(gens[above], np.full(above.size, edge), linestyle='none', marker='^', markersize=7,
+                color=color, clip_on=False, label=label)
+        label = None  # one legend entry for every series
+        for i in above:
+            ax.annotate(f'{values[i]:.4g}', (gens[i], edge), textcoords='offset points',
+                        xytext=(6, -12), color=color, fontsize=8)
+
+
 def draw_search_curves(history: Sequence[Mapping[str, Any]]) -> Figure:
     """Loss panel (best and mean) above an accuracy panel (when ``best_acc`` is recorded)."""
     if not history:
@@ -54,6 +94,9 @@ def draw_search_curves(history: Sequence[Mapping[str, Any]]) -> Figure:
     axes[0].plot(gens, mean, marker=marker, markersize=3, color='#1f77b4', linestyle='--',
                  label='mean validation loss')
     axes[0].set_ylabel('validation loss')
+    top = loss_axis_top(np.concatenate([best, mean]))
+    if top is not None:
+        _mark_clipped(axes[0], gens, [(best, '#d62728'), (mean, '#1f77b4')], top)
     axes[0].legend(loc='best', frameon=True, framealpha=0.85)
     axes[0].set_title('RelativeNAS search: population per generation')
     if acc is not None:

@@ -44,11 +44,13 @@ from relnas_mm.analysis.compare import (SIZE_TOLERANCE, Cell, draw_random_cells,
 from relnas_mm.analysis.runs import (Job, Progress, Slot, cpu_slots, gpu_slots, read_result,
                                      run_dir, run_jobs, write_json)
 from relnas_mm.analysis.train_run import CONFIG_FILE
-from relnas_mm.apis import set_data_root
+from relnas_mm.apis import set_data_root, set_num_classes
 from relnas_mm.space.genotype import Genotype, format_genotype
 from relnas_mm.visualization.compare_plot import plot_comparison
 
 FAILED_FILE = 'FAILED'
+#: how long a launched rank other than 0 waits for rank 0 to write its run configs
+RANK0_TIMEOUT_S = 600.0
 
 
 def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
@@ -107,6 +109,7 @@ def base_config(args: argparse.Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     if args.data_root is not None:
         set_data_root(cfg, args.data_root)
+    set_num_classes(cfg)
     backbone = cfg.get('model', {}).get('backbone')
     if not isinstance(backbone, dict) or 'genotype' not in backbone:
         raise ValueError(f'{args.config}: model.backbone has no "genotype" key; '
@@ -290,6 +293,22 @@ def prepare_jobs(cfg: Config, cells: Sequence[Cell], pending: Sequence[Tuple[str
     return jobs
 
 
+def wait_for_run_configs(jobs: Sequence[Job], timeout_s: float, poll_s: float = 1.0) -> None:
+    """Ranks other than 0: wait for rank 0 to write the configs of ``jobs``; a rank 0 that
+    failed before writing them is a TimeoutError after ``timeout_s``, not a hang."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        missing = [j for j in jobs if not osp.isfile(osp.join(j.run_dir, CONFIG_FILE))]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f'rank 0 has not written {osp.join(missing[0].run_dir, CONFIG_FILE)} (nor '
+                f'{len(missing) - 1} other run configs) within {timeout_s:.0f} s: did rank 0 '
+                'fail? See its output')
+        time.sleep(poll_s)
+
+
 def wait_for_others(jobs: Sequence[Job]) -> None:
     """Rank 0 of a launched comparison: wait until every run has a result or failed."""
     waiting = list(jobs)
@@ -346,8 +365,7 @@ def main(argv: Sequence[str] = None) -> int:
         my_jobs = [job for job in all_jobs if (job.cell, job.seed) in mine]
     else:  # rank 0 writes the run configs
         my_jobs = [Job(n, s, run_dir(work_dir, n, s)) for n, s in todo if (n, s) in mine]
-        while not all(osp.isfile(osp.join(j.run_dir, CONFIG_FILE)) for j in my_jobs):
-            time.sleep(1)
+        wait_for_run_configs(my_jobs, RANK0_TIMEOUT_S)
     by_name = {c['name']: c for c in cells}
     progress, failed = Progress(len(my_jobs)), []
 

@@ -22,7 +22,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, DefaultScope
 from torch import nn
 
-from relnas_mm.apis import bind_top_level, register_scope_modules
+from relnas_mm.apis import bind_top_level, register_scope_modules, set_num_classes
 
 
 def parse_args() -> argparse.Namespace:
@@ -94,6 +94,11 @@ def make_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
     bind_top_level(cfg, cfg_options)
+    set_num_classes(cfg)
+    if cfg.model.get('num_classes', 0) is None:
+        raise ValueError(f'{path}: model.num_classes=None takes the number of class folders of '
+                         'its image-folder datasets, and they are not there: pass '
+                         '--cfg-options model.num_classes=N')
     return cfg
 
 

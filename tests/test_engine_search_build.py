@@ -1,53 +1,14 @@
-"""Pieces of the search hook that need no runner: data selection and evaluator lookup
-(relnas_mm.engine.search_data, relnas_mm.engine.search_build).
-
-The hook inside a Runner is exercised end to end by tests/test_tools_search.py.
-"""
+"""relnas_mm.engine.search_build: the search section's checks, its evaluator, and the data
+prepared once per search."""
 import numpy as np
 import pytest
 import torch
 
 pytest.importorskip('mmengine')
 
-from relnas_mm.datasets.cifar_io import CIFARDataError, load_cifar10
-from relnas_mm.engine.search_build import build_evaluate, read_search_config
-from relnas_mm.engine.search_data import load_search_images
+from relnas_mm.engine import search_data
+from relnas_mm.engine.search_build import build_evaluate, build_search, read_search_config
 from relnas_mm.search import EagerEvaluator, evaluator_class, split_search_data
-
-
-def test_all_training_images_by_default(cifar_root):
-    images, labels, groups = load_search_images(dict(dataset='cifar10', data_root=cifar_root))
-    assert groups is None  # every image is its own source
-    expected_images, expected_labels = load_cifar10(cifar_root, 'train')
-    np.testing.assert_array_equal(images, expected_images)
-    np.testing.assert_array_equal(labels, expected_labels)
-
-
-def test_num_images_keeps_a_seeded_subset(cifar_root):
-    full, full_labels = load_cifar10(cifar_root, 'train')
-    cfg = dict(dataset='cifar10', data_root=cifar_root, num_images=10, split_seed=3)
-    images, labels, _ = load_search_images(cfg)
-    again = load_search_images(cfg).images
-    other = load_search_images(dict(cfg, split_seed=4)).images
-    assert images.shape == (10, 32, 32, 3)
-    np.testing.assert_array_equal(images, again)
-    assert not np.array_equal(images, other)
-    rows = {full[i].tobytes(): full_labels[i] for i in range(len(full))}
-    assert all(rows[img.tobytes()] == lab for img, lab in zip(images, labels))
-
-
-@pytest.mark.parametrize('value', [1, 65, 2.5, True])
-def test_num_images_out_of_range_names_the_key(cifar_root, value):
-    message = r'search\.data\.num_images: expected an integer in 2\.\.64'
-    with pytest.raises(ValueError, match=message):
-        load_search_images(dict(dataset='cifar10', data_root=cifar_root, num_images=value))
-
-
-def test_missing_data_is_the_readers_error(tmp_path):
-    with pytest.raises(CIFARDataError, match=str(tmp_path / 'none')):
-        load_search_images(dict(dataset='cifar10', data_root=str(tmp_path / 'none')))
-    with pytest.raises(ValueError, match=r'search\.data\.data_root is not set'):
-        load_search_images(dict(dataset='cifar10', data_root=None))
 
 
 def test_evaluator_by_name_or_dotted_path():
@@ -91,3 +52,17 @@ def test_search_section_keys_are_checked():
         read_search_config(dict(search=dict(algorithm=3)))
     sections = read_search_config(dict(search=dict(algorithm=dict(pop_size=4))))
     assert sections['algorithm'] == dict(pop_size=4) and sections['budget'] == {}
+
+
+def test_a_search_prepares_the_demo_digits_once(cifar_root, monkeypatch):
+    """One write of the demo data and one barrier per search, however many readers."""
+    calls = []
+    monkeypatch.setattr(search_data, 'prepare_demo_digits', lambda root: calls.append(root))
+    monkeypatch.setattr(search_data, 'barrier', lambda: calls.append('barrier'))
+    search = dict(
+        data=dict(dataset='demo_digits', data_root=cifar_root, num_images=16),
+        supernet=dict(channels=4, num_cells=3), algorithm=dict(pop_size=2, generations=1),
+        evaluator=dict(type='eager', batch_size=4, workers=0))
+    setup = build_search(dict(search=search), torch.device('cpu'))
+    assert calls == [cifar_root, 'barrier']
+    assert setup.config['supernet']['num_classes'] == 10 and setup.data.train_images.shape[0] == 8
