@@ -9,7 +9,7 @@ atomically, so an interrupted search leaves the last complete version.
 import json
 import math
 import os.path as osp
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..search import RelativeNAS
 from ..search.checkpoint import (check_fingerprint, latest_search_state, load_search_state,
@@ -74,15 +74,21 @@ class SearchFiles:
                               dict(evaluated_by=evaluated_by)), self.work_dir,
             keep=self.keep_checkpoints)
 
-    def save_results(self, algorithm: RelativeNAS, evaluated_by: List[List[int]]) -> List[str]:
-        """The final history and best genotype, and the pictures; returns the paths."""
+    def save_results(self, algorithm: RelativeNAS, evaluated_by: List[List[int]],
+                     reevaluated: Optional[Sequence[Dict[str, Any]]] = None) -> List[str]:
+        """The final history and best genotype, and the pictures; returns the paths.
+
+        ``reevaluated``: every cell validated again with the final weight set
+        (``search_budget.reevaluate_archive``), for the Pareto front over them all.
+        """
         history = history_entries(algorithm, evaluated_by)
         outputs = [self.save_history(algorithm, evaluated_by), self.save_best(algorithm)]
         if self.plot:
             outputs += plot_genotype(algorithm.best_genotype(), osp.join(self.work_dir, CELLS_DIR))
             outputs += plot_search_curves(history, osp.join(self.work_dir, CURVES_FILE))
         if algorithm.budget is not None:
-            outputs += save_pareto(history, algorithm.budget, self.work_dir, self.plot)
+            outputs += save_pareto(history, algorithm.budget, self.work_dir, self.plot,
+                                   reevaluated)
         return outputs
 
     def save_history(self, algorithm: RelativeNAS, evaluated_by: List[List[int]]) -> str:
