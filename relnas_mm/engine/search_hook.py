@@ -190,7 +190,7 @@ class RelativeNASSearchHook(Hook):
             which = 'lowest validation loss in the last generation'
             if budget is not None:
                 runner.logger.log(*final_cost_message(self.algorithm.history, budget))
-                which = f'lowest validation loss within the {budget.metric} budget, last generation'
+                which = 'lowest validation loss within the budget, last generation'
             runner.logger.info(f'Search finished. Best genotype ({which}): '
                                f'{self.algorithm.history[-1].best_genotype}\n'
                                f'Results: ' + ', '.join(outputs))
