@@ -34,7 +34,7 @@ WRITEBACK_MODES = ('pair', 'generation')
 #: its step before it stays where it is
 REPAIR_HALVINGS = 3
 #: under a budget: how often an infeasible member of the first population is redrawn
-REDRAW_ROUNDS = 10
+REDRAW_ROUNDS = 30
 BUDGET_FIELDS = ('costs', 'violations', 'feasible', 'best_cost', 'repairs', 'redrawn')
 
 
