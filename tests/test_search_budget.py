@@ -16,8 +16,8 @@ from fixtures_search import one_thread  # noqa: F401
 
 from relnas_mm.models.supernet import SuperNet
 from relnas_mm.search.algorithm import REPAIR_HALVINGS, RelativeNAS
-from relnas_mm.search.budget import METRICS, Budget, candidates, pareto_front
 from relnas_mm.search.augment import normalize
+from relnas_mm.search.budget import METRICS, Budget, candidates, pareto_front
 from relnas_mm.search.evaluator import CandidateResult, EagerEvaluator, split_search_data
 from relnas_mm.search.slow_fast import constrained_first_is_fast, split_fast_slow, violation
 from relnas_mm.space.cost import NETWORKS, Cost, network_cost
@@ -134,8 +134,9 @@ def test_a_budget_every_candidate_meets_decides_as_no_budget():
 # ----------------------------------------------------------------------------- with a budget
 def _tight_limit(pop_size=10, seed=3, quantile=25):
     start = RelativeNAS(pop_size=pop_size, generations=1, model_cfg=CFG, seed=seed).genotypes()
-    return float(np.percentile([network_cost(g, NETWORKS['imagenet_mobile']).flops
-                                for g in start], quantile))
+    return float(
+        np.percentile([network_cost(g, NETWORKS['imagenet_mobile']).flops for g in start],
+                      quantile))
 
 
 def test_tight_budget_keeps_the_population_feasible():
@@ -143,8 +144,7 @@ def test_tight_budget_keeps_the_population_feasible():
     search = _run(flops_budget(limit), generations=12, pop_size=10)
     history = search.history
     unredrawn = RelativeNAS(pop_size=10, generations=1, model_cfg=CFG, seed=3).genotypes()
-    assert sum(network_cost(g, NETWORKS['imagenet_mobile']).flops <= limit
-               for g in unredrawn) < 10
+    assert sum(network_cost(g, NETWORKS['imagenet_mobile']).flops <= limit for g in unredrawn) < 10
     assert history[0].redrawn > 0 and all(r.redrawn == 0 for r in history[1:])
     assert all(history[0].feasible)  # redrawn until every member fits
     assert sum(r.repairs for r in history) > 0  # moves out of the budget happened...
@@ -183,8 +183,7 @@ def _mover(search, steps):
     """Member 0 at the all-max_pool normal cell (cost 0), moving by ``steps`` on its 8
     normal-cell operation coordinates."""
     start = encode(
-        Genotype([('max_pool_3x3', 0)] * 8, [2, 3, 4, 5], [('max_pool_3x3', 0)] * 8,
-                 [2, 3, 4, 5]))
+        Genotype([('max_pool_3x3', 0)] * 8, [2, 3, 4, 5], [('max_pool_3x3', 0)] * 8, [2, 3, 4, 5]))
     search.population[0] = start
     v = np.zeros_like(search.velocity)
     v[0, [1, 3, 5, 7, 9, 11, 13, 15]] = steps
@@ -238,9 +237,10 @@ def test_a_value_measured_elsewhere_is_measured_again_and_said(caplog):
     where, calls = ['GPU A, 1 thread(s), tf32'], []
 
     def latency_budget():
-        return Budget(dict(latency=(None, 5.0)),
-                      dict(latency=lambda gs: calls.append(len(gs)) or [1.0] * len(gs)),
-                      contexts=dict(latency=lambda: where[0]))
+        return Budget(
+            dict(latency=(None, 5.0)),
+            dict(latency=lambda gs: calls.append(len(gs)) or [1.0] * len(gs)),
+            contexts=dict(latency=lambda: where[0]))
 
     cells = [GENOTYPES['RelativeNAS'], GENOTYPES['DARTS_V2']]
     first = latency_budget()
@@ -297,8 +297,10 @@ def test_the_cost_metrics_are_those_cost_py_counts():
     assert METRICS == tuple(Cost._fields) + ('latency', )
     if 'multadds' not in Cost._fields:
         pytest.skip("relnas_mm/space/cost.py's Cost has no 'multadds' yet (branch i16net)")
-    budget = Budget(dict(multadds=(None, 6e8)), dict(multadds=lambda gs: [
-        network_cost(g, NETWORKS['imagenet_mobile']).multadds for g in gs]))
+    budget = Budget(
+        dict(multadds=(None, 6e8)),
+        dict(multadds=lambda gs:
+             [network_cost(g, NETWORKS['imagenet_mobile']).multadds for g in gs]))
     assert budget.costs([GENOTYPES['RelativeNAS']])['multadds'][0] < 6e8
 
 

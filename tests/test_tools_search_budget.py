@@ -164,9 +164,10 @@ def test_budgeted_search_ends_feasible_by_an_independent_count(budgeted):
             f'params (budget flops <= 380.00M FLOPs, params <= 5.50M params)') in log
     for record in history:
         feasible = sum(record['feasible'])
-        assert re.search(rf'Generation \[{record["generation"] + 1}/{GENERATIONS}\] .* feasible '
-                         rf'{feasible}/6 \({100 * feasible / 6:.0f}%\)  repairs '
-                         rf'{record["repairs"]}', log)
+        assert re.search(
+            rf'Generation \[{record["generation"] + 1}/{GENERATIONS}\] .* feasible '
+            rf'{feasible}/6 \({100 * feasible / 6:.0f}%\)  repairs '
+            rf'{record["repairs"]}', log)
 
 
 @pytest.mark.e2e
@@ -249,8 +250,8 @@ def test_latency_budget_on_two_processes_with_generation_writeback(data_root, tm
     ]
     _search('relnas_cifar.py', work_dir, data_root, 'search.algorithm.pop_size=4',
             'search.algorithm.generations=2', 'search.algorithm.writeback=generation',
-            'search.budget.latency=(None,1000)', *network,
-            'search.budget.warmup=1', 'search.budget.runs=3', 'env_cfg.dist_cfg.backend=gloo',
+            'search.budget.latency=(None,1000)', *network, 'search.budget.warmup=1',
+            'search.budget.runs=3', 'env_cfg.dist_cfg.backend=gloo',
             launcher=('--launcher', 'pytorch'), nproc=2)
     history = _history(work_dir)
     seen = {}
@@ -290,10 +291,10 @@ def _budget(metric: str = 'flops', network: str = 'cifar', limit: str = '1') -> 
 @pytest.mark.parametrize('options, error, message', [
     (['search.budget.metric=flops'], KeyError, r"search\.budget: .*\(missing \['max'\]\)"),
     (_budget(metric='energy'), ValueError, r"search\.budget\.metric: expected one of \("),
-    (['search.budget.network=cifar', 'search.budget.energy=(None,1)'], ValueError,
-     r"search\.budget: unknown metric\(s\) \['energy'\]"),
-    (['search.budget.network=cifar', 'search.budget.flops=(7e8,6e8)'], ValueError,
-     r'search\.budget\.flops: flops: min 7e\+08 > max 6e\+08'),
+    (['search.budget.network=cifar', 'search.budget.energy=(None,1)'
+      ], ValueError, r"search\.budget: unknown metric\(s\) \['energy'\]"),
+    (['search.budget.network=cifar', 'search.budget.flops=(7e8,6e8)'
+      ], ValueError, r'search\.budget\.flops: flops: min 7e\+08 > max 6e\+08'),
     (_budget(network='resnet'), ValueError,
      r"search\.budget\.network: expected one of \['cifar', 'imagenet_mobile'\]"),
     (_budget(limit='-1'), ValueError, r'search\.budget\.max: flops: bound -1 is negative'),

@@ -62,15 +62,22 @@ def test_command_line_redraws_the_front_from_a_budgeted_history(tmp_path):
                   losses=[1.0, 2.0, 0.5], accs=[0.5, 0.4, 0.6], costs=dict(params=[1e6, 2e6, 3e6]),
                   feasible=[True, True, False])
     history = tmp_path / 'search_history.json'
-    for search, limit in [({'budget.metric': 'params', 'budget.max': 2.5e6}, 2.5e6),
-                          ({'budget.params': [None, 2e6]}, 2e6), ({}, None)]:
+    for search, limit in [({
+            'budget.metric': 'params',
+            'budget.max': 2.5e6
+    }, 2.5e6), ({
+            'budget.params': [None, 2e6]
+    }, 2e6), ({}, None)]:
         history.write_text(json.dumps(dict(search=search, generations=[record])))
         drawn = []
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr('relnas_mm.visualization.__main__.plot_pareto',
                           lambda *args, **kwargs: drawn.append(args) or [])
-            main(['DARTS_V2', '--out-dir', str(tmp_path), '--formats', 'png', '--history',
-                  str(history)])
+            main([
+                'DARTS_V2', '--out-dir',
+                str(tmp_path), '--formats', 'png', '--history',
+                str(history)
+            ])
         entries, front, metric, _, drawn_limit, _ = drawn[0]
         assert metric == 'params' and drawn_limit == limit and front == [0, 2]
         assert [e['cost'] for e in entries] == [1e6, 2e6, 3e6]

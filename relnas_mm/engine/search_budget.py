@@ -137,7 +137,6 @@ def build_network(genotype: Genotype, spec: NetworkSpec) -> torch.nn.Module:
     return RelNASNet(**backbone)
 
 
-
 def _latency_measure(spec: NetworkSpec, device: torch.device, warmup: int, runs: int) -> MeasureFn:
     """Latencies measured by rank 0 alone (one device, no contention), sent to all ranks."""
 
@@ -145,8 +144,9 @@ def _latency_measure(spec: NetworkSpec, device: torch.device, warmup: int, runs:
         result = [None]
         if is_main_process():
             result = [[
-                measure_latency(build_network(g, spec), spec.input_hw, device, warmup, runs,
-                                spec.in_channels) for g in genotypes
+                measure_latency(
+                    build_network(g, spec), spec.input_hw, device, warmup, runs, spec.in_channels)
+                for g in genotypes
             ]]
         if get_dist_info()[1] > 1:
             broadcast_object_list(result)
@@ -290,10 +290,9 @@ def make_validate(search_cfg: Mapping[str, Mapping[str, Any]], data: SearchData,
     evaluator_cfg = search_cfg['evaluator']
 
     def validate_with(algorithm: RelativeNAS) -> ValidateFn:
-        evaluator = EagerEvaluator(
-            data, search_cfg['supernet'], batch_size=evaluator_cfg.get('batch_size', 256),
-            augment_valid=evaluator_cfg.get('augment_valid', False), device=device,
-            deterministic=evaluator_cfg.get('deterministic', False))
+        settings = dict(batch_size=256, augment_valid=False, deterministic=False)
+        settings.update({k: evaluator_cfg[k] for k in settings if k in evaluator_cfg})
+        evaluator = EagerEvaluator(data, search_cfg['supernet'], device=device, **settings)
         weights = algorithm.weight_set.snapshot()
         return lambda genotype: evaluator.validate(genotype, weights)
 
@@ -356,7 +355,6 @@ def save_pareto(history: Sequence[Mapping[str, Any]], budget: Budget, work_dir: 
                  'Pareto front of all cells, re-evaluated with the final weights')
         if len(budget.metrics) > 1:
             title += f'\n(front over the loss and {", ".join(budget.metrics)})'
-        written += plot_pareto([dict(e, cost=e['costs'][metric]) for e in entries], front,
-                               metric, osp.join(work_dir, PARETO_PLOT), budget.bounds[metric][1],
-                               title)
+        written += plot_pareto([dict(e, cost=e['costs'][metric]) for e in entries], front, metric,
+                               osp.join(work_dir, PARETO_PLOT), budget.bounds[metric][1], title)
     return written

@@ -87,8 +87,7 @@ class SearchFiles:
             outputs += plot_genotype(algorithm.best_genotype(), osp.join(self.work_dir, CELLS_DIR))
             outputs += plot_search_curves(history, osp.join(self.work_dir, CURVES_FILE))
         if algorithm.budget is not None:
-            outputs += save_pareto(history, algorithm.budget, self.work_dir, self.plot,
-                                   reevaluated)
+            outputs += save_pareto(history, algorithm.budget, self.work_dir, self.plot, reevaluated)
         return outputs
 
     def save_history(self, algorithm: RelativeNAS, evaluated_by: List[List[int]]) -> str:

@@ -101,6 +101,11 @@ class GenerationRecord:
         return cls(**data)
 
 
+def _at(costs: Mapping[str, List[float]], index: int) -> Dict[str, float]:
+    """One member's costs, ``{metric: cost}``."""
+    return {metric: values[index] for metric, values in costs.items()}
+
+
 def _ranking_loss(result: CandidateResult) -> float:
     """The loss used to rank: +inf for a candidate flagged non-finite or with a bad loss."""
     return fitness(result.loss) if result.finite else math.inf
@@ -260,8 +265,9 @@ class RelativeNAS:
         r1, r2 = draw_coefficients(self.rng, len(pairs))
         x, v = slow_fast_update(self.population, self.velocity, fast, slow, r1, r2, self.lower,
                                 self.upper)
-        repairs = (self._repair_moves(x, v, [s for s in slow.tolist() if violations[s] == 0])
-                   if self.budget is not None else None)
+        repairs = None
+        if self.budget is not None:  # the slow learners that were feasible stay feasible
+            repairs = self._repair_moves(x, v, [s for s in slow.tolist() if violations[s] == 0])
         record = self._record(g, lr, drop_prob, pairs, results, fast, slow, genotypes, nonfinite,
                               costs, violations)
         if costs is not None:
@@ -376,7 +382,7 @@ class RelativeNAS:
             genotypes=[format_genotype(x) for x in genotypes], nonfinite=nonfinite, costs=costs,
             violations=None if costs is None else list(violations),
             feasible=None if costs is None else [v == 0 for v in violations],
-            best_cost=None if costs is None else {m: c[best] for m, c in costs.items()})
+            best_cost=None if costs is None else _at(costs, best))
 
     # ----------------------------------------------------------------- checkpointing
     def config(self) -> Dict[str, Any]:

@@ -113,9 +113,7 @@ class Budget:
     def violations(self, costs: Mapping[str, Sequence[float]]) -> List[float]:
         """Per candidate, the sum over metrics of the violation relative to its bound."""
         n = len(next(iter(costs.values())))
-        return [
-            sum(violation(costs[m][i], *self.bounds[m]) for m in self.bounds) for i in range(n)
-        ]
+        return [sum(violation(costs[m][i], *self.bounds[m]) for m in self.bounds) for i in range(n)]
 
     def config(self) -> Dict[str, Any]:
         return dict(bounds={m: list(b) for m, b in self.bounds.items()}, **self.description)
@@ -125,10 +123,9 @@ class Budget:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore the cache; a measured metric cached elsewhere is measured again (logged)."""
-        self.cache = {
-            str(k): {str(g): float(c) for g, c in v.items()}
-            for k, v in state['cache'].items()
-        }
+        self.cache = {}
+        for key, values in state['cache'].items():
+            self.cache[str(key)] = {str(g): float(c) for g, c in values.items()}
         for metric in self.contexts:
             key = self.cache_key(metric)
             elsewhere = [k for k in self.cache if k.startswith(f'{metric} on ') and k != key]
@@ -155,9 +152,10 @@ def candidates(history: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
         for i, genotype in enumerate(record['genotypes']):
             out.append(
                 dict(generation=record['generation'], index=i, genotype=genotype,
-                     val_loss=record['losses'][i], val_acc=record['accs'][i],
-                     costs={m: c[i] for m, c in record['costs'].items()},
-                     feasible=record['feasible'][i]))
+                     val_loss=record['losses'][i], val_acc=record['accs'][i], costs={
+                         m: c[i]
+                         for m, c in record['costs'].items()
+                     }, feasible=record['feasible'][i]))
     return out
 
 

@@ -41,8 +41,7 @@ def main() -> None:
         net = build_network(genotype, spec)
         times = [
             measure_latency(net, spec.input_hw, args.device, args.warmup, args.runs,
-                            spec.in_channels)
-            for _ in range(args.repeats)
+                            spec.in_channels) for _ in range(args.repeats)
         ]
         mean = statistics.mean(times)
         spread = (max(times) - min(times)) / mean
