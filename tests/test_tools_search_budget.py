@@ -25,9 +25,10 @@ from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, cli_options
 from fixtures_tools import REPO, check_ok, run_tool, run_tool_in_process, tool_env
 
 from relnas_mm.datasets.image_folder_io import ImageFolderError
+from relnas_mm.engine.search_budget import build_network
 from relnas_mm.search.budget import pareto_front
 from relnas_mm.search.checkpoint import load_search_state
-from relnas_mm.space.cost import NETWORKS, network_cost
+from relnas_mm.space.cost import NETWORKS, Cost, network_cost
 from relnas_mm.space.genotype import get_genotype
 
 SCRIPT = osp.join(REPO, 'tools', 'search.py')
@@ -35,12 +36,12 @@ TINY = [
     'search.supernet.channels=4', 'search.supernet.num_cells=3', 'search.evaluator.batch_size=16',
     'randomness.deterministic=True'
 ]
-# ImageNet mobile network, 380M multiply-adds: tighter than the median random cell
-# (436M over 1000 random cells); 6 members, 7 generations
-LIMIT, GENERATIONS = 380e6, 7
+# ImageNet mobile network, 380M FLOPs: tighter than the median random cell (436M over
+# 1000 random cells), and the config's 5.5M parameters; 6 members, 7 generations
+LIMIT, PARAMS, GENERATIONS = 380e6, 5.5e6, 7
 BUDGETED = [
     'search.algorithm.pop_size=6', f'search.algorithm.generations={GENERATIONS}',
-    f'search.budget.max={LIMIT:.0f}'
+    f'search.budget.flops=(None,{LIMIT:.0f})'
 ]
 TIMEOUT = 300
 
@@ -98,50 +99,116 @@ def budgeted(tmp_path_factory, data_root) -> str:
 
 
 # ----------------------------------------------------------------------------- budget
+def hook_count(net: torch.nn.Module, input_shape: tuple) -> tuple:
+    """(FLOPs by mmengine's rule, parameters) of what ``net`` runs, counted with forward
+    hooks on its layers (no tracing, nothing of relnas_mm/space/cost.py): a conv or
+    linear layer one per multiply-add, a BatchNorm 2 per element, the global average
+    pool 1 per input element; every parameter of the network."""
+    flops = [0]
+
+    def count(module, inputs, output):
+        x = inputs[0]
+        if isinstance(module, torch.nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            flops[0] += output.numel() * module.in_channels // module.groups * k
+        elif isinstance(module, torch.nn.Linear):
+            flops[0] += output.numel() * module.in_features
+        elif isinstance(module, torch.nn.BatchNorm2d):
+            flops[0] += 2 * output.numel()
+        elif isinstance(module, torch.nn.AdaptiveAvgPool2d):
+            flops[0] += x.numel()
+
+    handles = [m.register_forward_hook(count) for m in net.modules()]
+    with torch.no_grad():
+        net.eval()(torch.randn(*input_shape))
+    for h in handles:
+        h.remove()
+    return flops[0], sum(p.numel() for p in net.parameters())
+
+
 @pytest.mark.e2e
-def test_budgeted_search_ends_feasible_and_get_flops_agrees(budgeted):
+def test_budgeted_search_ends_feasible_by_an_independent_count(budgeted):
     history = _history(budgeted)
     spec = NETWORKS['imagenet_mobile']
-    for record in history:  # every evaluated candidate: its cost from its genotype
-        assert record['costs'] == [
-            network_cost(get_genotype(g), spec).flops for g in record['genotypes']
-        ]
-        assert record['feasible'] == [c <= LIMIT for c in record['costs']]
-    assert np.median(history[0]['costs']) > LIMIT and np.mean(history[0]['costs']) > LIMIT
-    assert np.mean(history[-1]['costs']) < LIMIT  # the population moved into the budget
+    for record in history:  # every evaluated candidate: its costs from its genotype
+        costs = [network_cost(get_genotype(g), spec) for g in record['genotypes']]
+        assert record['costs'] == dict(flops=[c.flops for c in costs],
+                                       params=[c.params for c in costs])
+        assert record['feasible'] == [c.flops <= LIMIT and c.params <= PARAMS for c in costs]
+    # the first population was redrawn into the budget, and it stayed there
+    assert history[0]['redrawn'] > 0
+    shares = [np.mean(r['feasible']) for r in history]
+    assert all(b >= a for a, b in zip(shares, shares[1:])) and np.mean(shares[1:]) >= 0.95
     best = _best(budgeted)
     last = history[-1]
-    assert best['feasible'] is True and best['metric'] == 'flops' and best['budget'] == LIMIT
+    assert best['feasible'] is True and best['budget'] == dict(flops=[None, LIMIT],
+                                                               params=[None, PARAMS])
     feasible = [i for i, ok in enumerate(last['feasible']) if ok and last['losses'][i] is not None]
     expected = min(feasible, key=lambda i: last['losses'][i])
     assert get_genotype(last['genotypes'][expected]) == get_genotype(best)
-    assert best['cost'] == last['costs'][expected] <= LIMIT
-    # tools/analysis/get_flops.py on the ImageNet config with the searched cell
-    out = check_ok(
-        run_tool('tools/analysis/get_flops.py', 'configs/imagenet/relnas_imagenet_mobile.py',
-                 '--cfg-options',
-                 f"model.backbone.genotype={osp.join(budgeted, 'best_genotype.json')}"))
-    counted = int(
-        re.search(r'FLOPs \(multiply-adds\): .* \(([\d,]+)\)', out).group(1).replace(',', ''))
-    assert best['cost'] == pytest.approx(counted, rel=5e-3)
-    assert f'Best genotype cost: {best["cost"] / 1e6:.2f}M FLOPs' in _log(budgeted)
+    assert best['costs'] == dict(flops=last['costs']['flops'][expected],
+                                 params=last['costs']['params'][expected])
+    # what the built network runs, counted with forward hooks, is within the budget
+    flops, params = hook_count(build_network(get_genotype(best), spec), (1, 3, 224, 224))
+    assert flops <= LIMIT and params <= PARAMS
+    assert params == best['costs']['params']
+    log = _log(budgeted)
+    assert (f'Best genotype cost: {best["costs"]["flops"] / 1e6:.2f}M FLOPs, {params / 1e6:.2f}M '
+            f'params (budget flops <= 380.00M FLOPs, params <= 5.50M params)') in log
+    for record in history:
+        feasible = sum(record['feasible'])
+        assert re.search(
+            rf'Generation \[{record["generation"] + 1}/{GENERATIONS}\] .* feasible '
+            rf'{feasible}/6 \({100 * feasible / 6:.0f}%\)  repairs '
+            rf'{record["repairs"]}', log)
 
 
 @pytest.mark.e2e
-def test_pareto_outputs(budgeted):
+def test_every_cell_called_feasible_fits_by_an_independent_count(budgeted):
+    """Every cell of the final population flagged feasible runs within the budget."""
+    if 'multadds' not in Cost._fields:
+        pytest.skip('relnas_mm/space/cost.py does not count what runs yet (issue 16 item 1, '
+                    'branch i16net): it leaves out preprocessing whose output no op reads')
+    last = _history(budgeted)[-1]
+    for genotype in {g for g, ok in zip(last['genotypes'], last['feasible']) if ok}:
+        net = build_network(get_genotype(genotype), NETWORKS['imagenet_mobile'])
+        assert hook_count(net, (1, 3, 224, 224))[0] <= LIMIT, genotype
+
+
+@pytest.mark.e2e
+def test_pareto_outputs_hold_the_final_generation(budgeted):
     with open(osp.join(budgeted, 'pareto.json')) as f:
         pareto = json.load(f)
-    history = _history(budgeted)
-    everything = [(r['losses'][i], r['costs'][i]) for r in history
-                  for i in range(len(r['genotypes']))]
-    assert pareto['metric'] == 'flops' and pareto['max'] == LIMIT
-    assert pareto['network']['input_hw'] == [224, 224] and pareto['num_candidates'] == 6 * 7
-    front = [(e['val_loss'], e['cost']) for e in pareto['front']]
-    assert front == [everything[i] for i in pareto_front(everything)]
-    for loss, cost in front:  # nothing evaluated is at least as good in both and better in one
-        assert not any((l2 <= loss and c2 <= cost) and (l2 < loss or c2 < cost)
-                       for l2, c2 in everything if l2 is not None)
+    last = _history(budgeted)[-1]
+    final = [(last['losses'][i], (last['costs']['flops'][i], last['costs']['params'][i]))
+             for i in range(6)]
+    assert pareto['front_of'] == 'final_generation' and pareto['num_candidates'] == 6
+    assert pareto['bounds'] == dict(flops=[None, LIMIT], params=[None, PARAMS])
+    assert pareto['network']['input_hw'] == [224, 224]
+    assert all(e['generation'] == GENERATIONS - 1 for e in pareto['front'])
+    front = [(e['val_loss'], (e['costs']['flops'], e['costs']['params'])) for e in pareto['front']]
+    assert front == [final[i] for i in pareto_front(final)]
     assert osp.getsize(osp.join(budgeted, 'pareto.png')) > 0
+
+
+@pytest.mark.e2e
+def test_reevaluated_front_over_the_whole_archive(budgeted, data_root, tmp_path):
+    """Resuming the finished search with reevaluate=True validates every cell once with
+    the final weight set and trains nothing."""
+    work_dir = str(tmp_path / 'reevaluated')
+    os.makedirs(work_dir)
+    final = f'search_state_gen_{GENERATIONS:03d}.pth'
+    shutil.copy(osp.join(budgeted, final), osp.join(work_dir, final))
+    log = _search('relnas_cifar_mobile600m.py', work_dir, data_root, *BUDGETED,
+                  'search.budget.reevaluate=True', '--resume', osp.join(work_dir, final))
+    assert 'validating every cell of the search once more' in log
+    assert not re.search(r'Generation \[\d+/\d+\]\[', log)  # no candidate trained
+    with open(osp.join(work_dir, 'pareto.json')) as f:
+        pareto = json.load(f)
+    cells = {g for r in _history(budgeted) for g in r['genotypes']}
+    assert pareto['front_of'] == 'reevaluated_archive' and pareto['num_candidates'] == len(cells)
+    assert len(cells) > 6 and {e['genotype'] for e in pareto['front']} <= cells
+    _same_state(osp.join(work_dir, final), osp.join(budgeted, final))  # nothing trained
 
 
 @pytest.mark.e2e
@@ -176,19 +243,20 @@ def test_latency_budget_on_two_processes_with_generation_writeback(data_root, tm
     ]
     _search('relnas_cifar.py', work_dir, data_root, 'search.algorithm.pop_size=4',
             'search.algorithm.generations=2', 'search.algorithm.writeback=generation',
-            'search.budget.metric=latency', *network, 'search.budget.max=1000',
-            'search.budget.warmup=1', 'search.budget.runs=3', 'env_cfg.dist_cfg.backend=gloo',
+            'search.budget.latency=(None,1000)', *network, 'search.budget.warmup=1',
+            'search.budget.runs=3', 'env_cfg.dist_cfg.backend=gloo',
             launcher=('--launcher', 'pytorch'), nproc=2)
     history = _history(work_dir)
     seen = {}
     for record in history:
         assert sorted(set(record['evaluated_by'])) == [0, 1]
-        assert all(c > 0 and ok for c, ok in zip(record['costs'], record['feasible']))
-        for genotype, cost in zip(record['genotypes'], record['costs']):
+        latency = record['costs']['latency']
+        assert all(c > 0 and ok for c, ok in zip(latency, record['feasible']))
+        for genotype, cost in zip(record['genotypes'], latency):
             assert seen.setdefault(genotype, cost) == cost  # measured once per genotype
     best = _best(work_dir)
-    assert best['metric'] == 'latency' and best['feasible'] is True
-    assert 'ms (budget 1000.00 ms)' in _log(work_dir)
+    assert list(best['costs']) == ['latency'] and best['feasible'] is True
+    assert 'ms (budget latency <= 1000.00 ms)' in _log(work_dir)
 
 
 @pytest.mark.e2e
@@ -201,7 +269,7 @@ def test_no_feasible_candidate_is_said_and_the_least_violating_kept(monkeypatch,
                 'search.budget.max=1000', 'randomness.deterministic=False')
     record = _history(work_dir)[-1]
     best = _best(work_dir)
-    assert best['feasible'] is False and best['cost'] == min(record['costs'])
+    assert best['feasible'] is False and best['costs']['params'] == min(record['costs']['params'])
     log = _log(work_dir)
     assert 'WARNING' in log and 'No candidate of the search met the budget' in log
 
@@ -214,13 +282,15 @@ def _budget(metric: str = 'flops', network: str = 'cifar', limit: str = '1') -> 
 
 
 @pytest.mark.parametrize('options, error, message', [
-    (['search.budget.metric=flops'
-      ], KeyError, r"search\.budget: .*missing key\(s\) \['network', 'max'\]"),
-    (_budget(metric='energy'), ValueError,
-     r"search\.budget\.metric: expected one of \('flops', 'params', 'latency'\)"),
+    (['search.budget.metric=flops'], KeyError, r"search\.budget: .*\(missing \['max'\]\)"),
+    (_budget(metric='energy'), ValueError, r"search\.budget\.metric: expected one of \("),
+    (['search.budget.network=cifar', 'search.budget.energy=(None,1)'
+      ], ValueError, r"search\.budget: unknown metric\(s\) \['energy'\]"),
+    (['search.budget.network=cifar', 'search.budget.flops=(7e8,6e8)'
+      ], ValueError, r'search\.budget\.flops: flops: min 7e\+08 > max 6e\+08'),
     (_budget(network='resnet'), ValueError,
      r"search\.budget\.network: expected one of \['cifar', 'imagenet_mobile'\]"),
-    (_budget(limit='-1'), ValueError, 'search.budget: budget max must be a positive number'),
+    (_budget(limit='-1'), ValueError, r'search\.budget\.max: flops: bound -1 is negative'),
     (_budget(network='configs/nowhere.py'), FileNotFoundError,
      r"config file 'configs/nowhere\.py' not found"),
     (['search.supernet.num_classes=7'

@@ -59,20 +59,30 @@ def test_command_line_redraws_the_front_from_a_budgeted_history(tmp_path):
     genotype = "Genotype(normal=[('sep_conv_3x3', 0)] * 8, normal_concat=[2, 3, 4, 5], " \
                "reduce=[('max_pool_3x3', 1)] * 8, reduce_concat=[2, 3, 4, 5])"
     record = dict(generation=0, best_loss=1.0, mean_loss=1.5, genotypes=[genotype] * 3,
-                  losses=[1.0, 2.0, 0.5], accs=[0.5, 0.4, 0.6], costs=[1e6, 2e6, 3e6],
+                  losses=[1.0, 2.0, 0.5], accs=[0.5, 0.4, 0.6], costs=dict(params=[1e6, 2e6, 3e6]),
                   feasible=[True, True, False])
     history = tmp_path / 'search_history.json'
-    history.write_text(
-        json.dumps(
-            dict(search={
-                'budget.metric': 'params',
-                'budget.max': 2.5e6
-            }, generations=[record])))
+    for search, limit in [({
+            'budget.metric': 'params',
+            'budget.max': 2.5e6
+    }, 2.5e6), ({
+            'budget.params': [None, 2e6]
+    }, 2e6), ({}, None)]:
+        history.write_text(json.dumps(dict(search=search, generations=[record])))
+        drawn = []
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr('relnas_mm.visualization.__main__.plot_pareto',
+                          lambda *args, **kwargs: drawn.append(args) or [])
+            main([
+                'DARTS_V2', '--out-dir',
+                str(tmp_path), '--formats', 'png', '--history',
+                str(history)
+            ])
+        entries, front, metric, _, drawn_limit, _ = drawn[0]
+        assert metric == 'params' and drawn_limit == limit and front == [0, 2]
+        assert [e['cost'] for e in entries] == [1e6, 2e6, 3e6]
     paths = main(
         ['DARTS_V2', '--out-dir',
          str(tmp_path), '--formats', 'png', '--history',
          str(history)])
     assert paths[-1] == str(tmp_path / 'pareto.png') and os.path.getsize(paths[-1]) > 1000
-    history.write_text(json.dumps(dict(search={}, generations=[record])))
-    with pytest.raises(SystemExit, match='names no budget.metric'):
-        main(['DARTS_V2', '--out-dir', str(tmp_path), '--history', str(history)])

@@ -18,7 +18,7 @@ import os.path as osp
 import shutil
 import socket
 import time
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -247,8 +247,13 @@ class SearchFiles:
         self.save_best(algorithm)
         return path
 
-    def save_results(self, algorithm: RelativeNAS, evaluated_by: List[List[int]]) -> List[str]:
-        """The final history and best genotype, and the pictures; returns the paths."""
+    def save_results(self, algorithm: RelativeNAS, evaluated_by: List[List[int]],
+                     reevaluated: Optional[Sequence[Dict[str, Any]]] = None) -> List[str]:
+        """The final history and best genotype, and the pictures; returns the paths.
+
+        ``reevaluated``: every cell validated again with the final weight set
+        (``search_budget.reevaluate_archive``), for the Pareto front over them all.
+        """
         history = history_entries(algorithm, evaluated_by)
         outputs = [self.save_history(algorithm, evaluated_by), self.save_best(algorithm)]
         with self._writing(self.work_dir):  # the error names its file
@@ -257,7 +262,8 @@ class SearchFiles:
                                          osp.join(self.work_dir, CELLS_DIR))
                 outputs += plot_search_curves(history, osp.join(self.work_dir, CURVES_FILE))
             if algorithm.budget is not None:
-                outputs += save_pareto(history, algorithm.budget, self.work_dir, self.plot)
+                outputs += save_pareto(history, algorithm.budget, self.work_dir, self.plot,
+                                       reevaluated)
         return outputs
 
     def save_history(self, algorithm: RelativeNAS, evaluated_by: List[List[int]]) -> str:

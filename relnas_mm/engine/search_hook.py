@@ -11,7 +11,7 @@ It reads the config's ``search`` section::
                        workers='auto', deterministic=False),
         algorithm=dict(pop_size=20, generations=50, lr_max=0.1, lr_min=0.001,
                        drop_path_max=0.3, writeback='pair', seed=0),
-        budget=dict(metric='flops', network='imagenet_mobile', max=600e6))  # optional
+        budget=dict(network='imagenet_mobile', flops=(None, 600e6)))  # optional
 
 and delegates: ``search_build`` reads the section and builds the algorithm, the data
 (``search_data``), the budget (``search_budget``) and the evaluation; ``search_files``
@@ -25,7 +25,7 @@ import shlex
 import sys
 import time
 import warnings
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import torch
 from mmengine.device import get_device
@@ -36,7 +36,7 @@ from ..registry import HOOKS
 from ..search import GenerationRecord, RelativeNAS
 from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state_digest
 from .log_bridge import CoreLogBridge
-from .search_budget import cost_summary, final_cost_message
+from .search_budget import cost_summary, final_cost_message, make_validate, reevaluate_archive
 from .search_build import build_search
 from .search_files import SearchFiles, WorkDirBusyError, WorkDirLock
 from .search_loop import SearchLoop
@@ -66,6 +66,7 @@ class RelativeNASSearchHook(Hook):
         self._started = 0.0
         self._log_bridge: Optional[CoreLogBridge] = None
         self._lock: Optional[WorkDirLock] = None
+        self._validate_with: Optional[Callable[[RelativeNAS], Any]] = None
 
     # ------------------------------------------------------------------ setup
     def before_run(self, runner) -> None:
@@ -90,6 +91,8 @@ class RelativeNASSearchHook(Hook):
                              work_dir=runner.work_dir)
         runner.logger.info(setup.numerics)
         self.algorithm = setup.algorithm
+        if setup.config['budget'].get('reevaluate', False):
+            self._validate_with = make_validate(setup.config, setup.data, device)
         self.files = SearchFiles(runner.work_dir, setup.fingerprint, self.keep_checkpoints,
                                  self.plot, resume_command=_resume_command())
         self.evaluate = DistributedEvaluate(setup.evaluate,
@@ -195,13 +198,19 @@ class RelativeNASSearchHook(Hook):
     def after_train(self, runner) -> None:
         if not self.algorithm.history:
             return
+        reevaluated = None
+        if self._validate_with is not None:
+            runner.logger.info('search.budget.reevaluate: validating every cell of the search '
+                               'once more with the final weight set')
+            reevaluated = reevaluate_archive(self.algorithm.history,
+                                             self._validate_with(self.algorithm))
         if is_main_process():
-            outputs = self.files.save_results(self.algorithm, self.evaluated_by)
+            outputs = self.files.save_results(self.algorithm, self.evaluated_by, reevaluated)
             budget = self.algorithm.budget
             which = 'lowest validation loss in the last generation'
             if budget is not None:
                 runner.logger.log(*final_cost_message(self.algorithm.history, budget))
-                which = f'lowest validation loss within the {budget.metric} budget, last generation'
+                which = 'lowest validation loss within the budget, last generation'
             runner.logger.info(f'Search finished. Best genotype ({which}): '
                                f'{self.algorithm.history[-1].best_genotype}\n'
                                f'Results: ' + ', '.join(outputs))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..models.supernet import SuperNet, supernet_config, used_modules
-from ..space.encoding import DIM, bounds, decode_population
+from ..space.encoding import DIM, bounds, decode_population, random_population
 from ..space.genotype import Genotype, format_genotype, parse_genotype
 from ..space.operations import PRIMITIVES
 from .budget import Budget
@@ -30,6 +30,12 @@ from .weight_set import Contribution, WeightSet
 EvaluateFn = Callable[[List[CandidateJob]], List[CandidateResult]]
 ProgressFn = Callable[[int, int], None]
 WRITEBACK_MODES = ('pair', 'generation')
+#: under a budget: how often a slow learner that would leave the feasible region halves
+#: its step before it stays where it is
+REPAIR_HALVINGS = 3
+#: under a budget: how often an infeasible member of the first population is redrawn
+REDRAW_ROUNDS = 30
+BUDGET_FIELDS = ('costs', 'violations', 'feasible', 'best_cost', 'repairs', 'redrawn')
 
 
 def _finite_or_none(values: Sequence[float]) -> List[Optional[float]]:
@@ -41,9 +47,12 @@ class GenerationRecord:
     """What happened in one generation (the population as evaluated, before the update).
 
     In ``to_dict`` a non-finite loss or accuracy becomes None (JSON has no NaN).
-    Under a budget it also holds each member's cost and feasibility and the best
-    member's cost (the best is then the first under the budget's rule); without one
-    these fields are None and left out of ``to_dict``.
+    Under a budget it also holds each member's costs (``{metric: [cost per member]}``),
+    violation (see ``Budget.violations``) and feasibility, the best member's costs (the
+    best is then the first under the budget's rule), the number of slow learners whose
+    move was repaired to keep them feasible, and the number of members of the first
+    population that were redrawn (generation 0 only); without a budget these fields are
+    None and left out of ``to_dict``.
     """
 
     generation: int
@@ -63,14 +72,17 @@ class GenerationRecord:
     best_genotype: str
     genotypes: List[str]
     nonfinite: List[int] = field(default_factory=list)
-    costs: Optional[List[float]] = None
+    costs: Optional[Dict[str, List[float]]] = None
+    violations: Optional[List[float]] = None
     feasible: Optional[List[bool]] = None
-    best_cost: Optional[float] = None
+    best_cost: Optional[Dict[str, float]] = None
+    repairs: Optional[int] = None
+    redrawn: Optional[int] = None
 
     def to_dict(self) -> Dict[str, Any]:
         out = asdict(self)
         if self.costs is None:
-            for key in ('costs', 'feasible', 'best_cost'):
+            for key in BUDGET_FIELDS:
                 del out[key]
         for key in ('losses', 'accs', 'train_losses'):
             out[key] = _finite_or_none(out[key])
@@ -87,6 +99,11 @@ class GenerationRecord:
         for key in ('best_loss', 'best_acc', 'mean_loss'):
             data[key] = nan if data[key] is None else data[key]
         return cls(**data)
+
+
+def _at(costs: Mapping[str, List[float]], index: int) -> Dict[str, float]:
+    """One member's costs, ``{metric: cost}``."""
+    return {metric: values[index] for metric, values in costs.items()}
 
 
 def _ranking_loss(result: CandidateResult) -> float:
@@ -128,9 +145,12 @@ class RelativeNAS:
         model_cfg: SuperNet keyword arguments (channels, num_cells, num_classes,
             stem_multiplier).
         device: where the weight set lives.
-        budget: optional cost limit; the fast learner of a pair is then chosen by
-            Deb's constraint-domination rule (see ``slow_fast``), everything else is
-            unchanged. Without it the search is exactly the unconstrained one.
+        budget: optional cost ranges; the fast learner of a pair is then chosen by
+            Deb's constraint-domination rule (see ``slow_fast``), infeasible members of
+            the first population are redrawn (up to ``REDRAW_ROUNDS`` times each, seed
+            cells excepted) and a feasible slow learner whose move would make it
+            infeasible halves its step (up to ``REPAIR_HALVINGS`` times) or else stays.
+            Without it the search is exactly the unconstrained one.
     """
 
     def __init__(self, pop_size: int = 20, generations: int = 50, lr_max: float = 0.1,
@@ -156,6 +176,7 @@ class RelativeNAS:
         self.lower, self.upper = bounds()
         self.rng = np.random.default_rng(seed)
         self.population, self.velocity = initial_population(pop_size, self.rng, init_population)
+        self.num_seeds = len(init_population) if init_population is not None else 0
         self.generation = 0
         self.history: List[GenerationRecord] = []
         self.weight_set = WeightSet(self._initial_weights(seed), device=device)
@@ -198,22 +219,25 @@ class RelativeNAS:
         if self.finished:
             raise RuntimeError(f'the search is finished ({self.generations} generations)')
         rng_state = self.rng.bit_generator.state
+        population = self.population
         try:
             return self._run_generation(evaluate, progress)
         except BaseException:
             self.rng.bit_generator.state = rng_state
+            self.population = population
             raise
 
     def _run_generation(self, evaluate: EvaluateFn,
                         progress: Optional[ProgressFn]) -> GenerationRecord:
         g, n = self.generation, self.pop_size
         lr, drop_prob = self.current_lr(), self.current_drop_prob()
+        redrawn = self._redraw_infeasible() if g == 0 and self.budget is not None else 0
         genotypes = decode_population(self.population)
         pairs = make_pairs(n, self.rng)
         weights = self.weight_set.copy()  # committed only if the generation completes
         results: Dict[int, CandidateResult] = {}
         costs = self.budget.costs(genotypes) if self.budget is not None else None
-        violations = ([self.budget.violation(c) for c in costs] if costs is not None else [0.0] * n)
+        violations = self.budget.violations(costs) if costs is not None else [0.0] * n
 
         def job(index: int, snapshot: Mapping[str, torch.Tensor]) -> CandidateJob:
             return CandidateJob(index=index, genotype=genotypes[index], weights=snapshot, lr=lr,
@@ -239,15 +263,69 @@ class RelativeNAS:
         fast, slow = split_fast_slow(pairs, [_ranking_loss(results[i]) for i in range(n)],
                                      violations)
         r1, r2 = draw_coefficients(self.rng, len(pairs))
-        record = self._record(g, lr, drop_prob, pairs, results, fast, slow, genotypes, nonfinite,
-                              costs, violations)
         x, v = slow_fast_update(self.population, self.velocity, fast, slow, r1, r2, self.lower,
                                 self.upper)
+        repairs = None
+        if self.budget is not None:  # the slow learners that were feasible stay feasible
+            repairs = self._repair_moves(x, v, [s for s in slow.tolist() if violations[s] == 0])
+        record = self._record(g, lr, drop_prob, pairs, results, fast, slow, genotypes, nonfinite,
+                              costs, violations)
+        if costs is not None:
+            record.repairs, record.redrawn = repairs, redrawn
         self.population, self.velocity = x, v
         self.weight_set = weights
         self.history.append(record)
         self.generation += 1
         return record
+
+    # ----------------------------------------------------------------- feasibility kept
+    def _feasible(self, x: np.ndarray) -> List[bool]:
+        """Whether each position's genotype meets the budget (costs cached)."""
+        return [v == 0 for v in self.budget.violations(self.budget.costs(decode_population(x)))]
+
+    def _redraw_infeasible(self) -> int:
+        """Redraw the infeasible uniform members of the first population, round by round,
+        each keeping its least-violating draw; returns how many were replaced.
+
+        Seed cells (``init_population``) are kept as given. No random number is drawn
+        when every member fits, so a budget every cell meets changes nothing.
+        """
+        x = self.population.copy()
+        violations = self.budget.violations(self.budget.costs(decode_population(x)))
+        todo = [i for i in range(self.num_seeds, self.pop_size) if violations[i] > 0]
+        replaced = set()
+        for _ in range(REDRAW_ROUNDS):
+            if not todo:
+                break
+            draws = random_population(len(todo), self.rng)
+            drawn = self.budget.violations(self.budget.costs(decode_population(draws)))
+            for i, draw, v in zip(todo, draws, drawn):
+                if v < violations[i]:
+                    x[i], violations[i] = draw, v
+                    replaced.add(i)
+            todo = [i for i in todo if violations[i] > 0]
+        self.population = x
+        return len(replaced)
+
+    def _repair_moves(self, x: np.ndarray, v: np.ndarray, movers: List[int]) -> int:
+        """Keep feasible slow learners feasible, in place: a mover whose new position is
+        infeasible halves its step (the velocity it applies), up to ``REPAIR_HALVINGS``
+        times, else stays where it was with zero velocity; returns how many were repaired.
+
+        **Decision**: the velocity kept is the step actually taken, so a repaired
+        learner does not push on toward the infeasible region next generation.
+        """
+        start = self.population
+        todo = [i for i, ok in zip(movers, self._feasible(x[movers])) if not ok] if movers else []
+        repaired = len(todo)
+        for _ in range(REPAIR_HALVINGS):
+            if not todo:
+                break
+            v[todo] = v[todo] / 2
+            x[todo] = np.clip(start[todo] + v[todo], self.lower, self.upper)
+            todo = [i for i, ok in zip(todo, self._feasible(x[todo])) if not ok]
+        x[todo], v[todo] = start[todo], 0.0
+        return repaired
 
     @staticmethod
     def _checked(results: List[CandidateResult],
@@ -302,8 +380,9 @@ class RelativeNAS:
             mean_loss=float(np.mean(finite)) if finite else math.nan,
             diversity=diversity(self.population), best_genotype=format_genotype(genotypes[best]),
             genotypes=[format_genotype(x) for x in genotypes], nonfinite=nonfinite, costs=costs,
+            violations=None if costs is None else list(violations),
             feasible=None if costs is None else [v == 0 for v in violations],
-            best_cost=None if costs is None else costs[best])
+            best_cost=None if costs is None else _at(costs, best))
 
     # ----------------------------------------------------------------- checkpointing
     def config(self) -> Dict[str, Any]:

@@ -24,8 +24,9 @@ LATEST_FILE = 'latest_search_state'
 _NAME = 'search_state_gen_{:03d}.pth'
 _NAME_RE = re.compile(r'^search_state_gen_(\d+)\.pth$')
 #: Keys of the ``search`` section that may change between a run and its resumption
-#: because they do not change its results (the data may have moved).
-RESUMABLE_KEYS = ('data.data_root', )
+#: because they do not change its results (the data may have moved; budget.reevaluate
+#: changes only the final Pareto files, so a finished search can be resumed with it).
+RESUMABLE_KEYS = ('data.data_root', 'budget.reevaluate')
 
 
 class SearchStateError(ValueError):

@@ -269,6 +269,22 @@ class EagerEvaluator(SuperNetEvaluator):
         return self._results(
             [PendingResult(job, torch.stack([train_sum, valid_sum, correct]), state)])[0]
 
+    def validate(self, genotype: Genotype, weights: Mapping[str, torch.Tensor],
+                 seed: int = 0) -> Tuple[float, float]:
+        """Validation loss and accuracy of ``genotype`` with ``weights`` as given, no
+        training: cells scored on one weight-set state can be compared (``seed`` draws
+        the augmentation, with ``augment_valid`` only)."""
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(int(seed))
+        model = self.model
+        model.load_state_dict(weights)
+        model.set_genotype(genotype)
+        model.generator = generator
+        total, correct = self._validate(generator)
+        model.generator = None
+        n = self.data.valid_images.shape[0]
+        return float(total) / n, float(correct) / n
+
     def _train_epoch(self, lr: float, generator: torch.Generator) -> torch.Tensor:
         model, data = self.model, self.data
         model.train()

@@ -63,9 +63,19 @@ def first_is_fast(loss_a: float, loss_b: float) -> bool:
     return fitness(loss_a) <= fitness(loss_b)
 
 
-def violation(cost: float, limit: float) -> float:
-    """How far a candidate's cost exceeds the budget ``limit``; 0 when it fits."""
-    return max(0.0, float(cost) - float(limit))
+def violation(cost: float, low: Optional[float], high: Optional[float]) -> float:
+    """How far ``cost`` lies outside ``[low, high]`` relative to the bound it crosses; 0 inside.
+
+    Relative, so that violations of metrics with different units (FLOPs, parameters,
+    milliseconds) can be summed: 10% over a FLOPs budget weighs as 10% over a
+    parameter budget.
+    """
+    cost = float(cost)
+    if high is not None and cost > high:
+        return (cost - high) / high
+    if low is not None and cost < low:
+        return (low - cost) / low
+    return 0.0
 
 
 def constrained_first_is_fast(loss_a: float, violation_a: float, loss_b: float,
@@ -73,7 +83,8 @@ def constrained_first_is_fast(loss_a: float, violation_a: float, loss_b: float,
     """True if the first member of a pair is the fast learner under a budget.
 
     Deb's constraint-domination rule: a feasible member (violation 0) beats an
-    infeasible one; of two infeasible members the one exceeding the budget less wins;
+    infeasible one; of two infeasible members the one with the smaller violation (the
+    sum over the budget's metrics of :func:`violation`) wins;
     of two feasible ones the lower validation loss wins (:func:`first_is_fast`, ties
     included). With every violation 0 it is exactly :func:`first_is_fast`, so a search
     without a budget decides as before.

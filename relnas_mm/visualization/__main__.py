@@ -7,7 +7,7 @@
 import argparse
 import json
 import os
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from .cell_plot import FORMATS, plot_genotype
 from .curves import plot_search_curves
@@ -46,18 +46,23 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
                                     os.path.join(args.out_dir, f'{args.prefix}search_curves'),
                                     args.formats)
         if generations and all('costs' in g for g in generations):
-            from ..search.budget import candidates, pareto_front
-            entries = candidates(generations)
-            search = history.get('search', {}) if isinstance(history, dict) else {}
-            if 'budget.metric' not in search:
-                raise SystemExit(f'{args.history}: the generations have costs but "search" '
-                                 f'names no budget.metric')
-            front = pareto_front([(e['val_loss'], e['cost']) for e in entries])
-            paths += plot_pareto(entries, front, search['budget.metric'],
-                                 os.path.join(args.out_dir, f'{args.prefix}pareto'),
-                                 search.get('budget.max'), formats=args.formats)
+            paths += _plot_final_front(generations, history, args)
     print('\n'.join(paths))
     return paths
+
+
+def _plot_final_front(generations: List[dict], history: Any, args: argparse.Namespace) -> List[str]:
+    """pareto.png of the final generation, as the search draws it without reevaluate
+    (the budget line from the history's ``search`` fingerprint, if it names one)."""
+    from ..search.budget import candidates, pareto_front
+    entries = candidates(generations[-1:])
+    metrics = list(entries[0]['costs'])
+    front = pareto_front([(e['val_loss'], tuple(e['costs'][m] for m in metrics)) for e in entries])
+    search = history.get('search', {}) if isinstance(history, dict) else {}
+    limit = search.get('budget.max') or (search.get(f'budget.{metrics[0]}') or [None, None])[1]
+    return plot_pareto([dict(e, cost=e['costs'][metrics[0]]) for e in entries], front, metrics[0],
+                       os.path.join(args.out_dir, f'{args.prefix}pareto'), limit,
+                       'Pareto front of the final generation', formats=args.formats)
 
 
 if __name__ == '__main__':

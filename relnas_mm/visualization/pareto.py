@@ -13,7 +13,8 @@ from .cell_plot import save_figure
 
 #: Costs are drawn in these units (FLOPs in millions, parameters in millions).
 SCALES = {
-    'flops': (1e-6, 'FLOPs (M multiply-adds)'),
+    'flops': (1e-6, 'FLOPs (M, get_flops rule)'),
+    'multadds': (1e-6, 'multiply-adds (M, conv + linear)'),
     'params': (1e-6, 'parameters (M)'),
     'latency': (1.0, 'latency (ms)')
 }

@@ -14,7 +14,7 @@ import statistics
 import torch
 
 from relnas_mm.engine.search_budget import build_network, network_spec
-from relnas_mm.search.latency import measure_latency
+from relnas_mm.search.latency import latency_context, measure_latency
 from relnas_mm.space.cost import network_cost
 from relnas_mm.space.genotype import GENOTYPES, get_genotype
 
@@ -34,14 +34,14 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     spec = network_spec(args.network, num_classes=10)
-    print(f'{spec.describe()} on {args.device}, {torch.get_num_threads()} CPU thread(s); '
+    print(f'{spec.describe()} on {latency_context(args.device)}; '
           f'each value: median of {args.runs} runs after {args.warmup} warm-up runs')
     for name in args.genotypes:
         genotype = get_genotype(name)
         net = build_network(genotype, spec)
         times = [
-            measure_latency(net, spec.input_hw, args.device, args.warmup, args.runs)
-            for _ in range(args.repeats)
+            measure_latency(net, spec.input_hw, args.device, args.warmup, args.runs,
+                            spec.in_channels) for _ in range(args.repeats)
         ]
         mean = statistics.mean(times)
         spread = (max(times) - min(times)) / mean
