@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from fixtures_search import one_thread  # noqa: F401
 
 from relnas_mm.models.supernet import SuperNet
 from relnas_mm.search.algorithm import REPAIR_HALVINGS, RelativeNAS
