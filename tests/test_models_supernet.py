@@ -10,6 +10,7 @@ from relnas_mm.models.supernet import (NUM_EDGES, NUM_OPS, SearchCell, SuperNet,
 from relnas_mm.space import GENOTYPES, decode, random_population
 from relnas_mm.space.genotype import make_genotype
 from relnas_mm.space.operations import DilConv, FactorizedReduce, SepConv
+from relnas_mm.space.plan import CellPlan
 
 TINY = dict(channels=4, num_cells=5, num_classes=3)
 
@@ -158,7 +159,7 @@ def test_drop_path_only_in_training():
 
 
 def test_identity_is_never_dropped():
-    cell = SearchCell(8, 8, 4, reduction=False, reduction_prev=False).train()
+    cell = SearchCell(CellPlan(0, False, False, 8, 8, 4, 1)).train()
     pairs = [('skip_connect', 0), ('skip_connect', 1)] * 4
     s0, s1 = torch.randn(5, 8, 8, 8), torch.randn(5, 8, 8, 8)
     no_drop = cell(s0, s1, pairs, 0.0, None)

@@ -7,14 +7,15 @@ writing back is a per-module choice of source (see ``relnas_mm.search.weight_set
 
 Plain PyTorch, no mmengine.
 """
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from ..space.genotype import NUM_NODES, Genotype, Pair, reduction_layers, validate
-from ..space.operations import PRIMITIVES, build_op
-from .cell import drop_path, preprocessing
+from ..space.operations import PRIMITIVES, NormCfg, build_op
+from ..space.plan import CellPlan, NetworkPlan, network_plan
+from .cell import cifar_stem, drop_path, preprocess, preprocessing
 
 NUM_OPS = len(PRIMITIVES)
 #: edges of a cell: node j takes inputs 0 .. 1 + j
@@ -73,22 +74,22 @@ def used_modules(genotype: Genotype, num_cells: int) -> List[str]:
 class SearchCell(nn.Module):
     """A cell holding a module for each of the 14 edges x 7 operations."""
 
-    def __init__(self, c_prev_prev: int, c_prev: int, channels: int, reduction: bool,
-                 reduction_prev: bool) -> None:
+    def __init__(self, plan: CellPlan, norm_cfg: NormCfg = None) -> None:
         super().__init__()
-        self.reduction = reduction
-        self.preprocess0, self.preprocess1 = preprocessing(c_prev_prev, c_prev, channels,
-                                                           reduction_prev)
+        self.reduction = plan.reduction
+        self.preprocess0, self.preprocess1 = preprocessing(plan, norm_cfg)
         self.ops = nn.ModuleList()
         for node in range(NUM_NODES):
             for inp in range(2 + node):
-                stride = 2 if reduction and inp < 2 else 1
+                stride = 2 if plan.reduction and inp < 2 else 1
                 for op in PRIMITIVES:
-                    self.ops.append(build_op(op, channels, stride, affine=True))
+                    self.ops.append(build_op(op, plan.channels, stride, True, norm_cfg))
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, pairs: Sequence[Pair], drop_prob: float,
-                generator: Optional[torch.Generator]) -> torch.Tensor:
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
+    def forward(self, s0: Optional[torch.Tensor], s1: Optional[torch.Tensor],
+                pairs: Sequence[Pair], drop_prob: float, generator: Optional[torch.Generator],
+                reads: Tuple[bool, bool] = (True, True)) -> torch.Tensor:
+        """The active path's output; only the preprocessing in ``reads`` runs."""
+        states = preprocess(self, s0, s1, reads)
         for node in range(NUM_NODES):
             total = 0
             for op, inp in pairs[2 * node:2 * node + 2]:
@@ -109,6 +110,11 @@ class SuperNet(nn.Module):
         num_cells: cells; reductions at ``num_cells // 3`` and ``2 * num_cells // 3``.
         num_classes: classifier outputs.
         stem_multiplier: stem width factor.
+        prune_unused: run, for each genotype, none of the work whose output nothing
+            reads (unread input preprocessing, cells the classifier does not depend on);
+            every module is still built (the weight set). False (default) runs it all,
+            as the authors' search network.
+        norm_cfg: every normalisation layer (``build_norm``); None: BatchNorm2d.
 
     ``set_genotype`` picks the active path; ``drop_prob`` is the drop-path rate used in
     training; ``generator`` (optional) drives drop-path so that results are
@@ -116,7 +122,8 @@ class SuperNet(nn.Module):
     """
 
     def __init__(self, channels: int = 16, num_cells: int = 8, num_classes: int = 10,
-                 stem_multiplier: int = 3) -> None:
+                 stem_multiplier: int = 3, prune_unused: bool = False,
+                 norm_cfg: NormCfg = None) -> None:
         super().__init__()
         for key, value in (('channels', channels), ('num_cells', num_cells),
                            ('num_classes', num_classes), ('stem_multiplier', stem_multiplier)):
@@ -129,28 +136,24 @@ class SuperNet(nn.Module):
             raise ValueError(f'SuperNet: channels must be even (FactorizedReduce), '
                              f'got {channels}')
         self.reduction_cells = reduction_layers(num_cells)
-        c_stem = stem_multiplier * channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
-        c_prev_prev, c_prev, c_cur = c_stem, c_stem, channels
-        self.cells = nn.ModuleList()
-        reduction_prev = False
-        for i in range(num_cells):
-            reduction = i in self.reduction_cells
-            if reduction:
-                c_cur *= 2
-            self.cells.append(SearchCell(c_prev_prev, c_prev, c_cur, reduction, reduction_prev))
-            c_prev_prev, c_prev = c_prev, NUM_NODES * c_cur
-            reduction_prev = reduction
+        self.prune_unused = bool(prune_unused)
+        self.stem_multiplier = stem_multiplier
+        self.plan: NetworkPlan = network_plan('cifar', channels, num_cells, stem_multiplier)
+        self.stem = cifar_stem(3, self.plan.stem_channels, norm_cfg)
+        self.cells = nn.ModuleList(SearchCell(cell, norm_cfg) for cell in self.plan.cells)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        self.classifier = nn.Linear(self.plan.cells[-1].out_channels, num_classes)
         self.genotype: Optional[Genotype] = None
+        self.live: NetworkPlan = self.plan  # what runs for the active genotype
         self.drop_prob = 0.0
         self.generator: Optional[torch.Generator] = None
 
     def set_genotype(self, genotype: Genotype) -> None:
         """Make ``genotype`` the active path of the following forward passes."""
         self.genotype = validate(genotype)
+        if self.prune_unused:
+            self.live = network_plan('cifar', self.plan.channels, len(self.cells),
+                                     self.stem_multiplier, self.genotype, prune_unused=True)
 
     def used_modules(self, genotype: Genotype) -> List[str]:
         """Prefixes (``cells.{i}.ops.{k}``) of the op modules that ``genotype`` runs."""
@@ -161,14 +164,20 @@ class SuperNet(nn.Module):
             raise RuntimeError('SuperNet: call set_genotype(genotype) before forward')
         s0 = s1 = self.stem(x)
         drop_prob = float(self.drop_prob)
-        for cell in self.cells:
+        for cell, plan in zip(self.cells, self.live.cells):
             pairs = self.genotype.reduce if cell.reduction else self.genotype.normal
-            s0, s1 = s1, cell(s0, s1, pairs, drop_prob, self.generator)
+            s0, s1 = s1, (cell(s0, s1, pairs, drop_prob, self.generator, plan.reads)
+                          if plan.live else None)
         return self.classifier(torch.flatten(self.global_pooling(s1), 1))
 
 
 def supernet_config(channels: int = 16, num_cells: int = 8, num_classes: int = 10,
-                    stem_multiplier: int = 3) -> dict:
-    """The full SuperNet config with defaults filled in (for fingerprints and checks)."""
-    return dict(channels=channels, num_cells=num_cells, num_classes=num_classes,
-                stem_multiplier=stem_multiplier)
+                    stem_multiplier: int = 3, prune_unused: bool = False) -> dict:
+    """The full SuperNet config with defaults filled in (for fingerprints and checks).
+
+    ``prune_unused`` appears only when set, so that searches saved before it existed
+    (which all ran everything) keep their fingerprint and stay resumable.
+    """
+    cfg = dict(channels=channels, num_cells=num_cells, num_classes=num_classes,
+               stem_multiplier=stem_multiplier)
+    return dict(cfg, prune_unused=True) if prune_unused else cfg
