@@ -100,7 +100,7 @@ def config_network(name: str):
 
     from relnas_mm.engine.search_budget import spec_from_config
     path = os.path.join(REPO, CONFIGS[name])
-    backbone = dict(_find_backbone(Config.fromfile(path).model))
+    backbone = dict(_find_backbone(Config.fromfile(path, import_custom_modules=False).model))
     backbone.pop('type')
     backbone.pop('genotype', None)
     return backbone, spec_from_config(path)
@@ -132,12 +132,14 @@ def test_1000_random_genotypes_cost_what_runs():
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 @pytest.mark.parametrize('prune', [False, True])
 def test_shipped_networks_cost_what_runs(name, prune):
-    """The networks of the shipped configs, at their real size: the published cells and
-    random ones."""
+    """The networks of the shipped configs at their real structure: the published cell
+    at the config's input size (on the meta device), the other published cells and a
+    random one at a smaller input."""
     backbone, spec = config_network(name)
     spec = replace(spec, prune_unused=prune)
-    for genotype in list(GENOTYPES.values()) + _genotypes(1, 1):
-        check_relnasnet(genotype, spec, 'meta', **backbone)
+    check_relnasnet(GENOTYPES['RelativeNAS'], spec, 'meta', **backbone)
+    for genotype in [GENOTYPES['DARTS_V2'], GENOTYPES['PC_DARTS']] + _genotypes(1, 1):
+        check_relnasnet(genotype, replace(spec, input_hw=(40, 48)), **backbone)
 
 
 @pytest.mark.parametrize('prune', [False, True])

@@ -1,6 +1,7 @@
 """tools/analysis/get_flops.py: parameters and FLOPs of every config's network."""
 import os
 
+import numpy as np
 import pytest
 from fixtures_downstream import (REPO, SMALL_DET, SMALL_NET, SMALL_POSE, SMALL_SEG, check_ok,
                                  cli_options, load_tool, run_tool)
@@ -8,6 +9,8 @@ from fixtures_downstream import (REPO, SMALL_DET, SMALL_NET, SMALL_POSE, SMALL_S
 pytest.importorskip('mmengine')
 import torch
 from mmengine.config import Config
+
+from relnas_mm.space.genotype import GENOTYPES, format_genotype
 
 
 def _tool():
@@ -26,7 +29,8 @@ def test_cli_prints_parameters_and_flops():
         run_tool('tools/analysis/get_flops.py', 'configs/cifar/relnas_cifar10.py', '--shape', '16',
                  '24', '--cfg-options', *cli_options(SMALL_NET)))
     assert 'Input shape: (1, 3, 16, 24)' in out
-    for line in ('Parameters (inference): ', 'Parameters (all): ', 'FLOPs (multiply-adds): '):
+    for line in ('Parameters (inference): ', 'Parameters (all): ', "FLOPs (mmengine's rule): ",
+                 'Multiply-adds (conv + linear): '):
         assert line in out
 
 
@@ -52,6 +56,37 @@ def test_paper_parameter_counts_leave_out_the_auxiliary_head(config, expected):
     assert tool.inference_params(wrapped, inputs) == expected
     aux = sum(p.numel() for p in model.auxiliary_head.parameters())
     assert aux > 0 and sum(p.numel() for p in model.parameters()) == expected + aux
+
+
+@pytest.mark.parametrize('config, stem', [('cifar/relnas_cifar10.py', 'cifar'),
+                                          ('imagenet/relnas_imagenet_mobile.py', 'imagenet')])
+def test_counts_what_runs_as_the_cost_model_and_the_hooks_do(config, stem):
+    """Also the work whose output nothing reads (the published reduction cell ignores its
+    first input; the authors' network computes its preprocessing all the same), which
+    mmengine's trace alone drops; with prune_unused that work is gone from all three."""
+    from dataclasses import replace
+
+    from fixtures_count import executed_cost
+
+    from relnas_mm.space.cost import NetworkSpec, network_cost
+    from relnas_mm.space.encoding import decode_population, random_population
+    tool = _tool()
+    genotypes = [GENOTYPES['RelativeNAS']] + decode_population(
+        random_population(2, np.random.default_rng(0)))
+    spec = NetworkSpec(stem, 8, 5, (24, 24), num_classes=10 if stem == 'cifar' else 1000)
+    for genotype in genotypes:
+        for prune in (False, True):
+            _, model = _model(
+                config, {
+                    **SMALL_NET, 'model.backbone.genotype': format_genotype(genotype),
+                    'model.backbone.prune_unused': prune
+                })
+            result = tool.complexity(model, spec.input_hw)
+            cost = network_cost(genotype, replace(spec, prune_unused=prune))
+            ran = executed_cost(tool.TensorMode(model).eval(), torch.randn(1, 3, *spec.input_hw))
+            assert result['flops'] == cost.flops == ran['flops']
+            assert result['multadds'] == cost.multadds == ran['multadds']
+            assert result['params_inference'] == cost.params == ran['params']
 
 
 def test_flops_scale_with_the_input_area():
