@@ -13,8 +13,9 @@ from relnas_mm.space.operations import build_norm
 
 # a genotype with every operation that has a norm layer, at stride 1 and 2
 EVERY_OP = GENOTYPES['PC_DARTS']._replace(
-    reduce=[('skip_connect', 0), ('sep_conv_3x3', 1), ('dil_conv_3x3', 0), ('sep_conv_5x5', 1),
-            ('dil_conv_5x5', 1), ('skip_connect', 3), ('sep_conv_3x3', 4), ('avg_pool_3x3', 2)])
+    reduce=list(
+        zip(('skip_connect', 'sep_conv_3x3', 'dil_conv_3x3', 'sep_conv_5x5', 'dil_conv_5x5',
+             'skip_connect', 'sep_conv_3x3', 'avg_pool_3x3'), (0, 1, 0, 1, 1, 3, 4, 2))))
 
 
 def _norms(module: nn.Module) -> list:

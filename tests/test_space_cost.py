@@ -117,13 +117,13 @@ def test_1000_random_genotypes_cost_what_runs():
     pruned_less = 0
     for i, genotype in enumerate(_genotypes(1000, 0)):
         spec, prune = pairings[i % len(pairings)]
+        kind = replace(spec or proxy_spec, prune_unused=prune)
         if spec is None:
-            cost = check_supernet(supernets[prune], genotype,
-                                  replace(proxy_spec, prune_unused=prune))
+            cost = check_supernet(supernets[prune], genotype, kind)
         else:
-            cost = check_relnasnet(genotype, replace(spec, prune_unused=prune))
-        full, pruned = (network_cost(genotype, replace(spec or proxy_spec, prune_unused=p))
-                        for p in (False, True))
+            cost = check_relnasnet(genotype, kind)
+        full, pruned = (
+            network_cost(genotype, replace(kind, prune_unused=p)) for p in (False, True))
         assert all(a >= b for a, b in zip(full, pruned))
         pruned_less += full != pruned
     assert pruned_less > 300  # random cells often leave an input or a cell unread

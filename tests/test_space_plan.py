@@ -34,8 +34,8 @@ def _check_cell(cell, plan: CellPlan) -> None:
         assert (layer is not None) == read
         if layer is not None:
             convs = [m for m in layer.modules() if isinstance(m, torch.nn.Conv2d)]
-            assert {(m.in_channels, m.stride) for m in convs} == {(c_in, (1 + (
-                layer is cell.preprocess0 and plan.reduction_prev), ) * 2)}
+            stride = 2 if layer is cell.preprocess0 and plan.reduction_prev else 1
+            assert {(m.in_channels, m.stride) for m in convs} == {(c_in, (stride, stride))}
             assert sum(m.out_channels for m in convs) == plan.channels
     assert isinstance(cell.preprocess0, FactorizedReduce) == (plan.reads[0] and plan.reduction_prev)
     convs = [m for m in cell.ops.modules() if isinstance(m, torch.nn.Conv2d)]
@@ -133,8 +133,8 @@ def test_pruning_follows_what_is_read():
     (dict(stem_type='resnet'), 'stem_type must be one of'),
     (dict(num_cells=2), 'num_cells must be an integer >= 3'),
     (dict(prune_unused=True), 'prune_unused needs the genotype'),
-    (dict(prune_unused=True, genotype=GENOTYPES['RelativeNAS'], out_indices=(4, )),
-     'out_indices must be stage indices'),
+    (dict(prune_unused=True, genotype=GENOTYPES['RelativeNAS'],
+          out_indices=(4, )), 'out_indices must be stage indices'),
 ])
 def test_bad_plan_is_refused(kwargs, match):
     args = {**dict(stem_type='cifar', channels=4, num_cells=3), **kwargs}

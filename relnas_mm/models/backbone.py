@@ -106,9 +106,8 @@ class RelNASNet(BaseModule):
         self.drop_path_rate = float(drop_path_rate)
         self.drop_path_prob = float(drop_path_rate)
 
-        self.plan: NetworkPlan = network_plan(stem_type, base_channels, num_cells,
-                                              stem_multiplier, self.genotype, self.out_indices,
-                                              bool(prune_unused))
+        self.plan: NetworkPlan = network_plan(stem_type, base_channels, num_cells, stem_multiplier,
+                                              self.genotype, self.out_indices, bool(prune_unused))
         if stem_type == 'cifar':
             self.stem = cifar_stem(in_channels, self.plan.stem_channels, norm_cfg)
         else:

@@ -54,8 +54,8 @@ def preprocessing(plan: CellPlan, norm_cfg: NormCfg = None) -> Tuple[Optional[nn
     preprocess0 = None
     if plan.reads[0]:
         preprocess0 = (
-            FactorizedReduce(plan.c_prev_prev, c, norm_cfg=norm_cfg) if plan.reduction_prev else
-            ReLUConvBN(plan.c_prev_prev, c, 1, 1, 0, norm_cfg=norm_cfg))
+            FactorizedReduce(plan.c_prev_prev, c, norm_cfg=norm_cfg)
+            if plan.reduction_prev else ReLUConvBN(plan.c_prev_prev, c, 1, 1, 0, norm_cfg=norm_cfg))
     preprocess1 = ReLUConvBN(plan.c_prev, c, 1, 1, 0, norm_cfg=norm_cfg) if plan.reads[1] else None
     return preprocess0, preprocess1
 

@@ -85,9 +85,10 @@ class SearchCell(nn.Module):
                 for op in PRIMITIVES:
                     self.ops.append(build_op(op, plan.channels, stride, True, norm_cfg))
 
-    def forward(self, s0: Optional[torch.Tensor], s1: Optional[torch.Tensor],
-                pairs: Sequence[Pair], drop_prob: float, generator: Optional[torch.Generator],
-                reads: Tuple[bool, bool] = (True, True)) -> torch.Tensor:
+    def forward(
+        self, s0: Optional[torch.Tensor], s1: Optional[torch.Tensor], pairs: Sequence[Pair],
+        drop_prob: float, generator: Optional[torch.Generator],
+        reads: Tuple[bool, bool] = (True, True)) -> torch.Tensor:
         """The active path's output; only the preprocessing in ``reads`` runs."""
         states = preprocess(self, s0, s1, reads)
         for node in range(NUM_NODES):
@@ -166,8 +167,8 @@ class SuperNet(nn.Module):
         drop_prob = float(self.drop_prob)
         for cell, plan in zip(self.cells, self.live.cells):
             pairs = self.genotype.reduce if cell.reduction else self.genotype.normal
-            s0, s1 = s1, (cell(s0, s1, pairs, drop_prob, self.generator, plan.reads)
-                          if plan.live else None)
+            s0, s1 = s1, (
+                cell(s0, s1, pairs, drop_prob, self.generator, plan.reads) if plan.live else None)
         return self.classifier(torch.flatten(self.global_pooling(s1), 1))
 
 

@@ -125,8 +125,7 @@ OPS: Dict[str, OpFactory] = {
     'max_pool_3x3':
     lambda c, stride, affine, norm: nn.MaxPool2d(3, stride=stride, padding=1),
     'avg_pool_3x3':
-    lambda c, stride, affine, norm: nn.AvgPool2d(3, stride=stride, padding=1,
-                                                 count_include_pad=False),
+    lambda c, stride, affine, norm: nn.AvgPool2d(3, stride, 1, count_include_pad=False),
     'skip_connect':
     lambda c, stride, affine, norm: (nn.Identity()
                                      if stride == 1 else FactorizedReduce(c, c, affine, norm)),

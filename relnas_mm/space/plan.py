@@ -134,5 +134,6 @@ def _pruned(plan: NetworkPlan, genotype: Genotype, out_indices: Tuple[int, ...])
         live[cell.index + 1] |= read[1]
         reads.append(read)
     cells = tuple(
-        replace(c, live=live[c.index + 2], reads=read) for c, read in zip(plan.cells, reversed(reads)))
+        replace(c, live=live[c.index + 2], reads=read)
+        for c, read in zip(plan.cells, reversed(reads)))
     return replace(plan, cells=cells, stem1_live=plan.stem_type == 'cifar' or live[1])

@@ -134,7 +134,8 @@ def complexity(model: nn.Module, hw: Tuple[int, int]) -> Dict[str, int]:
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     by_operator = analyzer.by_operator()
     return dict(
-        flops=int(analyzer.total()), multadds=int(sum(by_operator.get(op, 0) for op in MULTADD_OPS)),
+        flops=int(analyzer.total()),
+        multadds=int(sum(by_operator.get(op, 0) for op in MULTADD_OPS)),
         params_inference=inference_params(wrapped, inputs),
         params_all=sum(p.numel() for p in model.parameters()))
 
