@@ -140,3 +140,33 @@ def test_bad_plan_is_refused(kwargs, match):
     args = {**dict(stem_type='cifar', channels=4, num_cells=3), **kwargs}
     with pytest.raises(ValueError, match=match):
         network_plan(**args)
+
+
+def test_pruning_changes_no_output():
+    """What prune_unused leaves out is read by nothing: same weights, same outputs."""
+    pytest.importorskip('mmengine')
+    from relnas_mm.models.backbone import RelNASNet
+    x = torch.randn(2, 3, 24, 24)
+    for stem, c, cells, mult, genotype, out in _random_configs(8, 4):
+        full = RelNASNet(genotype, c, cells, stem, mult, out_indices=out).eval()
+        pruned = RelNASNet(genotype, c, cells, stem, mult, out_indices=out,
+                           prune_unused=True).eval()
+        kept = {k: v for k, v in full.state_dict().items() if k in pruned.state_dict()}
+        pruned.load_state_dict(kept, strict=True)
+        assert all(torch.equal(a, b) for a, b in zip(full(x), pruned(x)))
+    net = SuperNet(4, 5, 3)
+    lean = SuperNet(4, 5, 3, prune_unused=True)
+    lean.load_state_dict(net.state_dict())
+    for genotype in decode_population(random_population(6, np.random.default_rng(5))):
+        for model in (net, lean):
+            model.set_genotype(genotype)
+        assert torch.equal(net.eval()(x), lean.eval()(x))
+
+
+def test_a_pruned_cell_cannot_be_tapped():
+    pytest.importorskip('mmengine')
+    from relnas_mm.models.backbone import RelNASNet
+    net = RelNASNet('RelativeNAS', 4, 6, out_indices=(1, ), prune_unused=True)
+    assert isinstance(net.cells[5], PrunedCell)
+    with pytest.raises(ValueError, match='cell 5 is not built'):
+        net.forward_with_cells(torch.randn(1, 3, 32, 32), (5, ))
