@@ -12,7 +12,7 @@ from relnas_mm.models.supernet import SuperNet
 from relnas_mm.space.cost import NetworkSpec, network_cost
 from relnas_mm.space.encoding import decode_population, random_population
 from relnas_mm.space.genotype import GENOTYPES, NUM_NODES, make_genotype
-from relnas_mm.space.operations import FactorizedReduce, ReLUConvBN
+from relnas_mm.space.operations import FactorizedReduce
 from relnas_mm.space.plan import CellPlan, network_plan
 
 
