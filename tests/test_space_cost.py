@@ -17,7 +17,7 @@ from fixtures_count import executed_cost
 from fixtures_downstream import REPO
 
 from relnas_mm.models.supernet import SuperNet
-from relnas_mm.space.cost import NETWORKS, Cost, NetworkSpec, network_cost
+from relnas_mm.space.cost import NETWORKS, NetworkSpec, network_cost
 from relnas_mm.space.encoding import decode_population, random_population
 from relnas_mm.space.genotype import GENOTYPES
 
@@ -62,17 +62,16 @@ def build_relnasnet(genotype, spec: NetworkSpec, device: str = 'cpu',
     return net.eval()
 
 
-def check_relnasnet(genotype, spec: NetworkSpec, device: str = 'cpu', **backbone: Any) -> Cost:
+def check_relnasnet(genotype, spec: NetworkSpec, device: str = 'cpu', **backbone: Any) -> None:
     """network_cost(genotype, spec) equals what RelNASNet runs, and its parameters."""
     net = build_relnasnet(genotype, spec, device, **backbone)
     ran = executed_cost(net, torch.zeros(1, spec.in_channels, *spec.input_hw, device=device))
     cost = network_cost(genotype, spec)
     assert (cost.flops, cost.multadds) == (ran['flops'], ran['multadds']), spec
     assert cost.params == sum(p.numel() for p in net.parameters()) == ran['params'], spec
-    return cost
 
 
-def check_supernet(net: SuperNet, genotype, spec: NetworkSpec) -> Cost:
+def check_supernet(net: SuperNet, genotype, spec: NetworkSpec) -> None:
     """network_cost equals what the search network runs for ``genotype``; the parameters
     are those of the modules that ran (the candidate's network)."""
     net.set_genotype(genotype)
@@ -80,7 +79,6 @@ def check_supernet(net: SuperNet, genotype, spec: NetworkSpec) -> Cost:
     ran = executed_cost(net, torch.zeros(1, 3, *spec.input_hw, device=device))
     cost = network_cost(genotype, spec)
     assert cost == (ran['flops'], ran['multadds'], ran['params']), spec
-    return cost
 
 
 def _find_backbone(node: Any) -> Optional[Mapping]:
@@ -119,9 +117,9 @@ def test_1000_random_genotypes_cost_what_runs():
         spec, prune = pairings[i % len(pairings)]
         kind = replace(spec or proxy_spec, prune_unused=prune)
         if spec is None:
-            cost = check_supernet(supernets[prune], genotype, kind)
+            check_supernet(supernets[prune], genotype, kind)
         else:
-            cost = check_relnasnet(genotype, kind)
+            check_relnasnet(genotype, kind)
         full, pruned = (
             network_cost(genotype, replace(kind, prune_unused=p)) for p in (False, True))
         assert all(a >= b for a, b in zip(full, pruned))

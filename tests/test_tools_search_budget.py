@@ -129,7 +129,7 @@ def test_budgeted_search_ends_feasible_and_get_flops_agrees(budgeted):
                  '--cfg-options',
                  f"model.backbone.genotype={osp.join(budgeted, 'best_genotype.json')}"))
     counted = int(
-        re.search(r'FLOPs \(multiply-adds\): .* \(([\d,]+)\)', out).group(1).replace(',', ''))
+        re.search(r"FLOPs \(mmengine's rule\): .* \(([\d,]+)\)", out).group(1).replace(',', ''))
     assert best['cost'] == pytest.approx(counted, rel=5e-3)
     assert f'Best genotype cost: {best["cost"] / 1e6:.2f}M FLOPs' in _log(budgeted)
 

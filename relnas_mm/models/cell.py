@@ -12,7 +12,7 @@ from torch import nn
 
 from ..space.genotype import Genotype, validate
 from ..space.operations import FactorizedReduce, NormCfg, ReLUConvBN, build_norm, build_op
-from ..space.plan import CellPlan
+from ..space.plan import CellPlan, Reads
 
 
 def drop_path(x: torch.Tensor, p: float,
@@ -61,7 +61,7 @@ def preprocessing(plan: CellPlan, norm_cfg: NormCfg = None) -> Tuple[Optional[nn
 
 
 def preprocess(cell: nn.Module, s0: Optional[torch.Tensor], s1: Optional[torch.Tensor],
-               reads: Tuple[bool, bool]) -> List[Optional[torch.Tensor]]:
+               reads: Reads) -> List[Optional[torch.Tensor]]:
     """The cell's two preprocessed inputs, run only where ``reads`` says (else None)."""
     return [
         layer(s) if read else None

@@ -7,17 +7,18 @@ writing back is a per-module choice of source (see ``relnas_mm.search.weight_set
 
 Plain PyTorch, no mmengine.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 from torch import nn
 
 from ..space.genotype import NUM_NODES, Genotype, Pair, reduction_layers, validate
 from ..space.operations import PRIMITIVES, NormCfg, build_op
-from ..space.plan import CellPlan, NetworkPlan, network_plan
+from ..space.plan import CellPlan, NetworkPlan, Reads, network_plan
 from .cell import cifar_stem, drop_path, preprocess, preprocessing
 
 NUM_OPS = len(PRIMITIVES)
+State = Optional[torch.Tensor]  # a cell input; None where nothing computes it (prune_unused)
 #: edges of a cell: node j takes inputs 0 .. 1 + j
 NUM_EDGES = sum(2 + j for j in range(NUM_NODES))
 
@@ -85,10 +86,8 @@ class SearchCell(nn.Module):
                 for op in PRIMITIVES:
                     self.ops.append(build_op(op, plan.channels, stride, True, norm_cfg))
 
-    def forward(
-        self, s0: Optional[torch.Tensor], s1: Optional[torch.Tensor], pairs: Sequence[Pair],
-        drop_prob: float, generator: Optional[torch.Generator],
-        reads: Tuple[bool, bool] = (True, True)) -> torch.Tensor:
+    def forward(self, s0: State, s1: State, pairs: Sequence[Pair], drop_prob: float,
+                generator: Optional[torch.Generator], reads: Reads = (True, True)) -> torch.Tensor:
         """The active path's output; only the preprocessing in ``reads`` runs."""
         states = preprocess(self, s0, s1, reads)
         for node in range(NUM_NODES):

@@ -14,6 +14,7 @@ from .genotype import NUM_NODES, Genotype, reduction_layers, validate
 
 STEM_TYPES = ('imagenet', 'cifar')
 NUM_STAGES = 4
+Reads = Tuple[bool, bool]  # which of a cell's two input preprocessings are built and run
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class CellPlan:
     channels: int
     stage: int
     live: bool = True
-    reads: Tuple[bool, bool] = (True, True)
+    reads: Reads = (True, True)
 
     @property
     def out_channels(self) -> int:
