@@ -6,7 +6,7 @@ from fixtures_search import one_thread  # noqa: F401 (autouse)
 from torch import nn
 
 from relnas_mm.models.supernet import (NUM_EDGES, NUM_OPS, SearchCell, SuperNet, drop_path,
-                                       edge_index, op_module_of, op_slot)
+                                       edge_index, op_module_of, op_slot, supernet_config)
 from relnas_mm.space import GENOTYPES, decode, random_population
 from relnas_mm.space.genotype import make_genotype
 from relnas_mm.space.operations import DilConv, FactorizedReduce, SepConv
@@ -164,3 +164,14 @@ def test_identity_is_never_dropped():
     s0, s1 = torch.randn(5, 8, 8, 8), torch.randn(5, 8, 8, 8)
     no_drop = cell(s0, s1, pairs, 0.0, None)
     assert torch.equal(cell(s0, s1, pairs, 0.9, torch.Generator().manual_seed(0)), no_drop)
+
+
+def test_prune_unused_reaches_the_search_network_through_its_config():
+    """Set in a search config's ``supernet``, it reaches the SuperNet; unset, the config
+    (a checkpoint's fingerprint) is what it was before the option existed."""
+    assert supernet_config(**TINY) == dict(TINY, stem_multiplier=3)
+    cfg = supernet_config(**TINY, prune_unused=True)
+    assert cfg['prune_unused'] is True and SuperNet(**cfg).prune_unused
+    net = SuperNet(**cfg)
+    net.set_genotype(GENOTYPES['RelativeNAS'])  # its reduction cells never read input 0
+    assert [c.reads[0] for c in net.live.cells] == [True, False, True, False, True]
