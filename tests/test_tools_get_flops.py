@@ -72,7 +72,7 @@ def test_counts_what_runs_as_the_cost_model_and_the_hooks_do(config, stem):
     from relnas_mm.space.encoding import decode_population, random_population
     tool = _tool()
     genotypes = [GENOTYPES['RelativeNAS']] + decode_population(
-        random_population(2, np.random.default_rng(0)))
+        random_population(1, np.random.default_rng(0)))
     spec = NetworkSpec(stem, 8, 5, (24, 24), num_classes=10 if stem == 'cifar' else 1000)
     for genotype in genotypes:
         for prune in (False, True):
@@ -87,6 +87,22 @@ def test_counts_what_runs_as_the_cost_model_and_the_hooks_do(config, stem):
             assert result['flops'] == cost.flops == ran['flops']
             assert result['multadds'] == cost.multadds == ran['multadds']
             assert result['params_inference'] == cost.params == ran['params']
+
+
+@pytest.mark.parametrize('config, options',
+                         [('det/relnas_ssd_voc.py', SMALL_DET),
+                          ('seg/relnas_bisenetv1_cityscapes-1024x1024.py', SMALL_SEG),
+                          ('pose/relnas_simplebaseline_coco-256x192.py', SMALL_POSE)])
+def test_downstream_backbones_are_counted_as_what_runs(config, options):
+    """The RelNASNet inside each downstream model: get_flops' count is the cost model's."""
+    pytest.importorskip({'det': 'mmdet', 'seg': 'mmseg', 'pose': 'mmpose'}[config.split('/')[0]])
+    from relnas_mm.models.backbone import RelNASNet
+    from relnas_mm.space.cost import NetworkSpec, network_cost
+    _, model = _model(config, options)
+    net = next(m for m in model.modules() if isinstance(m, RelNASNet)).eval()
+    spec = NetworkSpec('imagenet', 8, 5, (40, 56), out_indices=net.out_indices)
+    cost = network_cost(net.genotype, spec)
+    assert _tool().count(net, torch.randn(1, 3, *spec.input_hw)) == (cost.flops, cost.multadds)
 
 
 def test_flops_scale_with_the_input_area():

@@ -124,20 +124,23 @@ def inference_params(model: nn.Module, inputs: torch.Tensor) -> int:
     return sum(p.numel() for m in ran for p in m.parameters(recurse=False))
 
 
+def count(module: nn.Module, inputs: torch.Tensor) -> Tuple[int, int]:
+    """FLOPs and multiply-adds of ``module(inputs)``: all of what runs, dead work included."""
+    analyzer = FlopAnalyzer(EveryOutput(module), (inputs, ))
+    # the modules the trace does not call are training-only heads
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    by_operator = analyzer.by_operator()
+    return int(analyzer.total()), int(sum(by_operator.get(op, 0) for op in MULTADD_OPS))
+
+
 def complexity(model: nn.Module, hw: Tuple[int, int]) -> Dict[str, int]:
     """``{'flops', 'multadds', 'params_inference', 'params_all'}`` of ``model`` (an
     OpenMMLab model) on a (1, 3, H, W) input."""
     wrapped = TensorMode(model).eval()
     inputs = torch.randn(1, 3, *hw)
-    analyzer = FlopAnalyzer(EveryOutput(wrapped), (inputs, ))
-    # the modules the trace does not call are training-only heads
-    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    by_operator = analyzer.by_operator()
-    return dict(
-        flops=int(analyzer.total()),
-        multadds=int(sum(by_operator.get(op, 0) for op in MULTADD_OPS)),
-        params_inference=inference_params(wrapped, inputs),
-        params_all=sum(p.numel() for p in model.parameters()))
+    flops, multadds = count(wrapped, inputs)
+    return dict(flops=flops, multadds=multadds, params_inference=inference_params(wrapped, inputs),
+                params_all=sum(p.numel() for p in model.parameters()))
 
 
 def make_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
