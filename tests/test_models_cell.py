@@ -6,9 +6,15 @@ from torch import nn
 from relnas_mm.models.cell import Cell, drop_path
 from relnas_mm.space import GENOTYPES, Genotype
 from relnas_mm.space.operations import DilConv, FactorizedReduce, ReLUConvBN, SepConv
+from relnas_mm.space.plan import CellPlan
 
 RELNAS = GENOTYPES['RelativeNAS']
 CONCAT = [2, 3, 4, 5]
+
+
+def plan(c_prev_prev, c_prev, c, reduction, reduction_prev):
+    """A cell's place in a network, as the architecture plan gives it."""
+    return CellPlan(0, reduction, reduction_prev, c_prev_prev, c_prev, c, 1)
 
 
 def test_drop_path_zeroes_whole_samples_and_rescales_the_rest():
@@ -37,7 +43,7 @@ def test_drop_path_rejects_bad_probabilities(p):
 
 
 def test_cell_builds_one_module_per_pair_in_genotype_order():
-    normal = Cell(RELNAS, 12, 16, 8, reduction=False, reduction_prev=False)
+    normal = Cell(RELNAS, plan(12, 16, 8, reduction=False, reduction_prev=False))
     assert isinstance(normal.preprocess0, ReLUConvBN)
     assert len(normal.ops) == 8 and normal.multiplier == 4 and normal.out_channels == 32
     kinds = [type(op) for op in normal.ops]
@@ -45,7 +51,7 @@ def test_cell_builds_one_module_per_pair_in_genotype_order():
     # The two identical (sep_conv_3x3, 1) pairs of node 1 are separate modules.
     assert normal.ops[2] is not normal.ops[3]
 
-    reduce = Cell(RELNAS, 32, 32, 16, reduction=True, reduction_prev=False)
+    reduce = Cell(RELNAS, plan(32, 32, 16, reduction=True, reduction_prev=False))
     # Edges from the cell inputs (index < 2) stride; edges from nodes do not.
     assert reduce.ops[0].stride == 2  # avg_pool_3x3 from input 1
     assert reduce.ops[4].stride == 1  # avg_pool_3x3 from node 3
@@ -53,26 +59,26 @@ def test_cell_builds_one_module_per_pair_in_genotype_order():
     assert reduce.ops[6].dw.stride == (1, 1)  # dil_conv_5x5 from node 3
     assert reduce.ops[7][0].dw.stride == (2, 2)  # sep_conv_3x3 from input 1
 
-    after_reduce = Cell(RELNAS, 32, 64, 16, reduction=False, reduction_prev=True)
+    after_reduce = Cell(RELNAS, plan(32, 64, 16, reduction=False, reduction_prev=True))
     assert isinstance(after_reduce.preprocess0, FactorizedReduce)
 
 
 @pytest.mark.parametrize('size', [8, 9])
 def test_cell_output_shapes(size):
     s = torch.randn(2, 12, size, size)
-    normal = Cell(RELNAS, 12, 12, 8, reduction=False, reduction_prev=False)
+    normal = Cell(RELNAS, plan(12, 12, 8, reduction=False, reduction_prev=False))
     assert normal(s, s).shape == (2, 32, size, size)
-    reduce = Cell(RELNAS, 12, 12, 8, reduction=True, reduction_prev=False)
+    reduce = Cell(RELNAS, plan(12, 12, 8, reduction=True, reduction_prev=False))
     half = (size + 1) // 2
     assert reduce(s, s).shape == (2, 32, half, half)
     # After a reduction, input 0 has twice the resolution of input 1.
-    after = Cell(RELNAS, 12, 32, 8, reduction=False, reduction_prev=True)
+    after = Cell(RELNAS, plan(12, 32, 8, reduction=False, reduction_prev=True))
     assert after(s, torch.randn(2, 32, half, half)).shape == (2, 32, half, half)
 
 
 def test_cell_wiring_matches_the_genotype():
     torch.manual_seed(0)
-    cell = Cell(RELNAS, 6, 10, 4, reduction=False, reduction_prev=False).eval()
+    cell = Cell(RELNAS, plan(6, 10, 4, reduction=False, reduction_prev=False)).eval()
     s0, s1 = torch.randn(2, 6, 7, 7), torch.randn(2, 10, 7, 7)
     with torch.no_grad():
         out = cell(s0, s1)
@@ -89,7 +95,7 @@ def _pool_and_skip_cell() -> Cell:
     g = Genotype([('skip_connect', 0), ('skip_connect', 1), ('max_pool_3x3', 0),
                   ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 3),
                   ('skip_connect', 0), ('skip_connect', 1)], CONCAT, RELNAS.reduce, CONCAT)
-    return Cell(g, 3, 3, 3, reduction=False, reduction_prev=False)
+    return Cell(g, plan(3, 3, 3, reduction=False, reduction_prev=False))
 
 
 def test_drop_path_applies_in_training_except_to_identities():

@@ -5,10 +5,11 @@ import torch
 from torch import nn
 
 from relnas_mm.models.supernet import (NUM_EDGES, NUM_OPS, SearchCell, SuperNet, drop_path,
-                                       edge_index, op_module_of, op_slot)
+                                       edge_index, op_module_of, op_slot, supernet_config)
 from relnas_mm.space import GENOTYPES, decode, random_population
 from relnas_mm.space.genotype import make_genotype
 from relnas_mm.space.operations import DilConv, FactorizedReduce, SepConv
+from relnas_mm.space.plan import CellPlan
 
 TINY = dict(channels=4, num_cells=5, num_classes=3)
 
@@ -89,7 +90,7 @@ def test_imagenet_stem_downsamples_like_the_backbone():
     assert {k: v.shape for k, v in net.state_dict().items() if k.startswith('stem')} == \
         {k: v.shape for k, v in ref.state_dict().items() if k.startswith('stem')}
     with pytest.raises(
-            ValueError, match=r"SuperNet: stem must be one of \('cifar', 'imagenet'\), "
+            ValueError, match=r"SuperNet: stem must be one of \('imagenet', 'cifar'\), "
             r"got 'resnet'"):
         SuperNet(**TINY, stem='resnet')
 
@@ -175,8 +176,19 @@ def test_drop_path_only_in_training():
 
 
 def test_identity_is_never_dropped():
-    cell = SearchCell(8, 8, 4, reduction=False, reduction_prev=False).train()
+    cell = SearchCell(CellPlan(0, False, False, 8, 8, 4, 1)).train()
     pairs = [('skip_connect', 0), ('skip_connect', 1)] * 4
     s0, s1 = torch.randn(5, 8, 8, 8), torch.randn(5, 8, 8, 8)
     no_drop = cell(s0, s1, pairs, 0.0, None)
     assert torch.equal(cell(s0, s1, pairs, 0.9, torch.Generator().manual_seed(0)), no_drop)
+
+
+def test_prune_unused_reaches_the_search_network_through_its_config():
+    """Set in a search config's ``supernet``, it reaches the SuperNet; unset, the config
+    (a checkpoint's fingerprint) is what it was before the option existed."""
+    assert supernet_config(**TINY) == dict(TINY, stem_multiplier=3)
+    cfg = supernet_config(**TINY, prune_unused=True)
+    assert cfg['prune_unused'] is True and SuperNet(**cfg).prune_unused
+    net = SuperNet(**cfg)
+    net.set_genotype(GENOTYPES['RelativeNAS'])  # its reduction cells never read input 0
+    assert [c.reads[0] for c in net.live.cells] == [True, False, True, False, True]

@@ -1,6 +1,7 @@
 """tools/analysis/get_flops.py: parameters and FLOPs of every config's network."""
 import os
 
+import numpy as np
 import pytest
 from fixtures_downstream import SMALL_DET, SMALL_NET, SMALL_POSE, SMALL_SEG, cli_options
 from fixtures_tools import REPO, check_ok, load_tool, run_tool
@@ -8,6 +9,8 @@ from fixtures_tools import REPO, check_ok, load_tool, run_tool
 pytest.importorskip('mmengine')
 import torch
 from mmengine.config import Config
+
+from relnas_mm.space.genotype import GENOTYPES, format_genotype
 
 
 def _tool():
@@ -26,7 +29,8 @@ def test_cli_prints_parameters_and_flops():
         run_tool('tools/analysis/get_flops.py', 'configs/cifar/relnas_cifar10.py', '--shape', '16',
                  '24', '--cfg-options', *cli_options(SMALL_NET)))
     assert 'Input shape: (1, 3, 16, 24)' in out
-    for line in ('Parameters (inference): ', 'Parameters (all): ', 'FLOPs (multiply-adds): '):
+    for line in ('Parameters (inference): ', 'Parameters (all): ', "FLOPs (mmengine's rule): ",
+                 'Multiply-adds (conv + linear): '):
         assert line in out
 
 
@@ -52,6 +56,53 @@ def test_paper_parameter_counts_leave_out_the_auxiliary_head(config, expected):
     assert tool.inference_params(wrapped, inputs) == expected
     aux = sum(p.numel() for p in model.auxiliary_head.parameters())
     assert aux > 0 and sum(p.numel() for p in model.parameters()) == expected + aux
+
+
+@pytest.mark.parametrize('config, stem', [('cifar/relnas_cifar10.py', 'cifar'),
+                                          ('imagenet/relnas_imagenet_mobile.py', 'imagenet')])
+def test_counts_what_runs_as_the_cost_model_and_the_hooks_do(config, stem):
+    """Also the work whose output nothing reads (the published reduction cell ignores its
+    first input; the authors' network computes its preprocessing all the same), which
+    mmengine's trace alone drops; with prune_unused that work is gone from all three."""
+    from dataclasses import replace
+
+    from fixtures_count import executed_cost
+
+    from relnas_mm.space.cost import NetworkSpec, network_cost
+    from relnas_mm.space.encoding import decode_population, random_population
+    tool = _tool()
+    genotypes = [GENOTYPES['RelativeNAS']] + decode_population(
+        random_population(1, np.random.default_rng(0)))
+    spec = NetworkSpec(stem, 8, 5, (24, 24), num_classes=10 if stem == 'cifar' else 1000)
+    for genotype in genotypes:
+        for prune in (False, True):
+            _, model = _model(
+                config, {
+                    **SMALL_NET, 'model.backbone.genotype': format_genotype(genotype),
+                    'model.backbone.prune_unused': prune
+                })
+            result = tool.complexity(model, spec.input_hw)
+            cost = network_cost(genotype, replace(spec, prune_unused=prune))
+            ran = executed_cost(tool.TensorMode(model).eval(), torch.randn(1, 3, *spec.input_hw))
+            assert result['flops'] == cost.flops == ran['flops']
+            assert result['multadds'] == cost.multadds == ran['multadds']
+            assert result['params_inference'] == cost.params == ran['params']
+
+
+@pytest.mark.parametrize('config, options',
+                         [('det/relnas_ssd_voc.py', SMALL_DET),
+                          ('seg/relnas_bisenetv1_cityscapes-1024x1024.py', SMALL_SEG),
+                          ('pose/relnas_simplebaseline_coco-256x192.py', SMALL_POSE)])
+def test_downstream_backbones_are_counted_as_what_runs(config, options):
+    """The RelNASNet inside each downstream model: get_flops' count is the cost model's."""
+    pytest.importorskip({'det': 'mmdet', 'seg': 'mmseg', 'pose': 'mmpose'}[config.split('/')[0]])
+    from relnas_mm.models.backbone import RelNASNet
+    from relnas_mm.space.cost import NetworkSpec, network_cost
+    _, model = _model(config, options)
+    net = next(m for m in model.modules() if isinstance(m, RelNASNet)).eval()
+    spec = NetworkSpec('imagenet', 8, 5, (40, 56), out_indices=net.out_indices)
+    cost = network_cost(net.genotype, spec)
+    assert _tool().count(net, torch.randn(1, 3, *spec.input_hw)) == (cost.flops, cost.multadds)
 
 
 def test_flops_scale_with_the_input_area():

@@ -20,6 +20,7 @@ import torch
 
 pytest.importorskip('mmengine')
 
+from fixtures_count import executed_cost
 from fixtures_data import make_cifar100_like, make_image_folder
 from fixtures_downstream import LOADER_OPTIONS, SMALL_NET, cli_options
 from fixtures_tools import REPO, check_ok, run_tool, run_tool_in_process, tool_env
@@ -28,7 +29,7 @@ from relnas_mm.datasets.image_folder_io import ImageFolderError
 from relnas_mm.engine.search_budget import build_network
 from relnas_mm.search.budget import pareto_front
 from relnas_mm.search.checkpoint import load_search_state
-from relnas_mm.space.cost import NETWORKS, Cost, network_cost
+from relnas_mm.space.cost import NETWORKS, network_cost
 from relnas_mm.space.genotype import get_genotype
 
 SCRIPT = osp.join(REPO, 'tools', 'search.py')
@@ -99,33 +100,6 @@ def budgeted(tmp_path_factory, data_root) -> str:
 
 
 # ----------------------------------------------------------------------------- budget
-def hook_count(net: torch.nn.Module, input_shape: tuple) -> tuple:
-    """(FLOPs by mmengine's rule, parameters) of what ``net`` runs, counted with forward
-    hooks on its layers (no tracing, nothing of relnas_mm/space/cost.py): a conv or
-    linear layer one per multiply-add, a BatchNorm 2 per element, the global average
-    pool 1 per input element; every parameter of the network."""
-    flops = [0]
-
-    def count(module, inputs, output):
-        x = inputs[0]
-        if isinstance(module, torch.nn.Conv2d):
-            k = module.kernel_size[0] * module.kernel_size[1]
-            flops[0] += output.numel() * module.in_channels // module.groups * k
-        elif isinstance(module, torch.nn.Linear):
-            flops[0] += output.numel() * module.in_features
-        elif isinstance(module, torch.nn.BatchNorm2d):
-            flops[0] += 2 * output.numel()
-        elif isinstance(module, torch.nn.AdaptiveAvgPool2d):
-            flops[0] += x.numel()
-
-    handles = [m.register_forward_hook(count) for m in net.modules()]
-    with torch.no_grad():
-        net.eval()(torch.randn(*input_shape))
-    for h in handles:
-        h.remove()
-    return flops[0], sum(p.numel() for p in net.parameters())
-
-
 @pytest.mark.e2e
 def test_budgeted_search_ends_feasible_by_an_independent_count(budgeted):
     history = _history(budgeted)
@@ -149,9 +123,11 @@ def test_budgeted_search_ends_feasible_by_an_independent_count(budgeted):
     assert best['costs'] == dict(flops=last['costs']['flops'][expected],
                                  params=last['costs']['params'][expected])
     # what the built network runs, counted with forward hooks, is within the budget
-    flops, params = hook_count(build_network(get_genotype(best), spec), (1, 3, 224, 224))
+    net = build_network(get_genotype(best), spec).eval()
+    flops = executed_cost(net, torch.zeros(1, 3, 224, 224))['flops']
+    params = sum(p.numel() for p in net.parameters())
     assert flops <= LIMIT and params <= PARAMS
-    assert params == best['costs']['params']
+    assert (flops, params) == (best['costs']['flops'], best['costs']['params'])
     log = _log(budgeted)
     assert (f'Best genotype cost: {best["costs"]["flops"] / 1e6:.2f}M FLOPs, {params / 1e6:.2f}M '
             f'params (budget flops <= 380.00M FLOPs, params <= 5.50M params)') in log
@@ -166,13 +142,10 @@ def test_budgeted_search_ends_feasible_by_an_independent_count(budgeted):
 @pytest.mark.e2e
 def test_every_cell_called_feasible_fits_by_an_independent_count(budgeted):
     """Every cell of the final population flagged feasible runs within the budget."""
-    if 'multadds' not in Cost._fields:
-        pytest.skip('relnas_mm/space/cost.py does not count what runs yet (issue 16 item 1, '
-                    'branch i16net): it leaves out preprocessing whose output no op reads')
     last = _history(budgeted)[-1]
     for genotype in {g for g, ok in zip(last['genotypes'], last['feasible']) if ok}:
-        net = build_network(get_genotype(genotype), NETWORKS['imagenet_mobile'])
-        assert hook_count(net, (1, 3, 224, 224))[0] <= LIMIT, genotype
+        net = build_network(get_genotype(genotype), NETWORKS['imagenet_mobile']).eval()
+        assert executed_cost(net, torch.zeros(1, 3, 224, 224))['flops'] <= LIMIT, genotype
 
 
 @pytest.mark.e2e

@@ -91,13 +91,14 @@ def spec_from_config(path: str) -> NetworkSpec:
     arg = {
         k: backbone.get(k, defaults[k])
         for k in ('base_channels', 'num_cells', 'stem_type', 'stem_multiplier', 'in_channels',
-                  'out_indices')
+                  'out_indices', 'prune_unused')
     }
     classifier = str(model.get('type', '')).split('.')[-1] == 'RelNASClassifier'
     return NetworkSpec(arg['stem_type'], arg['base_channels'], arg['num_cells'],
                        tuple(cfg.input_hw), num_classes=model.num_classes if classifier else 0,
                        stem_multiplier=arg['stem_multiplier'], in_channels=arg['in_channels'],
-                       out_indices=(3, ) if classifier else tuple(arg['out_indices']))
+                       out_indices=(3, ) if classifier else tuple(arg['out_indices']),
+                       prune_unused=arg['prune_unused'])
 
 
 def network_spec(network: Any, num_classes: int) -> NetworkSpec:
@@ -130,7 +131,8 @@ def build_network(genotype: Genotype, spec: NetworkSpec) -> torch.nn.Module:
     from ..models.classifiers import RelNASClassifier
     backbone = dict(genotype=genotype, base_channels=spec.channels, num_cells=spec.num_cells,
                     stem_type=spec.stem_type, stem_multiplier=spec.stem_multiplier,
-                    in_channels=spec.in_channels, out_indices=spec.out_indices)
+                    in_channels=spec.in_channels, out_indices=spec.out_indices,
+                    prune_unused=spec.prune_unused)
     if spec.num_classes:
         return RelNASClassifier(
             dict(type='relnas_mm.RelNASNet', **backbone), spec.num_classes, auxiliary_weight=0.0)

@@ -21,20 +21,13 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import MODELS
-from ..space.genotype import Genotype, GenotypeError, get_genotype, reduction_layers
-from .cell import Cell, imagenet_stems
-
-NUM_STAGES = 4
-STEM_TYPES = ('imagenet', 'cifar')
-
-
-def _cifar_stem(in_channels: int, channels: int) -> nn.Sequential:
-    # Index layout (0: conv, 1: BN) matches DARTS's ``stem`` keys.
-    return nn.Sequential(
-        nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+from ..space.genotype import Genotype, GenotypeError, GenotypeLike, get_genotype
+from ..space.operations import NormCfg
+from ..space.plan import NUM_STAGES, STEM_TYPES, NetworkPlan, network_plan
+from .cell import Cell, PrunedCell, cifar_stem, imagenet_stems
 
 
-def _resolve_genotype(genotype: Union[str, dict, Genotype]) -> Genotype:
+def _resolve_genotype(genotype: GenotypeLike) -> Genotype:
     try:
         return get_genotype(genotype)
     except GenotypeError as exc:
@@ -73,15 +66,20 @@ class RelNASNet(BaseModule):
         norm_eval: keep every BatchNorm in eval mode during training.
         drop_path_rate: initial drop-path probability of the cells' edges. The
             current value is ``self.drop_path_prob``, which a hook may ramp.
+        norm_cfg: every normalisation layer (stems and cells), e.g.
+            ``dict(type='SyncBN', requires_grad=True)``; None: BatchNorm2d (DARTS).
+        prune_unused: build and run none of the work whose output nothing returned
+            reads (a cell input no operation reads, a cell no returned stage depends
+            on). False (default) keeps the authors' network, which runs it all.
         init_cfg: mmengine init config, e.g. ``dict(type='Pretrained', checkpoint=...)``;
             None keeps PyTorch's default initialisation (as DARTS).
     """
 
-    def __init__(self, genotype: Union[str, dict,
-                                       Genotype] = 'RelativeNAS', base_channels: int = 46,
+    def __init__(self, genotype: GenotypeLike = 'RelativeNAS', base_channels: int = 46,
                  num_cells: int = 14, stem_type: str = 'imagenet', stem_multiplier: int = 3,
                  in_channels: int = 3, out_indices: Sequence[int] = (1, 2, 3),
                  frozen_stages: int = -1, norm_eval: bool = False, drop_path_rate: float = 0.0,
+                 norm_cfg: NormCfg = None, prune_unused: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self._check_args(base_channels, num_cells, stem_type, frozen_stages, drop_path_rate)
@@ -94,36 +92,20 @@ class RelNASNet(BaseModule):
         self.drop_path_rate = float(drop_path_rate)
         self.drop_path_prob = float(drop_path_rate)
 
-        c = base_channels
+        self.plan: NetworkPlan = network_plan(stem_type, base_channels, num_cells, stem_multiplier,
+                                              self.genotype, self.out_indices, bool(prune_unused))
         if stem_type == 'cifar':
-            c_stem = stem_multiplier * c
-            self.stem = _cifar_stem(in_channels, c_stem)
-            c_prev_prev, c_prev, reduction_prev = c_stem, c_stem, False
+            self.stem = cifar_stem(in_channels, self.plan.stem_channels, norm_cfg)
         else:
-            c_stem = c
-            self.stem0, self.stem1 = imagenet_stems(in_channels, c)
-            c_prev_prev, c_prev, reduction_prev = c, c, True
-
-        reductions = reduction_layers(num_cells)
-        self.cells = nn.ModuleList()
-        self.cell_stages: List[int] = []
-        c_curr = c
-        for i in range(num_cells):
-            reduction = i in reductions
-            c_curr = 2 * c_curr if reduction else c_curr
-            cell = Cell(self.genotype, c_prev_prev, c_prev, c_curr, reduction, reduction_prev)
-            self.cells.append(cell)
-            self.cell_stages.append(1 + sum(i >= r for r in reductions))
-            reduction_prev = reduction
-            c_prev_prev, c_prev = c_prev, cell.out_channels
-
+            self.stem0, self.stem1 = imagenet_stems(in_channels, base_channels, norm_cfg,
+                                                    self.plan.stem1_live)
+        self.cells = nn.ModuleList(
+            Cell(self.genotype, cell, norm_cfg) if cell.live else PrunedCell(cell)
+            for cell in self.plan.cells)
+        self.cell_stages: List[int] = [cell.stage for cell in self.plan.cells]
         # The index of the last cell of each stage: its output is the stage's output.
-        self._stage_ends = {
-            max(i for i, s in enumerate(self.cell_stages) if s == stage): stage
-            for stage in range(1, NUM_STAGES)
-        }
-        ends = sorted(self._stage_ends)
-        self.stage_channels: Tuple[int, ...] = (c_stem, *(self.cells[i].out_channels for i in ends))
+        self._stage_ends = self.plan.stage_ends
+        self.stage_channels: Tuple[int, ...] = self.plan.stage_channels
         self.out_channels: Tuple[int, ...] = tuple(self.stage_channels[i] for i in self.out_indices)
         self._freeze_stages()
 
@@ -153,7 +135,7 @@ class RelNASNet(BaseModule):
         """The modules that make up ``stage`` (what ``frozen_stages`` freezes)."""
         if stage == 0:
             return [self.stem] if self.stem_type == 'cifar' else [self.stem0]
-        head = [self.stem1] if stage == 1 and self.stem_type == 'imagenet' else []
+        head = [self.stem1] if stage == 1 and getattr(self, 'stem1', None) is not None else []
         return head + [cell for cell, s in zip(self.cells, self.cell_stages) if s == stage]
 
     def _freeze_stages(self) -> None:
@@ -183,15 +165,18 @@ class RelNASNet(BaseModule):
         for i in cell_indices:
             if not 0 <= i < self.num_cells:
                 raise IndexError(f'RelNASNet: cell index {i} out of range 0..{self.num_cells - 1}')
+            if not self.plan.cells[i].live:
+                raise ValueError(f'RelNASNet: cell {i} is not built (prune_unused=True and no '
+                                 f'returned stage reads it), so its output cannot be tapped')
         if self.stem_type == 'cifar':
             s0 = s1 = self.stem(x)
         else:
             s0 = self.stem0(x)
-            s1 = self.stem1(s0)
+            s1 = None if self.stem1 is None else self.stem1(s0)
         stages = [s0]
         tapped = {}
         for i, cell in enumerate(self.cells):
-            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob) if self.plan.cells[i].live else None
             if i in cell_indices:
                 tapped[i] = s1
             if i in self._stage_ends:

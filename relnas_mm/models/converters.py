@@ -26,7 +26,8 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Optional
 
 import torch
 
-from ..space.genotype import Genotype, reduction_layers
+from ..space.genotype import Genotype
+from ..space.plan import CellPlan, NetworkPlan, network_plan
 
 # Tensor names of conv (weight) and BatchNorm modules.
 PARAM_SUFFIXES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
@@ -144,16 +145,19 @@ def _op_table(name: str, stride: int) -> Optional[Dict[str, str]]:
     return None  # pools and identity: no parameters
 
 
-def _cell_key(key: str, match: re.Match, genotype: Genotype, info: NetworkInfo) -> str:
+def network_plan_of(info: NetworkInfo) -> NetworkPlan:
+    """The plan of the authors' network (nothing pruned: their networks build it all)."""
+    return network_plan(info.network, info.base_channels, info.num_cells, info.stem_multiplier)
+
+
+def _cell_key(key: str, match: re.Match, genotype: Genotype, cell: CellPlan) -> str:
     i = int(match.group(1))
     rest = match.group(4)
-    reductions = reduction_layers(info.num_cells)
-    reduction = i in reductions
+    reduction = cell.reduction
     prefix = f'backbone.cells.{i}'
     if match.group(2).startswith('preprocess'):
         which = match.group(2)
-        reduction_prev = (i - 1 in reductions) if i > 0 else info.network == 'imagenet'
-        if which == 'preprocess0' and reduction_prev:
+        if which == 'preprocess0' and cell.reduction_prev:
             table, what = _FACTORIZED_REDUCE, f'cells.{i}.{which} (FactorizedReduce)'
         else:
             table, what = _RELU_CONV_BN, f'cells.{i}.{which} (ReLUConvBN)'
@@ -178,10 +182,11 @@ def convert_state_dict(sd: Dict[str, torch.Tensor], genotype: Genotype,
     is an error naming it (nothing is dropped)."""
     out = OrderedDict()
     stems = ('stem.', ) if info.network == 'cifar' else ('stem0.', 'stem1.')
+    cells = network_plan_of(info).cells
     for key, value in sd.items():
         match = _CELL_KEY.match(key)
         if match:
-            new = _cell_key(key, match, genotype, info)
+            new = _cell_key(key, match, genotype, cells[int(match.group(1))])
         elif key.startswith(stems):
             new = 'backbone.' + key
         elif key.startswith(('classifier.', 'auxiliary_head.')):

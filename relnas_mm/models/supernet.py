@@ -13,11 +13,12 @@ import torch
 from torch import nn
 
 from ..space.genotype import NUM_NODES, Genotype, Pair, reduction_layers, validate
-from ..space.operations import PRIMITIVES, build_op
-from .cell import drop_path, imagenet_stems, preprocessing
+from ..space.operations import PRIMITIVES, NormCfg, build_op
+from ..space.plan import STEM_TYPES, CellPlan, NetworkPlan, Reads, network_plan
+from .cell import cifar_stem, drop_path, imagenet_stems, preprocess, preprocessing
 
 NUM_OPS = len(PRIMITIVES)
-STEMS = ('cifar', 'imagenet')
+State = Optional[torch.Tensor]  # a cell input; None where nothing computes it (prune_unused)
 #: edges of a cell: node j takes inputs 0 .. 1 + j
 NUM_EDGES = sum(2 + j for j in range(NUM_NODES))
 
@@ -74,22 +75,21 @@ def used_modules(genotype: Genotype, num_cells: int) -> List[str]:
 class SearchCell(nn.Module):
     """A cell holding a module for each of the 14 edges x 7 operations."""
 
-    def __init__(self, c_prev_prev: int, c_prev: int, channels: int, reduction: bool,
-                 reduction_prev: bool) -> None:
+    def __init__(self, plan: CellPlan, norm_cfg: NormCfg = None) -> None:
         super().__init__()
-        self.reduction = reduction
-        self.preprocess0, self.preprocess1 = preprocessing(c_prev_prev, c_prev, channels,
-                                                           reduction_prev)
+        self.reduction = plan.reduction
+        self.preprocess0, self.preprocess1 = preprocessing(plan, norm_cfg)
         self.ops = nn.ModuleList()
         for node in range(NUM_NODES):
             for inp in range(2 + node):
-                stride = 2 if reduction and inp < 2 else 1
+                stride = 2 if plan.reduction and inp < 2 else 1
                 for op in PRIMITIVES:
-                    self.ops.append(build_op(op, channels, stride, affine=True))
+                    self.ops.append(build_op(op, plan.channels, stride, True, norm_cfg))
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, pairs: Sequence[Pair], drop_prob: float,
-                generator: Optional[torch.Generator]) -> torch.Tensor:
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
+    def forward(self, s0: State, s1: State, pairs: Sequence[Pair], drop_prob: float,
+                generator: Optional[torch.Generator], reads: Reads = (True, True)) -> torch.Tensor:
+        """The active path's output; only the preprocessing in ``reads`` runs."""
+        states = preprocess(self, s0, s1, reads)
         for node in range(NUM_NODES):
             total = 0
             for op, inp in pairs[2 * node:2 * node + 2]:
@@ -113,6 +113,11 @@ class SuperNet(nn.Module):
         stem: ``'cifar'`` (one stride-1 conv: 32-pixel images) or ``'imagenet'``
             (``RelNASNet``'s stems, stride 8 before the cells: larger crops are
             searched by a network that downsamples like the one the cell goes into).
+        prune_unused: run, for each genotype, none of the work whose output nothing
+            reads (unread input preprocessing, cells the classifier does not depend on);
+            every module is still built (the weight set). False (default) runs it all,
+            as the authors' search network.
+        norm_cfg: every normalisation layer (``build_norm``); None: BatchNorm2d.
 
     ``set_genotype`` picks the active path; ``drop_prob`` is the drop-path rate used in
     training; ``generator`` (optional) drives drop-path so that results are
@@ -120,10 +125,11 @@ class SuperNet(nn.Module):
     """
 
     def __init__(self, channels: int = 16, num_cells: int = 8, num_classes: int = 10,
-                 stem_multiplier: int = 3, stem: str = 'cifar') -> None:
+                 stem_multiplier: int = 3, stem: str = 'cifar', prune_unused: bool = False,
+                 norm_cfg: NormCfg = None) -> None:
         super().__init__()
-        if stem not in STEMS:
-            raise ValueError(f'SuperNet: stem must be one of {STEMS}, got {stem!r}')
+        if stem not in STEM_TYPES:
+            raise ValueError(f'SuperNet: stem must be one of {STEM_TYPES}, got {stem!r}')
         for key, value in (('channels', channels), ('num_cells', num_cells),
                            ('num_classes', num_classes), ('stem_multiplier', stem_multiplier)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -135,34 +141,28 @@ class SuperNet(nn.Module):
             raise ValueError(f'SuperNet: channels must be even (FactorizedReduce), '
                              f'got {channels}')
         self.reduction_cells = reduction_layers(num_cells)
+        self.prune_unused = bool(prune_unused)
+        self.stem_multiplier = stem_multiplier
         self.stem_type = stem
+        self.plan: NetworkPlan = network_plan(stem, channels, num_cells, stem_multiplier)
         if stem == 'cifar':
-            c_stem = stem_multiplier * channels
-            self.stem = nn.Sequential(
-                nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
-            reduction_prev = False
+            self.stem = cifar_stem(3, self.plan.stem_channels, norm_cfg)
         else:
-            c_stem = channels
-            self.stem0, self.stem1 = imagenet_stems(3, channels)
-            reduction_prev = True
-        c_prev_prev, c_prev, c_cur = c_stem, c_stem, channels
-        self.cells = nn.ModuleList()
-        for i in range(num_cells):
-            reduction = i in self.reduction_cells
-            if reduction:
-                c_cur *= 2
-            self.cells.append(SearchCell(c_prev_prev, c_prev, c_cur, reduction, reduction_prev))
-            c_prev_prev, c_prev = c_prev, NUM_NODES * c_cur
-            reduction_prev = reduction
+            self.stem0, self.stem1 = imagenet_stems(3, channels, norm_cfg)
+        self.cells = nn.ModuleList(SearchCell(cell, norm_cfg) for cell in self.plan.cells)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        self.classifier = nn.Linear(self.plan.cells[-1].out_channels, num_classes)
         self.genotype: Optional[Genotype] = None
+        self.live: NetworkPlan = self.plan  # what runs for the active genotype
         self.drop_prob = 0.0
         self.generator: Optional[torch.Generator] = None
 
     def set_genotype(self, genotype: Genotype) -> None:
         """Make ``genotype`` the active path of the following forward passes."""
         self.genotype = validate(genotype)
+        if self.prune_unused:
+            self.live = network_plan(self.stem_type, self.plan.channels, len(self.cells),
+                                     self.stem_multiplier, self.genotype, prune_unused=True)
 
     def used_modules(self, genotype: Genotype) -> List[str]:
         """Prefixes (``cells.{i}.ops.{k}``) of the op modules that ``genotype`` runs."""
@@ -175,16 +175,26 @@ class SuperNet(nn.Module):
             s0 = s1 = self.stem(x)
         else:
             s0 = self.stem0(x)
-            s1 = self.stem1(s0)
+            s1 = self.stem1(s0) if self.live.stem1_live else None
         drop_prob = float(self.drop_prob)
-        for cell in self.cells:
+        for cell, plan in zip(self.cells, self.live.cells):
             pairs = self.genotype.reduce if cell.reduction else self.genotype.normal
-            s0, s1 = s1, cell(s0, s1, pairs, drop_prob, self.generator)
+            s0, s1 = s1, (
+                cell(s0, s1, pairs, drop_prob, self.generator, plan.reads) if plan.live else None)
         return self.classifier(torch.flatten(self.global_pooling(s1), 1))
 
 
 def supernet_config(channels: int = 16, num_cells: int = 8, num_classes: int = 10,
-                    stem_multiplier: int = 3, stem: str = 'cifar') -> dict:
-    """The full SuperNet config with defaults filled in (for fingerprints and checks)."""
-    return dict(channels=channels, num_cells=num_cells, num_classes=num_classes,
-                stem_multiplier=stem_multiplier, stem=stem)
+                    stem_multiplier: int = 3, stem: str = 'cifar',
+                    prune_unused: bool = False) -> dict:
+    """The full SuperNet config with defaults filled in (for fingerprints and checks).
+
+    ``stem`` and ``prune_unused`` appear only when not the default, so that searches
+    saved before they existed (CIFAR stem, everything run) keep their fingerprint and
+    stay resumable.
+    """
+    cfg = dict(channels=channels, num_cells=num_cells, num_classes=num_classes,
+               stem_multiplier=stem_multiplier)
+    if stem != 'cifar':
+        cfg['stem'] = stem
+    return dict(cfg, prune_unused=True) if prune_unused else cfg

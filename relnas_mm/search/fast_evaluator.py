@@ -28,6 +28,7 @@ from its job with a fresh generator); a second failure turns graphs off for the 
 No mmengine here: the GPU machines run torch alone.
 """
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, ContextManager, Dict, Generator, List, Mapping, Optional
@@ -73,35 +74,32 @@ def _compiled_batch_norm(*args: Any) -> torch.Tensor:
 BATCH_NORMS = {'native': _native_batch_norm, 'compiled': _compiled_batch_norm}
 
 
-def _functional_bn_forward(module: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-    """nn.BatchNorm2d.forward (momentum set, running stats tracked) through another kernel."""
-    if module.training:
-        module.num_batches_tracked.add_(1)
-    return BATCH_NORMS[module.relnas_norm](x, module.running_mean, module.running_var,
-                                           module.weight, module.bias, module.training,
-                                           module.momentum, module.eps)
+class KernelBatchNorm2d(nn.BatchNorm2d):
+    """nn.BatchNorm2d (momentum set, running stats tracked) through another kernel."""
+
+    def __init__(self, num_features: int, impl: str, **kwargs: Any) -> None:
+        super().__init__(num_features, **kwargs)
+        self.impl = impl
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.num_batches_tracked.add_(1)
+        return BATCH_NORMS[self.impl](x, self.running_mean, self.running_var, self.weight,
+                                      self.bias, self.training, self.momentum, self.eps)
 
 
-def use_batch_norm(model: nn.Module, impl: str) -> None:
-    """Switch every BatchNorm2d of ``model`` to ``impl`` ('cudnn', 'native' or 'compiled').
+def batch_norm_cfg(impl: str) -> Optional[Dict[str, Any]]:
+    """The SuperNet ``norm_cfg`` of batch-norm kernels ``impl`` ('cudnn', 'native', 'compiled').
 
-    'cudnn' is PyTorch's default dispatch (cuDNN on CUDA); 'native' calls PyTorch's own
-    kernels (``torch.native_batch_norm``), which split few channels over many pixels
-    differently; 'compiled' uses a ``torch.compile``d batch norm (Triton kernels on
-    CUDA; the first calls compile, minutes). Same maths, other kernels. On the CPU
-    'native' is what the default runs anyway.
+    'cudnn' is PyTorch's default dispatch (cuDNN on CUDA; None: plain BatchNorm2d);
+    'native' calls PyTorch's own kernels (``torch.native_batch_norm``), which split few
+    channels over many pixels differently; 'compiled' uses a ``torch.compile``d batch
+    norm (Triton kernels on CUDA; the first calls compile, minutes). Same maths and
+    state keys, other kernels. On the CPU 'native' is what the default runs anyway.
     """
     if impl not in NORM_IMPLS:
         raise ValueError(f'norm must be one of {NORM_IMPLS}, got {impl!r}')
-    if impl == 'cudnn':
-        return
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            if module.momentum is None or not module.track_running_stats:
-                raise ValueError(f'norm={impl!r} needs BatchNorm2d with a momentum and '
-                                 f'running stats, got {module}')
-            module.relnas_norm = impl
-            module.forward = _functional_bn_forward.__get__(module)
+    return None if impl == 'cudnn' else dict(type=functools.partial(KernelBatchNorm2d, impl=impl))
 
 
 # ----------------------------------------------------------------------------- replicas
@@ -173,7 +171,7 @@ class FastEvaluator(SuperNetEvaluator):
         sgd: 'foreach' (multi-tensor kernels, bitwise the same as ``torch.optim.SGD``'s
             default), 'fused' (one kernel; may differ in the last bits) or 'loop'
             (one tensor at a time).
-        norm: batch-norm kernels, see ``use_batch_norm``.
+        norm: batch-norm kernels, see ``batch_norm_cfg``.
         streams: candidates run at once by ``evaluate_many`` (each on its own network
             replica and CUDA stream; on the CPU they are only interleaved).
         warmup_steps: eager steps before a capture (cuDNN/cuBLAS set-up, SGD buffers).
@@ -210,10 +208,9 @@ class FastEvaluator(SuperNetEvaluator):
         self._param_names = [n for n, _ in self._replicas[0].model.named_parameters()]
 
     def _replica(self) -> _Replica:
-        model = SuperNet(**self.model_cfg).to(self.device)
+        model = SuperNet(**self.model_cfg, norm_cfg=batch_norm_cfg(self.norm)).to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        use_batch_norm(model, self.norm)
         on_cuda = self.device.type == 'cuda'
         stream = torch.cuda.Stream(self.device) if on_cuda else None
         pool = new_graph_pool(self.device) if self.cuda_graph else None

@@ -1,27 +1,32 @@
-"""FLOPs and parameters of a genotype's network, counted analytically (no network is built).
+"""FLOPs, multiply-adds and parameters of a genotype's network, counted analytically.
 
 A search under a budget needs the cost of every candidate in the network the cell will
 live in (the ImageNet mobile network, the CIFAR network, a detector's backbone), and
 building and tracing that network per candidate would take seconds. The structure is
-fixed (``relnas_mm.models.backbone.RelNASNet``: stem, cells, reductions at L/3 and
-2L/3), so the cost is a sum over its layers that depends on the genotype's operations
-and the input size alone.
+the architecture plan (``relnas_mm.space.plan``) that ``RelNASNet`` and the search
+network are built from, so the cost is a sum over the plan's layers that depends on the
+genotype's operations and the input size alone.
 
-The counting rules are those of ``tools/analysis/get_flops.py`` (mmengine's flop
-counter, fvcore's rules): a convolution or linear layer counts one FLOP per
-multiply-add, an eval-mode affine BatchNorm two per element, adaptive average pooling
-one per input element; ReLU, additions, concatenation, padding and the 3x3 pools count
-nothing. Parameters are those of the modules a test-time forward pass runs ("Parameters
-(inference)": every cell module and the classifier, no auxiliary head). Plain Python,
-no torch or mmengine.
+It counts what the built network runs at test time (every layer: both input
+preprocessings of every cell and every cell, unless the network is built with
+``prune_unused``), under two conventions:
+
+* ``flops``: mmengine's flop counter's rules (``tools/analysis/get_flops.py``): one per
+  multiply-add of a convolution or linear layer, two per element of an eval-mode affine
+  BatchNorm, one per input element of the global average pooling; ReLU, additions,
+  concatenation, padding and the 3x3 pools count nothing;
+* ``multadds``: the multiply-adds of convolutions and linear layers only, the number
+  the DARTS family of papers gives for the mobile setting (< 600M).
+
+Parameters are those of every module of the built network (no auxiliary head, which
+is not part of it). Plain Python, no torch or mmengine.
 """
 import math
 from dataclasses import dataclass
-from typing import Dict, List, NamedTuple, Tuple
+from typing import Dict, NamedTuple, Tuple
 
-from .genotype import Genotype, reduction_layers, validate
-
-STEM_TYPES = ('imagenet', 'cifar')
+from .genotype import Genotype, validate
+from .plan import STEM_TYPES, CellPlan, network_plan
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class NetworkSpec:
         in_channels: input image channels.
         out_indices: the backbone stages whose outputs the rest of the network reads
             (RelNASNet's ``out_indices``); a classifier reads stage 3.
+        prune_unused: the network is built with ``prune_unused=True`` (runs none of the
+            work whose output nothing reads).
     """
 
     stem_type: str
@@ -48,6 +55,7 @@ class NetworkSpec:
     stem_multiplier: int = 3
     in_channels: int = 3
     out_indices: Tuple[int, ...] = (3, )
+    prune_unused: bool = False
 
     def __post_init__(self) -> None:
         if self.stem_type not in STEM_TYPES:
@@ -73,6 +81,9 @@ class NetworkSpec:
             raise ValueError(f'NetworkSpec: out_indices must be stage indices in 0..3 (with '
                              f'3 when there is a classifier), got {self.out_indices!r}')
         object.__setattr__(self, 'out_indices', out)
+        if not isinstance(self.prune_unused, bool):
+            raise ValueError(f'NetworkSpec: prune_unused must be True or False, '
+                             f'got {self.prune_unused!r}')
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) \
                 or self.num_classes < 0:
             raise ValueError(f'NetworkSpec: num_classes must be an integer >= 0 (0: no '
@@ -81,8 +92,9 @@ class NetworkSpec:
     def describe(self) -> str:
         """One line for logs and result files."""
         head = f', {self.num_classes}-class classifier' if self.num_classes else ', backbone'
+        pruned = ', unused work pruned' if self.prune_unused else ''
         return (f'{self.stem_type} network C={self.channels}, {self.num_cells} cells, '
-                f'{self.input_hw[0]}x{self.input_hw[1]} input{head}')
+                f'{self.input_hw[0]}x{self.input_hw[1]} input{head}{pruned}')
 
 
 #: The networks of the paper: the ImageNet mobile setting and the CIFAR evaluation network.
@@ -93,9 +105,11 @@ NETWORKS: Dict[str, NetworkSpec] = {
 
 
 class Cost(NamedTuple):
-    """FLOPs (multiply-adds, counted like get_flops.py) and parameters of a network."""
+    """The cost of a network: ``flops`` (mmengine's rule), ``multadds`` (conv + linear)
+    and ``params``."""
 
     flops: int
+    multadds: int
     params: int
 
 
@@ -104,45 +118,67 @@ class _Counter:
 
     def __init__(self) -> None:
         self.flops = 0
+        self.multadds = 0
         self.params = 0
 
-    def conv(self, c_in: int, c_out: int, k: int, hw: Tuple[int, int], groups: int = 1,
-             counted: bool = True) -> None:
-        self.flops += c_out * (c_in // groups) * k * k * hw[0] * hw[1] if counted else 0
-        self.params += c_out * (c_in // groups) * k * k
+    def conv(self, c_in: int, c_out: int, k: int, hw: Tuple[int, int], groups: int = 1) -> None:
+        weights = c_out * (c_in // groups) * k * k
+        self.multadds += weights * hw[0] * hw[1]
+        self.flops += weights * hw[0] * hw[1]
+        self.params += weights
 
-    def bn(self, c: int, hw: Tuple[int, int], counted: bool = True) -> None:
-        self.flops += 2 * c * hw[0] * hw[1] if counted else 0
+    def linear(self, c_in: int, c_out: int) -> None:
+        self.multadds += c_in * c_out
+        self.flops += c_in * c_out
+        self.params += c_in * c_out + c_out
+
+    def bn(self, c: int, hw: Tuple[int, int]) -> None:
+        self.flops += 2 * c * hw[0] * hw[1]
         self.params += 2 * c
 
-    def relu_conv_bn(self, c_in: int, c_out: int, hw: Tuple[int, int],
-                     counted: bool = True) -> None:
-        self.conv(c_in, c_out, 1, hw, counted=counted)
-        self.bn(c_out, hw, counted=counted)
+    def global_pool(self, c: int, hw: Tuple[int, int]) -> None:
+        self.flops += c * hw[0] * hw[1]
 
-    def factorized_reduce(self, c_in: int, c_out: int, hw: Tuple[int, int],
-                          counted: bool = True) -> None:
-        self.conv(c_in, c_out // 2, 1, hw, counted=counted)
-        self.conv(c_in, c_out // 2, 1, hw, counted=counted)
-        self.bn(c_out, hw, counted=counted)
+    def relu_conv_bn(self, c_in: int, c_out: int, hw: Tuple[int, int]) -> None:
+        self.conv(c_in, c_out, 1, hw)
+        self.bn(c_out, hw)
 
-    def dil_conv(self, c: int, k: int, hw: Tuple[int, int], counted: bool = True) -> None:
-        self.conv(c, c, k, hw, groups=c, counted=counted)
-        self.conv(c, c, 1, hw, counted=counted)
-        self.bn(c, hw, counted=counted)
+    def factorized_reduce(self, c_in: int, c_out: int, hw: Tuple[int, int]) -> None:
+        self.conv(c_in, c_out // 2, 1, hw)
+        self.conv(c_in, c_out // 2, 1, hw)
+        self.bn(c_out, hw)
 
-    def op(self, name: str, c: int, stride: int, hw: Tuple[int, int], counted: bool = True) -> None:
+    def dil_conv(self, c: int, k: int, hw: Tuple[int, int]) -> None:
+        self.conv(c, c, k, hw, groups=c)
+        self.conv(c, c, 1, hw)
+        self.bn(c, hw)
+
+    def op(self, name: str, c: int, stride: int, hw: Tuple[int, int]) -> None:
         """An operation of the space with ``c`` channels and output size ``hw``."""
         if name.startswith('sep_conv_'):
             k = int(name[-1])
-            self.dil_conv(c, k, hw, counted)
-            self.dil_conv(c, k, hw, counted)
+            self.dil_conv(c, k, hw)
+            self.dil_conv(c, k, hw)
         elif name.startswith('dil_conv_'):
-            self.dil_conv(c, int(name[-1]), hw, counted)
+            self.dil_conv(c, int(name[-1]), hw)
         elif name == 'skip_connect' and stride == 2:
-            self.factorized_reduce(c, c, hw, counted)
+            self.factorized_reduce(c, c, hw)
         elif name not in ('skip_connect', 'max_pool_3x3', 'avg_pool_3x3'):
             raise ValueError(f'cost: unknown operation {name!r}')
+
+    def cell(self, genotype: Genotype, cell: CellPlan, hw_in: Tuple[int, int]) -> None:
+        """A live cell whose second input has size ``hw_in``: the preprocessing it builds
+        (``cell.reads``) and all of its operations."""
+        if cell.reads[0]:
+            if cell.reduction_prev:
+                self.factorized_reduce(cell.c_prev_prev, cell.channels, hw_in)
+            else:
+                self.relu_conv_bn(cell.c_prev_prev, cell.channels, hw_in)
+        if cell.reads[1]:
+            self.relu_conv_bn(cell.c_prev, cell.channels, hw_in)
+        hw_out = _half(hw_in) if cell.reduction else hw_in
+        for op, inp in genotype.reduce if cell.reduction else genotype.normal:
+            self.op(op, cell.channels, 2 if cell.reduction and inp < 2 else 1, hw_out)
 
 
 def _half(hw: Tuple[int, int]) -> Tuple[int, int]:
@@ -150,82 +186,37 @@ def _half(hw: Tuple[int, int]) -> Tuple[int, int]:
     return math.ceil(hw[0] / 2), math.ceil(hw[1] / 2)
 
 
-def _live_outputs(genotype: Genotype, spec: NetworkSpec) -> List[bool]:
-    """Whether each of the network's states is computed in the traced graph.
-
-    States: ``[stem, stem]`` (cifar: both cell inputs of the first cell) or
-    ``[stem0, stem1]`` (imagenet), then one per cell; cell ``i`` reads states ``i``
-    and ``i + 1``. A state is live if it is a returned stage output or a live cell
-    reads it; a cell input no operation reads is not read.
-    """
-    reductions = reduction_layers(spec.num_cells)
-    stage_ends = {1 + sum(i >= r for r in reductions): i for i in range(spec.num_cells)}
-    live = [False] * (spec.num_cells + 2)
-    for stage in spec.out_indices:
-        live[stage_ends[stage] + 2 if stage else 0] = True
-    for i in reversed(range(spec.num_cells)):
-        if live[i + 2]:
-            read = {inp for _, inp in (genotype.reduce if i in reductions else genotype.normal)}
-            live[i] = live[i] or 0 in read
-            live[i + 1] = live[i + 1] or 1 in read
-    if spec.stem_type == 'cifar':
-        live[0] = live[1] = live[0] or live[1]
-    else:
-        live[0] = live[0] or live[1]  # stem1 runs on stem0's output
-    return live
-
-
 def network_cost(genotype: Genotype, spec: NetworkSpec) -> Cost:
-    """The FLOPs and parameters of ``spec`` built with ``genotype``'s cells.
+    """The cost of ``spec`` built with ``genotype``'s cells: what its forward pass runs.
 
-    Equal to what ``tools/analysis/get_flops.py`` reports for the same network. As
-    there, a layer whose output nothing uses (the preprocessing of a cell input that
-    no operation reads, e.g. the published reduction cell ignores its first input; a
-    cell whose output only such inputs take) counts its parameters, since it runs,
-    but no FLOPs: the traced graph drops it as dead code.
+    Equal to what ``tools/analysis/get_flops.py`` reports for the same network and to a
+    count of the layers the built network executes (``tests/test_space_cost.py``).
     """
     genotype = validate(genotype)
-    live = _live_outputs(genotype, spec)
+    plan = network_plan(spec.stem_type, spec.channels, spec.num_cells, spec.stem_multiplier,
+                        genotype, spec.out_indices, spec.prune_unused)
     n = _Counter()
     c = spec.channels
     if spec.stem_type == 'cifar':
         hw = spec.input_hw
-        c_stem = spec.stem_multiplier * c
-        n.conv(spec.in_channels, c_stem, 3, hw, counted=live[0])
-        n.bn(c_stem, hw, counted=live[0])
-        c_pp, c_p, hw_p, reduction_prev = c_stem, c_stem, hw, False
+        n.conv(spec.in_channels, plan.stem_channels, 3, hw)
+        n.bn(plan.stem_channels, hw)
     else:
         hw0 = _half(spec.input_hw)
-        n.conv(spec.in_channels, c // 2, 3, hw0, counted=live[0])
-        n.bn(c // 2, hw0, counted=live[0])
+        n.conv(spec.in_channels, c // 2, 3, hw0)
+        n.bn(c // 2, hw0)
         hw1 = _half(hw0)
-        n.conv(c // 2, c, 3, hw1, counted=live[0])
-        n.bn(c, hw1, counted=live[0])
-        hw_p = _half(hw1)
-        n.conv(c, c, 3, hw_p, counted=live[1])
-        n.bn(c, hw_p, counted=live[1])
-        c_pp, c_p, reduction_prev = c, c, True
-    reductions = reduction_layers(spec.num_cells)
-    c_cur = c
-    for i in range(spec.num_cells):
-        reduction = i in reductions
-        c_cur = 2 * c_cur if reduction else c_cur
-        pairs = genotype.reduce if reduction else genotype.normal
-        read = {inp for _, inp in pairs} if live[i + 2] else set()
-        if reduction_prev:
-            n.factorized_reduce(c_pp, c_cur, hw_p, counted=0 in read)
-        else:
-            n.relu_conv_bn(c_pp, c_cur, hw_p, counted=0 in read)
-        n.relu_conv_bn(c_p, c_cur, hw_p, counted=1 in read)
-        hw_out = _half(hw_p) if reduction else hw_p
-        for op, inp in pairs:
-            n.op(op, c_cur, 2 if reduction and inp < 2 else 1, hw_out, counted=live[i + 2])
-        concat = genotype.reduce_concat if reduction else genotype.normal_concat
-        c_pp, c_p = c_p, len(concat) * c_cur
-        hw_p = hw_out
-        reduction_prev = reduction
+        n.conv(c // 2, c, 3, hw1)
+        n.bn(c, hw1)
+        hw = _half(hw1)
+        if plan.stem1_live:
+            n.conv(c, c, 3, hw)
+            n.bn(c, hw)
+    for cell in plan.cells:
+        if cell.live:
+            n.cell(genotype, cell, hw)
+        hw = _half(hw) if cell.reduction else hw
     if spec.num_classes:
-        n.flops += c_p * hw_p[0] * hw_p[1]  # global average pooling
-        n.flops += c_p * spec.num_classes
-        n.params += c_p * spec.num_classes + spec.num_classes
-    return Cost(int(n.flops), int(n.params))
+        n.global_pool(plan.cells[-1].out_channels, hw)
+        n.linear(plan.cells[-1].out_channels, spec.num_classes)
+    return Cost(n.flops, n.multadds, n.params)

@@ -1,19 +1,28 @@
-"""Parameters and FLOPs of the network of any config in this repository.
+"""Parameters, FLOPs and multiply-adds of the network of any config in this repository.
 
     python tools/analysis/get_flops.py CONFIG [--shape H W] [--cfg-options KEY=VALUE ...]
 
 The network runs once on a random (1, 3, H, W) batch in eval mode, as at test time
 (``mode='tensor'``: no data preprocessor, no post-processing, no training-only
-heads). H, W default to the config's ``input_hw``. FLOPs are counted by mmengine's
-flop counter (fvcore's rules): one multiply-add of a convolution, linear layer or
-matrix product is one FLOP (the "MAdds" of NAS papers); element-wise operations are
-not counted, an eval-mode batch norm counts 2 and an average pooling 1 per input
-element (about 1.7% of the published cell's FLOPs).
+heads). H, W default to the config's ``input_hw``. Everything that runs is counted,
+also work whose result nothing reads (a cell input the cell never uses: the authors'
+networks compute it): mmengine's flop counter traces the network and would drop such
+work as dead code, so every module's output is kept alive in the trace.
+
+Two conventions:
+
+* FLOPs: mmengine's flop counter (fvcore's rules): one per multiply-add of a
+  convolution, linear layer or matrix product, 2 per element of an eval-mode batch
+  norm, 1 per input element of an adaptive average pooling, upsampling by its
+  interpolation; element-wise operations and the 3x3 pools count nothing;
+* multiply-adds: those of convolutions, linear layers and matrix products only (the
+  "MAdds" of the NAS papers' mobile setting, < 600M).
+
 "Parameters (inference)" counts the modules that ran; "Parameters (all)" also
 counts training-only modules (auxiliary heads).
 """
 import argparse
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer
@@ -35,6 +44,10 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+#: mmengine's operator names (``FlopAnalyzer.by_operator``) that are multiply-adds.
+MULTADD_OPS = ('conv', 'linear', 'addmm', 'mm', 'matmul', 'bmm', 'einsum')
+
+
 class TensorMode(nn.Module):
     """Calls an OpenMMLab model the way its test-time network runs: ``mode='tensor'``."""
 
@@ -44,6 +57,42 @@ class TensorMode(nn.Module):
 
     def forward(self, inputs: torch.Tensor):
         return self.model(inputs, None, mode='tensor')
+
+
+def _tensors(output: Any) -> List[torch.Tensor]:
+    """The tensors in a module's output (a tensor, or tuples, lists and dicts of them)."""
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, (list, tuple)):
+        return [t for item in output for t in _tensors(item)]
+    return []
+
+
+class EveryOutput(nn.Module):
+    """``model``'s output plus the tensor outputs of all its modules.
+
+    Returning them makes every module's work an output of the jit trace, so none of
+    what runs is dropped as dead code and the flop counter counts what runs.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor) -> Tuple[Any, Tuple[torch.Tensor, ...]]:
+        kept: List[torch.Tensor] = []
+        hooks = [
+            m.register_forward_hook(lambda _, __, out: kept.extend(_tensors(out)))
+            for m in self.model.modules()
+        ]
+        try:
+            output = self.model(inputs)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return output, tuple(kept)
 
 
 def build_model(cfg: Config) -> nn.Module:
@@ -75,16 +124,23 @@ def inference_params(model: nn.Module, inputs: torch.Tensor) -> int:
     return sum(p.numel() for m in ran for p in m.parameters(recurse=False))
 
 
+def count(module: nn.Module, inputs: torch.Tensor) -> Tuple[int, int]:
+    """FLOPs and multiply-adds of ``module(inputs)``: all of what runs, dead work included."""
+    analyzer = FlopAnalyzer(EveryOutput(module), (inputs, ))
+    # the modules the trace does not call are training-only heads
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    by_operator = analyzer.by_operator()
+    return int(analyzer.total()), int(sum(by_operator.get(op, 0) for op in MULTADD_OPS))
+
+
 def complexity(model: nn.Module, hw: Tuple[int, int]) -> Dict[str, int]:
-    """``{'flops', 'params_inference', 'params_all'}`` of ``model`` on a (1, 3, H, W) input."""
+    """``{'flops', 'multadds', 'params_inference', 'params_all'}`` of ``model`` (an
+    OpenMMLab model) on a (1, 3, H, W) input."""
     wrapped = TensorMode(model).eval()
     inputs = torch.randn(1, 3, *hw)
-    analyzer = FlopAnalyzer(wrapped, (inputs, ))
-    # modules the trace skips are training-only heads or dead code (unused cell inputs)
-    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return dict(
-        flops=int(analyzer.total()), params_inference=inference_params(wrapped, inputs),
-        params_all=sum(p.numel() for p in model.parameters()))
+    flops, multadds = count(wrapped, inputs)
+    return dict(flops=flops, multadds=multadds, params_inference=inference_params(wrapped, inputs),
+                params_all=sum(p.numel() for p in model.parameters()))
 
 
 def make_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
@@ -112,7 +168,9 @@ def main() -> None:
     print(f"Parameters (inference): {result['params_inference'] / 1e6:.2f} M "
           f"({result['params_inference']:,})")
     print(f"Parameters (all): {result['params_all'] / 1e6:.2f} M ({result['params_all']:,})")
-    print(f"FLOPs (multiply-adds): {result['flops'] / 1e9:.3f} G ({result['flops']:,})")
+    print(f"FLOPs (mmengine's rule): {result['flops'] / 1e9:.3f} G ({result['flops']:,})")
+    print(f"Multiply-adds (conv + linear): {result['multadds'] / 1e9:.3f} G "
+          f"({result['multadds']:,})")
 
 
 if __name__ == '__main__':
