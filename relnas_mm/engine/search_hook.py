@@ -33,7 +33,7 @@ from mmengine.hooks import Hook
 from ..registry import HOOKS
 from ..search import GenerationRecord, RelativeNAS
 from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state_digest
-from .log_bridge import CoreLogBridge
+from .log_bridge import CoreLogBridge, FallbackLog
 from .search_budget import cost_summary, final_cost_message
 from .search_build import build_search
 from .search_files import SearchFiles
@@ -63,6 +63,7 @@ class RelativeNASSearchHook(Hook):
         self._record: Optional[GenerationRecord] = None
         self._started = 0.0
         self._log_bridge: Optional[CoreLogBridge] = None
+        self._fallbacks: Optional[FallbackLog] = None
 
     # ------------------------------------------------------------------ setup
     def before_run(self, runner) -> None:
@@ -73,6 +74,7 @@ class RelativeNASSearchHook(Hook):
                                f'{type(loop).__name__}')
         self._log_bridge = CoreLogBridge(runner.logger)
         self._log_bridge.attach()
+        self._fallbacks = FallbackLog(runner.logger)
         try:
             self._set_up(runner)
         except BaseException:
@@ -148,6 +150,7 @@ class RelativeNASSearchHook(Hook):
             f'[{done:>{len(str(total))}}/{total}]  candidate {r.index:>2} (rank {e.rank}): '
             f'val loss {r.loss:.4f}  val acc {r.acc:.4f}  train loss {r.train_loss:.4f}  '
             f'time {e.seconds:.1f}s  eta {_hms(eta)}')
+        self._fallbacks.record(e.rank, r)
 
     def after_train_epoch(self, runner) -> None:
         record = self._record
@@ -176,6 +179,7 @@ class RelativeNASSearchHook(Hook):
         if not self.algorithm.history:
             return
         if is_main_process():
+            self._fallbacks.log_totals()
             outputs = self.files.save_results(self.algorithm, self.evaluated_by)
             budget = self.algorithm.budget
             which = 'lowest validation loss in the last generation'
