@@ -28,7 +28,6 @@ if importlib.util.find_spec('mmengine') is not None:
             f'of relnas_mm imports it. Install it with `{INSTALL}` (run in the relnas_mm '
             f'checkout: it pins and builds the OpenMMLab packages, see '
             f'requirements/mminstall.txt), or use the torch-only core (relnas_mm.space, '
-            f'relnas_mm.search) in an environment without mmengine.',
-            name=missing) from None
+            f'relnas_mm.search) in an environment without mmengine.', name=missing) from None
 
 __all__ = ['__version__']

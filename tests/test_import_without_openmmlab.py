@@ -17,7 +17,10 @@ def test_a_missing_package_is_named_with_the_install_command(missing):
     code = (f'import sys; sys.modules[{missing!r}] = None\n'
             'import relnas_mm')
     proc = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True,
-                          env={'PYTHONPATH': REPO, 'PATH': '/usr/bin:/bin'}, timeout=300)
+                          env={
+                              'PYTHONPATH': REPO,
+                              'PATH': '/usr/bin:/bin'
+                          }, timeout=300)
     if missing == 'mmdet':
         assert proc.returncode == 0, proc.stderr[-2000:]
         return

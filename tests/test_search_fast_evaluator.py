@@ -217,8 +217,8 @@ def test_failed_capture_reruns_the_candidate_eagerly(data, tiny_job, tiny_refere
         third = fast.evaluate(tiny_job)
     # what rank 0 logs the fallbacks from: every result says what happened to it
     assert [(r.capture_failures, r.cuda_graphs) for r in (out, second, third)] == [(1, False),
-                                                                                 (1, False),
-                                                                                 (0, False)]
+                                                                                   (1, False),
+                                                                                   (0, False)]
     assert len(FakeGraph.pools) == captures  # no capture tried any more
     lines = [r.getMessage() for r in caplog.records if 'capture failed' in r.getMessage()]
     assert len(lines) == 2
@@ -358,7 +358,7 @@ def test_non_finite_training_is_flagged(data, tiny_job):
 
 
 def test_bf16_runs_the_training_step_under_autocast_with_fp32_weights(data, tiny_job,
-                                                                     tiny_reference):
+                                                                      tiny_reference):
     """The fast engine computes the bf16 reference (same kernels on the CPU: bitwise);
     master weights, SGD and losses stay fp32, and the result differs from fp32's."""
     ref = EagerEvaluator(data, TINY, batch_size=BATCH, precision='bf16').evaluate(tiny_job)

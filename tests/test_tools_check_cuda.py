@@ -26,8 +26,8 @@ SMALL = ('--device', 'cpu', '--images', '192', '--channels', '4', '--cells', '3'
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('check_cuda', osp.join(REPO, 'tools',
-                                                                         'check_cuda.py'))
+    spec = importlib.util.spec_from_file_location('check_cuda',
+                                                  osp.join(REPO, 'tools', 'check_cuda.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -71,9 +71,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'or all candidates at once (the per-generation mode)')
     parser.add_argument('--lr', type=float, default=0.05)
     parser.add_argument('--drop-prob', type=float, default=0.15)
-    parser.add_argument('--check-steps', type=int, default=3,
-                        help='training steps of the same-results check (0: skip it; at '
-                        'least warmup_steps + 2 for a graph to be captured and replayed)')
+    parser.add_argument(
+        '--check-steps', type=int, default=3,
+        help='training steps of the same-results check (0: skip it; at '
+        'least warmup_steps + 2 for a graph to be captured and replayed)')
     parser.add_argument('--repeats', type=int, default=1,
                         help='time each engine this many times, report the fastest')
     parser.add_argument('--skip-eager', action='store_true',

@@ -117,7 +117,8 @@ def make_jobs(n: int, weights: Dict[str, torch.Tensor], seed: int) -> List[Candi
     ]
 
 
-def differences(reference: List[CandidateResult], results: List[CandidateResult]) -> Dict[str, float]:
+def differences(reference: List[CandidateResult],
+                results: List[CandidateResult]) -> Dict[str, float]:
     """Largest relative differences: losses, and the trained state (per tensor, against
     its largest value; integer tensors must be equal)."""
     worst = dict(loss=0.0, state=0.0)
@@ -216,9 +217,11 @@ def check_streams(ctx: Context) -> str:
 
 
 def check_sgd(ctx: Context) -> str:
-    return '; '.join(f'{impl}: ' + _close(ctx.eager(), [ctx.fast(sgd=impl).evaluate(j)
-                                                         for j in ctx.jobs[:2]], tolerance)
-                     for impl, tolerance in (('fused', FUSED_TOLERANCE), ('foreach', TOLERANCE)))
+    figures = []
+    for impl, tolerance in (('fused', FUSED_TOLERANCE), ('foreach', TOLERANCE)):
+        out = [ctx.fast(sgd=impl).evaluate(j) for j in ctx.jobs[:2]]
+        figures.append(f'{impl}: ' + _close(ctx.eager(), out, tolerance))
+    return '; '.join(figures)
 
 
 def check_augment_valid(ctx: Context) -> str:
@@ -270,8 +273,8 @@ def check_memory(ctx: Context) -> str:
     gen = torch.Generator(ctx.device).manual_seed(1)
 
     def half(steps: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        images = torch.randint(0, 256, (steps * BATCH, 3, 32, 32), generator=gen,
-                               device=ctx.device, dtype=torch.uint8)
+        images = torch.randint(0, 256, (steps * BATCH, 3, 32, 32), generator=gen, device=ctx.device,
+                               dtype=torch.uint8)
         return images, torch.randint(0, 10, (steps * BATCH, ), generator=gen, device=ctx.device)
 
     data = SearchData(*half(MEMORY_STEPS), *half(3))  # graphs for training and validation
@@ -364,8 +367,8 @@ def _evaluate_with_a_failed_capture(fast: FastEvaluator,
     finally:
         fast_evaluator.capture_graph = real
         logger.removeHandler(handler)
-    if (fast.capture_failures, out.capture_failures, out.cuda_graphs) != (1, 1, False) or not any(
-            'capture failed' in m for m in lines):
+    seen = (fast.capture_failures, out.capture_failures, out.cuda_graphs)
+    if seen != (1, 1, False) or not any('capture failed' in m for m in lines):
         raise AssertionError(f'failures {fast.capture_failures}, result {out.capture_failures} '
                              f'(graphs {out.cuda_graphs}), log {lines}')
     after = fast.evaluate(jobs[1])  # graphs still on: the next candidate captures
@@ -415,21 +418,20 @@ def check_speed(ctx: Context) -> str:
     spec = importlib.util.spec_from_file_location('benchmark_search', path)
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    report = benchmark.main([
-        '--device', str(ctx.device), '--candidates', '4', '--group', 'all', '--skip-eager',
-        '--check-steps', '0', '--variant', '', '--variant', 'precision=bf16'
-    ])
+    argv = f'--device {ctx.device} --candidates 4 --group all --skip-eager --check-steps 0'
+    report = benchmark.main(argv.split() + ['--variant', '', '--variant', 'precision=bf16'])
     return '; '.join(f'{name}: {row["candidates_per_minute"]:.1f} candidates/min, paper-scale '
                      f'search {row["projected_search_minutes"] / 60:.2f} h'
                      for name, row in report['engines'].items())
 
 
-CHECKS: Dict[str, Callable[[Context], str]] = dict(
-    precision=check_precision, tf32_kernels=check_tf32_kernels, eager=check_eager,
-    fast=check_fast, streams=check_streams, sgd=check_sgd, augment_valid=check_augment_valid,
-    channels_last=check_channels_last, bf16=check_bf16, deterministic=check_deterministic,
-    workers=check_workers, memory=check_memory, capture_fail=check_capture_fail,
-    checkpoint=check_checkpoint, nccl=check_nccl, speed=check_speed)
+CHECKS: Dict[str, Callable[[Context], str]] = {
+    check.__name__[len('check_'):]: check
+    for check in (check_precision, check_tf32_kernels, check_eager, check_fast, check_streams,
+                  check_sgd, check_augment_valid, check_channels_last, check_bf16,
+                  check_deterministic, check_workers, check_memory, check_capture_fail,
+                  check_checkpoint, check_nccl, check_speed)
+}
 #: checks that exist on CUDA only (skipped with --device cpu)
 CUDA_ONLY = ('tf32_kernels', 'memory', 'capture_fail', 'nccl', 'speed')
 
@@ -505,8 +507,7 @@ def _capture_left_open() -> Iterator[None]:
     routing and generator capture state stay in place."""
     open_captures: List[Tuple[Any, Any]] = []
 
-    def capture(step: Any, static_idx: torch.Tensor, generator: torch.Generator,
-                pool: Any) -> Any:
+    def capture(step: Any, static_idx: torch.Tensor, generator: torch.Generator, pool: Any) -> Any:
         graph = fast_evaluator.new_graph()
         graph.register_generator_state(generator)
         graph.capture_begin(pool=pool.id)
@@ -531,8 +532,7 @@ def _tf32_when_deterministic() -> contextlib.AbstractContextManager:
 
 
 FAULTS: Dict[str, Fault] = dict(
-    weight_decay=Fault('FastEvaluator drops the weight decay', ('fast', 'sgd'),
-                       _no_weight_decay),
+    weight_decay=Fault('FastEvaluator drops the weight decay', ('fast', 'sgd'), _no_weight_decay),
     clip=Fault('FastEvaluator skips the gradient clipping', ('fast', 'sgd'), _no_clipping),
     stale_draws=Fault('every step of a candidate replays its first random draws',
                       ('fast', 'augment_valid'), _stale_draws),
@@ -540,8 +540,9 @@ FAULTS: Dict[str, Fault] = dict(
                _tf32_when_deterministic),
     graph_alive=Fault('every captured graph is kept alive after its candidate', ('memory', ),
                       _graphs_kept_alive, cuda_only=True),
-    capture_state=Fault('a failed capture is never ended (stream, pool and generator left in '
-                        'capture state)', ('capture_fail', ), _capture_left_open, cuda_only=True),
+    capture_state=Fault(
+        'a failed capture is never ended: stream, pool and generator left '
+        'in capture state', ('capture_fail', ), _capture_left_open, cuda_only=True),
 )
 
 
@@ -572,12 +573,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--only', nargs='+', choices=list(CHECKS), help='run these checks')
     parser.add_argument('--break', dest='fault', choices=list(FAULTS),
                         help='inject this fault; the checks that must catch it run')
-    parser.add_argument('--images', type=int, default=768,
-                        help='synthetic images (2/3 train, batches of 64; at least 192 for '
-                        'two training steps, which stale draws need to show)')
-    parser.add_argument('--channels', type=int, default=CFG['channels'],
-                        help='channels of the equality checks\' network (memory and speed '
-                        'run the search\'s, C=16 with 8 cells)')
+    parser.add_argument(
+        '--images', type=int, default=768,
+        help='synthetic images (2/3 train, batches of 64; at least 192 for '
+        'two training steps, which stale draws need to show)')
+    parser.add_argument(
+        '--channels', type=int, default=CFG['channels'],
+        help='channels of the equality checks\' network (memory and speed '
+        'run the search\'s, C=16 with 8 cells)')
     parser.add_argument('--cells', type=int, default=CFG['num_cells'])
     args = parser.parse_args(argv)
     device = torch.device(args.device)

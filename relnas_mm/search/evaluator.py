@@ -233,10 +233,10 @@ class SuperNetEvaluator(CandidateEvaluator):
         results = []
         for p, (train_sum, valid_sum, correct) in zip(pending, values):
             loss, train_loss = valid_sum / n_valid, train_sum / n_train
+            finite = math.isfinite(loss) and math.isfinite(train_loss)
             results.append(
                 CandidateResult(index=p.job.index, loss=loss, acc=correct / n_valid,
-                                train_loss=train_loss, state=p.state,
-                                finite=math.isfinite(loss) and math.isfinite(train_loss),
+                                train_loss=train_loss, state=p.state, finite=finite,
                                 capture_failures=p.capture_failures, cuda_graphs=p.cuda_graphs))
         return results
 

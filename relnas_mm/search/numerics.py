@@ -37,10 +37,10 @@ PRECISION_GETTERS: Dict[str, Callable[[], Any]] = {
 
 #: what each getter reads in each regime
 PRECISION_READBACK: Dict[str, Dict[str, Any]] = {
-    regime: dict(
-        zip(PRECISION_GETTERS, [regime] * 4 + [regime == 'tf32'] * 2 + [matmul]))
+    regime: dict(zip(PRECISION_GETTERS, [regime] * 4 + [regime == 'tf32'] * 2 + [matmul]))
     for regime, matmul in (('ieee', 'highest'), ('tf32', 'high'))
 }
+
 
 def set_fp32_precision(precision: str) -> None:
     """'tf32' or 'ieee' for cuDNN (convolutions and RNNs) and CUDA matmuls, old and new
@@ -106,4 +106,3 @@ def set_numerics(device: torch.device, deterministic: bool = False) -> str:
     return ('numerics: TF32 convolutions and matmuls, non-deterministic cuDNN algorithms: '
             'runs and resumes agree statistically, not bitwise (deterministic=True for '
             'bit-equal runs)')
-
