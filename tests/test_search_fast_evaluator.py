@@ -7,8 +7,10 @@ float32) and give the reference's ranking of a generation's candidates. The CUDA
 paths run here with a stand-in graph object; tools/check_cuda.py runs them on a GPU.
 """
 import gc
+import importlib.util
 import logging
 import math
+import os.path as osp
 import weakref
 from typing import Dict, Tuple
 
@@ -142,6 +144,7 @@ class FakeGraph:
 
     def capture_begin(self, pool=None):
         FakeGraph.pools.append(pool)
+        FakePool.by_id[pool].graphs.add(self)
 
     def capture_end(self):
         if FakeGraph.fail:
@@ -153,9 +156,18 @@ class FakeGraph:
 
 
 class FakePool:
+    """Counts references as torch 2.14's MemPool does: its own, and one per graph
+    captured into it until the graph is destroyed."""
+
+    by_id = weakref.WeakValueDictionary()
 
     def __init__(self, device):
         self.id = (0, id(self))
+        self.graphs = weakref.WeakSet()
+        FakePool.by_id[self.id] = self
+
+    def use_count(self):
+        return 1 + len(self.graphs)
 
 
 @pytest.fixture
@@ -396,3 +408,26 @@ def test_streams_default_to_a_pair_on_cuda_only(data):
     assert fast_module.default_streams('cpu') == 1 and fast_module.default_streams(None) == 1
     assert fast_module.default_streams('cuda:1') == fast_module.CUDA_STREAMS == 2
     assert FastEvaluator(data, TINY).streams == 1
+
+
+def test_a_graph_kept_alive_shows_in_the_pool_reference_count(data, tiny_job, fake_cuda_graphs):
+    """The invariant tools/check_cuda.py's memory check asserts on a GPU (pool references
+    = 1 + live graphs), modelled with the stand-ins: it holds, and its fault
+    (``--break graph_alive``) breaks it from the second candidate of a replica on."""
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'check_cuda.py')
+    spec = importlib.util.spec_from_file_location('check_cuda', path)
+    check_cuda = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_cuda)
+    fast = fake_cuda_graphs(data=data, valid_batch_size=8, streams=2)
+    for _ in range(2):
+        fast.evaluate_many([tiny_job, tiny_job])
+        assert check_cuda.stray_pool_references(fast) == []
+    with check_cuda.FAULTS['graph_alive'].inject():
+        fast.evaluate_many([tiny_job, tiny_job])
+        assert check_cuda.stray_pool_references(fast) == []  # the kept graphs are current
+        fast.evaluate_many([tiny_job, tiny_job])
+        assert check_cuda.stray_pool_references(fast) == [
+            f'replica {i}: 5 pool references, 1 + 2 live graphs expected' for i in (0, 1)
+        ]
+    gc.collect()
+    assert check_cuda.stray_pool_references(fast) == []  # released with the fault
