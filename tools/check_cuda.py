@@ -427,8 +427,9 @@ def check_speed(ctx: Context) -> str:
     spec.loader.exec_module(benchmark)
     argv = f'--device {ctx.device} --candidates 4 --group all --skip-eager --check-steps 0'
     report = benchmark.main(argv.split() + ['--variant', '', '--variant', 'precision=bf16'])
-    return '; '.join(f'{name}: {row["candidates_per_minute"]:.1f} candidates/min, paper-scale '
-                     f'search {row["projected_search_minutes"] / 60:.2f} h'
+    return '; '.join(f'{"bf16" if "bf16" in name else "fp32/TF32"}: '
+                     f'{row["candidates_per_minute"]:.1f} candidates/min, paper-scale search '
+                     f'{row["projected_search_minutes"] / 60:.2f} h'
                      for name, row in report['engines'].items())
 
 
