@@ -7,7 +7,9 @@ those lines reach stderr only and are missing from the run's log file. ``Fallbac
 puts the CUDA graph fallbacks of every rank in rank 0's log.
 """
 import logging
-from typing import Any, Dict, List, Set
+from typing import Dict, List, Set
+
+from ..search.evaluator import CandidateResult
 
 CORE_LOGGER = 'relnas_mm'
 
@@ -59,8 +61,8 @@ class FallbackLog:
         self.totals: Dict[int, List[int]] = {}
         self._eager: Set[int] = set()  # ranks logged as gone eager (graphs off)
 
-    def record(self, rank: int, result: Any) -> None:
-        """Count ``result`` (a ``CandidateResult``) of ``rank``; log it if it fell back."""
+    def record(self, rank: int, result: CandidateResult) -> None:
+        """Count ``result`` of ``rank``; log it if it fell back."""
         totals = self.totals.setdefault(rank, [0, 0, 0])
         had_graphs = totals[1] > 0
         totals[0] += 1
