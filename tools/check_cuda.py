@@ -423,7 +423,7 @@ def check_speed(ctx: Context) -> str:
     spec = importlib.util.spec_from_file_location('benchmark_search', path)
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    argv = f'--device {ctx.device} --candidates 4 --group all --skip-eager --check-steps 0'
+    argv = f'--device {ctx.device} --candidates 2 --group all --skip-eager --check-steps 0'
     report = benchmark.main(argv.split() + ['--variant', '', '--variant', 'precision=bf16'])
     return '; '.join(f'{"bf16" if "bf16" in name else "fp32/TF32"}: '
                      f'{row["candidates_per_minute"]:.1f} candidates/min, paper-scale search '
