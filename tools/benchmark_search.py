@@ -38,7 +38,7 @@ import torch
 
 from relnas_mm.models.supernet import SuperNet
 from relnas_mm.search.algorithm import job_seed
-from relnas_mm.search.evaluator import CandidateJob, EagerEvaluator, SearchData
+from relnas_mm.search.evaluator import CandidateJob, EagerEvaluator, SearchData, result_differences
 from relnas_mm.search.fast_parallel import PackedResult, make_evaluate
 from relnas_mm.search.numerics import set_numerics
 from relnas_mm.space.encoding import decode_population, random_population
@@ -204,24 +204,6 @@ def time_engines(engines: Dict[str, Any], warmup: List[CandidateJob], jobs: List
     }
 
 
-def relative_differences(reference: List[Any], other: List[Any]) -> Dict[str, float]:
-    """Largest relative differences of the losses and of the trained state."""
-
-    def rel(a: float, b: float) -> float:
-        return abs(a - b) / max(abs(a), 1e-12)
-
-    state = 0.0
-    for a, b in zip(reference, other):
-        for key, value in a.state.items():
-            if value.is_floating_point():
-                diff = (value - b.state[key].to(value.device)).abs().max().item()
-                state = max(state, diff / max(value.abs().max().item(), 1e-12))
-    return dict(
-        loss=max(rel(a.loss, b.loss) for a, b in zip(reference, other)),
-        train_loss=max(rel(a.train_loss, b.train_loss) for a, b in zip(reference, other)),
-        state=state)
-
-
 def same_results_check(args: argparse.Namespace, model_cfg: Dict[str, int],
                        weights: Dict[str, torch.Tensor],
                        variants: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
@@ -247,7 +229,7 @@ def same_results_check(args: argparse.Namespace, model_cfg: Dict[str, int],
                 eager = EagerEvaluator(data, precision=precision, **common)
                 references[precision] = [eager.evaluate(j) for j in jobs]
             with make_evaluate(data, 'fast', workers=0, **common, **options) as evaluate:
-                out[name] = relative_differences(references[precision], evaluate(jobs))
+                out[name] = result_differences(references[precision], evaluate(jobs))
                 fast = evaluate.evaluator
                 out[name].update(graph_steps=fast.graph_steps, graphs=fast.cuda_graph,
                                  steps=len(jobs) * (args.check_steps + 3))
@@ -356,7 +338,7 @@ def _summarise(engines: Dict[str, Dict[str, Any]],
             # the same jobs one after the other: robust to a load that drifts
             row['median_call_speedup'] = statistics.median(
                 a / b for a, b in zip(eager['calls'], figures['calls']))
-            row['max_rel_diff'] = relative_differences(eager['results'], figures['results'])
+            row['max_rel_diff'] = result_differences(eager['results'], figures['results'])
             diff = row['max_rel_diff']
             line += (f'  x{row["speedup"]:.2f} vs eager (median per call '
                      f'x{row["median_call_speedup"]:.2f})  max rel. diff loss '

@@ -57,7 +57,7 @@ from relnas_mm.search.algorithm import RelativeNAS
 from relnas_mm.search.checkpoint import (load_search_state, make_search_state, restore_rng,
                                          save_search_state)
 from relnas_mm.search.evaluator import (CandidateJob, CandidateResult, EagerEvaluator, SearchData,
-                                        split_search_data)
+                                        result_differences, split_search_data)
 from relnas_mm.search.fast_evaluator import CaptureFailed, FastEvaluator
 from relnas_mm.search.fast_parallel import PackedResult, make_evaluate
 from relnas_mm.search.numerics import precision_mismatches, set_numerics
@@ -118,23 +118,14 @@ def make_jobs(n: int, weights: Dict[str, torch.Tensor], seed: int) -> List[Candi
 
 def differences(reference: List[CandidateResult],
                 results: List[CandidateResult]) -> Dict[str, float]:
-    """Largest relative differences: losses, and the trained state (per tensor, against
-    its largest value; integer tensors must be equal)."""
-    worst = dict(loss=0.0, state=0.0)
+    """Largest relative differences of the losses (validation and training) and of the
+    trained state, after checking that the results are of the same candidates."""
     for ref, out in zip(reference, results):
         if out.index != ref.index or not out.finite or list(out.state) != list(ref.state):
             raise AssertionError(f'candidate {ref.index}: got candidate {out.index}, finite '
                                  f'{out.finite}, {len(out.state)} of {len(ref.state)} keys')
-        for a, b in ((ref.loss, out.loss), (ref.train_loss, out.train_loss)):
-            worst['loss'] = max(worst['loss'], abs(a - b) / max(abs(a), 1e-12))
-        for key, value in ref.state.items():
-            other = out.state[key].to(value.device)
-            if value.is_floating_point():
-                diff = float((value - other).abs().max()) / max(float(value.abs().max()), 1e-12)
-            else:
-                diff = 0.0 if torch.equal(value, other) else float('inf')
-            worst['state'] = max(worst['state'], diff)
-    return worst
+    worst = result_differences(reference, results)
+    return dict(loss=max(worst['loss'], worst['train_loss']), state=worst['state'])
 
 
 def _close(reference: List[CandidateResult], results: List[CandidateResult],

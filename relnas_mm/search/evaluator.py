@@ -70,6 +70,30 @@ class CandidateResult:
     cuda_graphs: bool = False
 
 
+def result_differences(reference: Sequence[CandidateResult],
+                       other: Sequence[CandidateResult]) -> Dict[str, float]:
+    """Largest relative differences between two evaluations of the same jobs: validation
+    loss, training loss, and trained state (per tensor, against its largest magnitude;
+    an integer tensor that differs counts as inf). What the tools compare engines by."""
+
+    def rel(a: float, b: float) -> float:
+        return abs(a - b) / max(abs(a), 1e-12)
+
+    state = 0.0
+    for a, b in zip(reference, other):
+        for key, value in a.state.items():
+            theirs = b.state[key].to(value.device)
+            if value.is_floating_point():
+                diff = float((value - theirs).abs().max()) / max(float(value.abs().max()), 1e-12)
+            else:
+                diff = 0.0 if torch.equal(value, theirs) else math.inf
+            state = max(state, diff)
+    return dict(
+        loss=max(rel(a.loss, b.loss) for a, b in zip(reference, other)),
+        train_loss=max(rel(a.train_loss, b.train_loss) for a, b in zip(reference, other)),
+        state=state)
+
+
 class CandidateEvaluator(ABC):
     """Trains a candidate from its job's weights and scores it on the validation half."""
 
