@@ -35,7 +35,7 @@ from mmengine.hooks import Hook
 from ..registry import HOOKS
 from ..search import GenerationRecord, RelativeNAS
 from .dist import DistributedEvaluate, Evaluated, check_same_on_all_ranks, state_digest
-from .log_bridge import CoreLogBridge
+from .log_bridge import CoreLogBridge, FallbackLog
 from .search_budget import cost_summary, final_cost_message, make_validate, reevaluate_archive
 from .search_build import build_search
 from .search_files import SearchFiles, WorkDirBusyError, WorkDirLock
@@ -67,6 +67,7 @@ class RelativeNASSearchHook(Hook):
         self._log_bridge: Optional[CoreLogBridge] = None
         self._lock: Optional[WorkDirLock] = None
         self._validate_with: Optional[Callable[[RelativeNAS], Any]] = None
+        self._fallbacks: Optional[FallbackLog] = None
 
     # ------------------------------------------------------------------ setup
     def before_run(self, runner) -> None:
@@ -77,6 +78,7 @@ class RelativeNASSearchHook(Hook):
                                f'{type(loop).__name__}')
         self._log_bridge = CoreLogBridge(runner.logger)
         self._log_bridge.attach()
+        self._fallbacks = FallbackLog(runner.logger)
         try:
             self._set_up(runner)
         except BaseException:
@@ -171,6 +173,7 @@ class RelativeNASSearchHook(Hook):
             f'[{done:>{len(str(total))}}/{total}]  candidate {r.index:>2} (rank {e.rank}): '
             f'val loss {r.loss:.4f}  val acc {r.acc:.4f}  train loss {r.train_loss:.4f}  '
             f'time {e.seconds:.1f}s  eta {_hms(eta)}')
+        self._fallbacks.record(e.rank, r)
 
     def after_train_epoch(self, runner) -> None:
         record = self._record
@@ -205,6 +208,7 @@ class RelativeNASSearchHook(Hook):
             reevaluated = reevaluate_archive(self.algorithm.history,
                                              self._validate_with(self.algorithm))
         if is_main_process():
+            self._fallbacks.log_totals()
             outputs = self.files.save_results(self.algorithm, self.evaluated_by, reevaluated)
             budget = self.algorithm.budget
             which = 'lowest validation loss in the last generation'

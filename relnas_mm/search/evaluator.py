@@ -9,10 +9,11 @@ faster engine (``FastEvaluator``) can replace it without touching the search.
 With an evaluator ``ev``, the search's evaluate function is simply
 ``lambda jobs: [ev.evaluate(job) for job in jobs]``.
 """
+import contextlib
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -22,6 +23,9 @@ from ..models.supernet import SuperNet, candidate_keys, supernet_config
 from ..space.genotype import Genotype
 from .augment import augment_batch, normalize
 from .numerics import Device, set_numerics
+
+#: what ``precision`` of an evaluator accepts
+PRECISIONS = ('fp32', 'bf16')
 
 
 @dataclass
@@ -49,6 +53,11 @@ class CandidateResult:
     weight set is unchanged by a candidate, so results (and the traffic between ranks)
     carry only this. ``finite`` is False when a loss is NaN/inf, in which case the
     search ranks the candidate last and ignores ``state``.
+
+    ``capture_failures`` (CUDA graph captures of this candidate that failed) and
+    ``cuda_graphs`` (its steps were replayed from CUDA graphs) travel with the result,
+    so that rank 0 can log a rank that fell back to eager steps: several times
+    slower, and every rank waits for it at the gather.
     """
 
     index: int
@@ -57,6 +66,32 @@ class CandidateResult:
     train_loss: float
     state: Dict[str, torch.Tensor]
     finite: bool
+    capture_failures: int = 0
+    cuda_graphs: bool = False
+
+
+def result_differences(reference: Sequence[CandidateResult],
+                       other: Sequence[CandidateResult]) -> Dict[str, float]:
+    """Largest relative differences between two evaluations of the same jobs: validation
+    loss, training loss, and trained state (per tensor, against its largest magnitude;
+    an integer tensor that differs counts as inf). What the tools compare engines by."""
+
+    def rel(a: float, b: float) -> float:
+        return abs(a - b) / max(abs(a), 1e-12)
+
+    state = 0.0
+    for a, b in zip(reference, other):
+        for key, value in a.state.items():
+            theirs = b.state[key].to(value.device)
+            if value.is_floating_point():
+                diff = float((value - theirs).abs().max()) / max(float(value.abs().max()), 1e-12)
+            else:
+                diff = 0.0 if torch.equal(value, theirs) else math.inf
+            state = max(state, diff)
+    return dict(
+        loss=max(rel(a.loss, b.loss) for a, b in zip(reference, other)),
+        train_loss=max(rel(a.train_loss, b.train_loss) for a, b in zip(reference, other)),
+        state=state)
 
 
 class CandidateEvaluator(ABC):
@@ -174,6 +209,8 @@ class PendingResult:
     job: CandidateJob
     sums: torch.Tensor
     state: Dict[str, torch.Tensor]
+    capture_failures: int = 0
+    cuda_graphs: bool = False
 
 
 class SuperNetEvaluator(CandidateEvaluator):
@@ -188,15 +225,22 @@ class SuperNetEvaluator(CandidateEvaluator):
             (the authors' behaviour); off by default.
         device: where to train; defaults to the data's device.
         deterministic: IEEE fp32 and deterministic kernels (see ``set_numerics``).
+        precision: 'fp32' (default) or 'bf16': the training forward and backward under
+            bf16 autocast (CUDA and CPU), with fp32 master weights, SGD and losses; the
+            validation pass, whose loss ranks the candidates, stays fp32.
     """
 
     def __init__(self, data: SearchData, model_cfg: Optional[Mapping[str, Any]] = None,
                  batch_size: int = 256, momentum: float = 0.9, weight_decay: float = 3e-4,
                  grad_clip: float = 5.0, augment_valid: bool = False, device: Device = None,
-                 deterministic: bool = False) -> None:
+                 deterministic: bool = False, precision: str = 'fp32') -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f'{type(self).__name__}: batch_size must be an integer >= 1, '
                              f'got {batch_size!r}')
+        if precision not in PRECISIONS:
+            raise ValueError(f'{type(self).__name__}: precision must be one of {PRECISIONS}, '
+                             f'got {precision!r}')
+        self.precision = precision
         self.device = torch.device(device) if device is not None else data.device
         self.numerics = set_numerics(self.device, deterministic)
         self.data = data if data.device == self.device else data.to(self.device)
@@ -207,6 +251,16 @@ class SuperNetEvaluator(CandidateEvaluator):
         self.weight_decay = weight_decay
         self.grad_clip = grad_clip
         self.augment_valid = augment_valid
+
+    def training_autocast(self) -> ContextManager:
+        """The context of a training forward (and loss): bf16 autocast or nothing.
+
+        The autocast cache is off: the weights change every step, and a cache inside a
+        CUDA graph capture would be replayed stale.
+        """
+        if self.precision == 'fp32':
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False)
 
     def _check_labels(self) -> None:
         num_classes = self.model_cfg['num_classes']
@@ -228,10 +282,11 @@ class SuperNetEvaluator(CandidateEvaluator):
         results = []
         for p, (train_sum, valid_sum, correct) in zip(pending, values):
             loss, train_loss = valid_sum / n_valid, train_sum / n_train
+            finite = math.isfinite(loss) and math.isfinite(train_loss)
             results.append(
                 CandidateResult(index=p.job.index, loss=loss, acc=correct / n_valid,
-                                train_loss=train_loss, state=p.state, finite=math.isfinite(loss)
-                                and math.isfinite(train_loss)))
+                                train_loss=train_loss, state=p.state, finite=finite,
+                                capture_failures=p.capture_failures, cuda_graphs=p.cuda_graphs))
         return results
 
 
@@ -297,7 +352,8 @@ class EagerEvaluator(SuperNetEvaluator):
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             inputs = augment_batch(data.train_images[idx], generator)
-            loss = F.cross_entropy(model(inputs), data.train_labels[idx])
+            with self.training_autocast():
+                loss = F.cross_entropy(model(inputs).float(), data.train_labels[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)

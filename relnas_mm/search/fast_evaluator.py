@@ -36,6 +36,7 @@ from typing import Any, Callable, ContextManager, Dict, Generator, List, Mapping
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import clip_grad_norm_  # by name: check_cuda --break clip skips it here
 
 from ..models.supernet import SuperNet, candidate_keys, op_module_of
 from .augment import augment_batch, normalize
@@ -46,6 +47,10 @@ logger = logging.getLogger('relnas_mm')
 
 SGD_IMPLS = ('foreach', 'fused', 'loop')
 NORM_IMPLS = ('cudnn', 'native', 'compiled')
+#: candidates at once on one GPU by default: a pair, what writeback='pair' (the authors'
+#: order) hands over per call; more pay only with writeback='generation' (see
+#: docs/en/fast_evaluation.md, "Streams")
+CUDA_STREAMS = 2
 
 StepFn = Callable[[torch.Tensor], None]
 
@@ -142,12 +147,17 @@ def _on(stream: Optional[Any]) -> ContextManager:
 def new_graph_pool(device: torch.device) -> Any:
     """A memory pool that lives as long as its replica (graphs come and go inside it).
 
-    A ``MemPool`` holds its pool itself; torch < 2.5 has only a pool handle, whose pool
-    lives while a graph captured into it does.
+    A ``MemPool`` holds one reference to its pool and every graph captured into it one
+    more, until the graph is destroyed: ``pool.use_count() == 1 + live graphs``.
     """
     with torch.cuda.device(device):
-        mem_pool = getattr(torch.cuda, 'MemPool', None)
-        return mem_pool() if mem_pool is not None else torch.cuda.graph_pool_handle()
+        return torch.cuda.MemPool()
+
+
+def default_streams(device: Device) -> int:
+    """``streams`` when not given: ``CUDA_STREAMS`` on CUDA, 1 elsewhere (on the CPU
+    candidates on several replicas are only interleaved)."""
+    return CUDA_STREAMS if device is not None and torch.device(device).type == 'cuda' else 1
 
 
 def new_graph() -> Any:
@@ -167,31 +177,39 @@ class FastEvaluator(SuperNetEvaluator):
             second failure graphs are off for the rest of the run.
         channels_last: run the network in channels-last memory format: other kernels,
             so results differ from the reference by rounding (close, not bitwise).
-            None (default): on for the CPU, where it is faster, off on CUDA.
+            None (default): on for the CPU, where it is faster, off on CUDA and for
+            bf16 on the CPU (refused there: NaN gradients, see the error).
+        precision: 'fp32' or 'bf16', see ``SuperNetEvaluator``.
         sgd: 'foreach' (multi-tensor kernels, bitwise the same as ``torch.optim.SGD``'s
             default), 'fused' (one kernel; may differ in the last bits) or 'loop'
             (one tensor at a time).
         norm: batch-norm kernels, see ``batch_norm_cfg``.
         streams: candidates run at once by ``evaluate_many`` (each on its own network
-            replica and CUDA stream; on the CPU they are only interleaved).
+            replica and CUDA stream; on the CPU they are only interleaved). Default:
+            ``default_streams(device)``.
         warmup_steps: eager steps before a capture (cuDNN/cuBLAS set-up, SGD buffers).
         valid_batch_size: validation batch (default ``batch_size``); eval-mode results
             do not depend on it beyond rounding. Must equal ``batch_size`` with
             ``augment_valid``, whose draws are per batch.
 
     The state of a result holds copies of the tensors the candidate trained (its op
-    modules and everything shared), as the reference's does.
+    modules and everything shared), as the reference's does; its ``capture_failures``
+    and ``cuda_graphs`` say whether it ran from graphs. ``graph_steps`` counts the steps
+    (training and validation) replayed from graphs so far.
     """
 
     def __init__(self, data: SearchData, model_cfg: Optional[Mapping[str, Any]] = None,
                  batch_size: int = 256, momentum: float = 0.9, weight_decay: float = 3e-4,
                  grad_clip: float = 5.0, augment_valid: bool = False, device: Device = None,
                  cuda_graph: bool = True, channels_last: Optional[bool] = None,
-                 sgd: str = 'foreach', norm: str = 'cudnn', streams: int = 1, warmup_steps: int = 1,
-                 valid_batch_size: Optional[int] = None, deterministic: bool = False) -> None:
+                 sgd: str = 'foreach', norm: str = 'cudnn', streams: Optional[int] = None,
+                 warmup_steps: int = 1, valid_batch_size: Optional[int] = None,
+                 deterministic: bool = False, precision: str = 'fp32') -> None:
         super().__init__(data, model_cfg, batch_size=batch_size, momentum=momentum,
                          weight_decay=weight_decay, grad_clip=grad_clip,
-                         augment_valid=augment_valid, device=device, deterministic=deterministic)
+                         augment_valid=augment_valid, device=device, deterministic=deterministic,
+                         precision=precision)
+        streams = default_streams(self.device) if streams is None else streams
         _check_settings(batch_size, valid_batch_size, augment_valid, sgd, streams, warmup_steps)
         self.valid_batch_size = valid_batch_size or batch_size
         on_cuda = self.device.type == 'cuda'
@@ -199,9 +217,17 @@ class FastEvaluator(SuperNetEvaluator):
         if cuda_graph and not on_cuda:
             logger.info('FastEvaluator: CUDA graphs need a CUDA device; %s runs eagerly',
                         self.device)
-        self.channels_last = (not on_cuda) if channels_last is None else bool(channels_last)
+        cpu_bf16 = self.device.type == 'cpu' and precision == 'bf16'
+        if channels_last and cpu_bf16:
+            raise ValueError(
+                'FastEvaluator: channels_last with precision="bf16" on the CPU gives NaN weight '
+                'gradients of depthwise 5x5 convolutions now and then (torch 2.14.1, measured); '
+                'leave channels_last at None (off for bf16 on the CPU)')
+        self.channels_last = (not on_cuda and not cpu_bf16) if channels_last is None \
+            else bool(channels_last)
         self.sgd, self.norm, self.warmup_steps = sgd, norm, warmup_steps
         self.capture_failures = 0
+        self.graph_steps = 0
         self.streams = streams
         self._replicas = [self._replica() for _ in range(streams)]
         self._keys = list(self._replicas[0].tensors)
@@ -269,7 +295,9 @@ class FastEvaluator(SuperNetEvaluator):
         except CaptureFailed as failure:
             replica.graphs.clear()
             self._capture_failed(job, failure)
-            return (yield from self._enqueue(replica, job, main, False))
+            pending = yield from self._enqueue(replica, job, main, False)
+            pending.capture_failures = 1
+            return pending
 
     def _capture_failed(self, job: CandidateJob, failure: CaptureFailed) -> None:
         self.capture_failures += 1
@@ -313,7 +341,7 @@ class FastEvaluator(SuperNetEvaluator):
                 for k in keys
             }
             sums = sums.clone()
-        return PendingResult(job, sums, trained)
+        return PendingResult(job, sums, trained, cuda_graphs=bool(replica.graphs))
 
     def _trained_keys(self, used_modules: List[str], job: CandidateJob) -> List[str]:
         """The state keys a candidate reads and trains: shared ones and its op modules'."""
@@ -343,10 +371,11 @@ class FastEvaluator(SuperNetEvaluator):
             for p in params:
                 p.grad = None
             inputs = augment_batch(data.train_images.index_select(0, idx), generator)
-            loss = F.cross_entropy(
-                model(self._inputs(inputs)), data.train_labels.index_select(0, idx))
+            with self.training_autocast():
+                loss = F.cross_entropy(
+                    model(self._inputs(inputs)).float(), data.train_labels.index_select(0, idx))
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            clip_grad_norm_(params, self.grad_clip)
             optimizer.step()
             total.add_(loss.detach() * idx.numel())
 
@@ -385,10 +414,12 @@ class FastEvaluator(SuperNetEvaluator):
             if graph is not None:
                 static_idx.copy_(idx)
                 graph.replay()
+                self.graph_steps += 1
             elif capture is not None and i == self.warmup_steps and full > i + 1:
                 static_idx = idx.clone()
                 graph = capture(step, static_idx, generator)
                 graph.replay()
+                self.graph_steps += 1
             else:
                 step(idx)
             yield
@@ -417,13 +448,15 @@ def capture_graph(step: StepFn, static_idx: torch.Tensor, generator: torch.Gener
     Captures on the current (the replica's, non-default) stream, which has run the
     warm-up steps; ``torch.cuda.graph`` is not used because it synchronises the whole
     device, which would stall the other candidates' streams. On failure raises
-    ``CaptureFailed`` after dropping the graph: its destruction unregisters it from
-    ``generator`` and from the capture bookkeeping, so nothing stays in capture state.
+    ``CaptureFailed`` after dropping the graph: ``capture_end`` ends the stream's capture
+    and the pool's allocation routing even for a failed capture (torch 2.14), and the
+    graph's destruction releases its reference to ``pool`` and its capture state in
+    ``generator``, so nothing stays in capture state (tools/check_cuda.py, capture_fail).
     """
     graph = new_graph()
     try:
         graph.register_generator_state(generator)
-        graph.capture_begin(pool=getattr(pool, 'id', pool))
+        graph.capture_begin(pool=pool.id)
         try:
             step(static_idx)
         finally:

@@ -38,7 +38,7 @@ import torch.multiprocessing as mp
 
 from ..space.genotype import Genotype
 from .evaluator import CandidateEvaluator, CandidateJob, CandidateResult, EagerEvaluator, SearchData
-from .fast_evaluator import FastEvaluator
+from .fast_evaluator import FastEvaluator, default_streams
 from .numerics import Device
 
 #: evaluator names: short ones for make_evaluate and the benchmark, class names for configs
@@ -119,16 +119,19 @@ class PackedResult:
     train_loss: float
     finite: bool
     state: PackedState
+    capture_failures: int = 0
+    cuda_graphs: bool = False
 
     @classmethod
     def of(cls, result: CandidateResult) -> 'PackedResult':
         return cls(result.index, result.loss, result.acc, result.train_loss, result.finite,
-                   PackedState.pack(result.state))
+                   PackedState.pack(result.state), result.capture_failures, result.cuda_graphs)
 
     def unpack(self, device: Optional[torch.device] = None) -> CandidateResult:
         return CandidateResult(index=self.index, loss=self.loss, acc=self.acc,
                                train_loss=self.train_loss, state=self.state.unpack(device),
-                               finite=self.finite)
+                               finite=self.finite, capture_failures=self.capture_failures,
+                               cuda_graphs=self.cuda_graphs)
 
 
 # ----------------------------------------------------------------------------- building
@@ -334,7 +337,9 @@ class ParallelEvaluate:
             data = data.to('cpu')
         for tensor in (data.train_images, data.train_labels, data.valid_images, data.valid_labels):
             tensor.share_memory_()
-        self.chunk = chunk or int(options.get('streams', 1))
+        fast = issubclass(evaluator_class(spec.kind), FastEvaluator)
+        streams = options.get('streams') or (default_streams(options['device']) if fast else 1)
+        self.chunk = chunk or int(streams)
         #: candidates it runs at once
         self.parallelism = workers * self.chunk
         self._threads = threads or max(1, torch.get_num_threads() // workers)

@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .numerics import Device, fp32_precision
+from .numerics import Device, conv_precision
 
 
 def _cpu_name() -> str:
@@ -37,7 +37,7 @@ def latency_context(device: Device) -> str:
     """
     device = torch.device(device)
     if device.type == 'cuda':
-        name, precision = torch.cuda.get_device_name(device), fp32_precision()
+        name, precision = torch.cuda.get_device_name(device), conv_precision()
     else:
         name, precision = _cpu_name(), 'fp32'
     return f'{name} ({device.type}), {torch.get_num_threads()} thread(s), {precision}'
