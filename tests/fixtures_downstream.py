@@ -229,8 +229,7 @@ Runner.from_cfg(cfg).train()
 
 def run_upstream_train(config: str, work_dir: str, *options: str) -> subprocess.CompletedProcess:
     """Train ``config`` as the upstream tools do (:data:`UPSTREAM_TRAIN`)."""
-    return run_tool('-c', UPSTREAM_TRAIN, config, '--work-dir', work_dir, '--cfg-options',
-                    *options)
+    return run_tool('-c', UPSTREAM_TRAIN, config, '--work-dir', work_dir, '--cfg-options', *options)
 
 
 def upstream_pretrained(key: str, checkpoint: str) -> List[str]:

@@ -66,9 +66,9 @@ def test_anchors_are_the_authors_priors():
                     for w, h in (boxes[:6, 2:] - boxes[:6, :2]).tolist())
         root2, root3 = math.sqrt(2), math.sqrt(3)
         big = math.sqrt(low * high)
-        assert wh == pytest.approx(sorted([(low, low), (big, big), (low * root2, low / root2),
-                                           (low / root2, low * root2), (low * root3, low / root3),
-                                           (low / root3, low * root3)]), abs=0.02), level
+        assert wh == pytest.approx(
+            sorted([(low, low), (big, big), (low * root2, low / root2), (low / root2, low * root2),
+                    (low * root3, low / root3), (low / root3, low * root3)]), abs=0.02), level
 
 
 def test_extra_layers_are_linear_inverted_residuals():
@@ -199,9 +199,8 @@ def test_ssd_voc_config_trains_with_the_upstream_tools_and_backbone_init_cfg(tmp
     devkit = make_voc(str(tmp_path))
     weights = str(tmp_path / 'relnas_imagenet.pth')
     torch.save({'state_dict': imagenet_network(channels=8, num_cells=5).state_dict()}, weights)
-    data = [f'train_dataloader.dataset.datasets.{i}.data_root={devkit}/' for i in (0, 1)] + [
-        f'{phase}_dataloader.dataset.data_root={devkit}/' for phase in ('val', 'test')
-    ]
+    data = [f'train_dataloader.dataset.datasets.{i}.data_root={devkit}/' for i in (0, 1)
+            ] + [f'{phase}_dataloader.dataset.data_root={devkit}/' for phase in ('val', 'test')]
     out = check_ok(
         run_upstream_train(CONFIG, str(tmp_path / 'work'), *SMALL, *data,
                            *upstream_pretrained('model.backbone', weights)))

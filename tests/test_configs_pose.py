@@ -24,8 +24,8 @@ from typing import Sequence, Tuple
 import pytest
 import torch
 from fixtures_downstream import (COCO_KEYPOINTS, LOADER_OPTIONS, REPO, SMALL_POSE, check_ok,
-                                 cli_options, tool_config,
-                                 make_coco_keypoints, read_test_metrics, run_tool)
+                                 cli_options, tool_config, make_coco_keypoints, read_test_metrics,
+                                 run_tool)
 
 pytest.importorskip('mmpose')
 from mmengine.config import Config
@@ -75,6 +75,8 @@ def test_learning_rate_is_constant_by_default_and_steps_in_the_variant():
     step = tool_config('train', LR_STEP).param_scheduler
     assert [s.type for s in step] == ['LinearLR', 'MultiStepLR']
     assert step[1].milestones == [90, 120] and step[1].gamma == 0.1
+
+
 SMALL = cli_options(SMALL_POSE) + LOADER_OPTIONS + ['train_cfg.max_epochs=1']
 INPUT_WH = (192, 256)  # the codec's input_size
 PADDING = 1.25  # GetBBoxCenterScale's default, as the config's pipeline uses it
@@ -165,13 +167,13 @@ def test_simplebaseline_coco_config_trains_and_gives_the_exact_ap_of_both_box_pr
 
     # ground-truth boxes (the default): the detection file is not needed (nor read)
     shutil.rmtree(os.path.join(root, 'person_detection_results'))
-    proc = run_tool('tools/test.py', DET_BOXES, checkpoint, '--work-dir', test_work,
-                    '--data-root', root, '--cfg-options', *SMALL)
+    proc = run_tool('tools/test.py', DET_BOXES, checkpoint, '--work-dir', test_work, '--data-root',
+                    root, '--cfg-options', *SMALL)
     assert proc.returncode != 0 and 'bbox_file' in proc.stdout  # detected boxes need it
     for name, folder in ((CONFIG, 'test_gt'), (GT_BOXES, 'test_gt_named')):
         gt_work = str(tmp_path / folder)
         check_ok(
-            run_tool('tools/test.py', name, checkpoint, '--work-dir', gt_work, '--data-root',
-                     root, '--cfg-options', *SMALL))
+            run_tool('tools/test.py', name, checkpoint, '--work-dir', gt_work, '--data-root', root,
+                     '--cfg-options', *SMALL))
         # ground-truth boxes all score 1: the tie keeps image order, the found person first
         assert read_test_metrics(gt_work)['coco/AP'] == pytest.approx(AP_FOUND_FIRST, abs=1e-4)

@@ -236,7 +236,7 @@ def test_mobilenetv2_configs_load_imagenet_weights(mobilenet_checkpoints, name):
     assert init.prefix == ('backbone.' if layout == 'mmcls' else None)
 
     cfg = tool_config('train', f'configs/{name}', '--cfg-options', f'pretrained={checkpoint}')
-    check_pretrained(_built(cfg, name, {}, init=False))  # fits (mmseg's lacks conv2.*)
+    check_pretrained(_built(cfg, name, {}, init=False))  # fits
     state = _module(_built(cfg, name, {}), where).state_dict()
     assert state and set(state) <= set(weights)
     for key, value in state.items():

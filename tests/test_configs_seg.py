@@ -104,12 +104,17 @@ def test_backbone_bn_affine_is_in_no_optimiser_group():
     from mmengine.optim import build_optim_wrapper
     cfg, model = _built()
     model = revert_sync_batchnorm(model)
-    frozen = {id(p) for m in model.backbone.context_path.backbone.modules()
-              if isinstance(m, nn.modules.batchnorm._BatchNorm) for p in m.parameters()}
+    frozen = {
+        id(p)
+        for m in model.backbone.context_path.backbone.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) for p in m.parameters()
+    }
     assert frozen
     optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
-    trained = {id(p) for g in optimizer.param_groups if g['lr'] > 0 for p in g['params']
-               if p.requires_grad}
+    trained = {
+        id(p)
+        for g in optimizer.param_groups if g['lr'] > 0 for p in g['params'] if p.requires_grad
+    }
     assert trained.isdisjoint(frozen)
     assert trained == {id(p) for p in model.parameters()} - frozen
 
@@ -124,8 +129,8 @@ def test_training_pipeline_is_the_authors():
     jitter, flip, resize, cover, crop = steps[2:7]
     assert (jitter.brightness, jitter.contrast, jitter.saturation) == (0.5, 0.5, 0.5)
     assert flip.prob == 0.5
-    assert resize.scales == [(1536, 768), (2048, 1024), (2560, 1280), (3072, 1536),
-                             (3584, 1792), (4096, 2048)]  # 0.75, 1.0, ..., 2.0
+    assert resize.scales == [(1536, 768), (2048, 1024), (2560, 1280), (3072, 1536), (3584, 1792),
+                             (4096, 2048)]  # 0.75, 1.0, ..., 2.0
     assert resize.keep_ratio is True
     assert tuple(cover.size) == (1024, 1024) and tuple(crop.crop_size) == (1024, 1024)
     assert crop.get('cat_max_ratio', 1.0) == 1.0
@@ -147,8 +152,9 @@ def test_schedule_is_exponential_warmup_then_poly_to_zero():
     register_scope_modules(cfg)
     optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.01)
     with DefaultScope.overwrite_default_scope('mmseg'):
-        schedulers = [PARAM_SCHEDULERS.build(dict(s, optimizer=optimizer))
-                      for s in cfg.param_scheduler]
+        schedulers = [
+            PARAM_SCHEDULERS.build(dict(s, optimizer=optimizer)) for s in cfg.param_scheduler
+        ]
     seen = {}
     for it in range(cfg.train_cfg.max_iters):
         if it in (0, 500, 1000, 1001, 79999):

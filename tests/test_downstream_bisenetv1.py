@@ -95,8 +95,8 @@ def test_mobilenet_like_backbone_with_other_widths():
     pytest.importorskip('mmpose')
     cfg = dict(type='mmpose.MobileNetV2', out_indices=(4, 7), widen_factor=0.5)
     model = revert_sync_batchnorm(
-        BiSeNetV1(backbone_cfg=cfg, context_channels=(16, 48, 1280),
-                  spatial_channels=(8, 8, 8, 16), out_channels=32)).eval()
+        BiSeNetV1(backbone_cfg=cfg, context_channels=(16, 48, 1280), spatial_channels=(8, 8, 8, 16),
+                  out_channels=32)).eval()
     with torch.no_grad():
         fused, _, context16 = model(torch.randn(1, 3, 64, 64))
     assert fused.shape == (1, 32, 8, 8) and context16.shape == (1, 16, 4, 4)

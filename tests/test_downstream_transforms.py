@@ -43,8 +43,8 @@ def test_resize_to_cover_upscales_only_what_is_smaller_than_the_crop():
 def test_resize_to_cover_keeps_labels_nearest():
     labels = np.zeros((4, 8), np.uint8)
     labels[:, 4:] = 13
-    out = ResizeToCover((16, 16)).transform(dict(img=np.zeros((4, 8, 3), np.uint8),
-                                                 gt_seg_map=labels))
+    out = ResizeToCover(
+        (16, 16)).transform(dict(img=np.zeros((4, 8, 3), np.uint8), gt_seg_map=labels))
     assert set(np.unique(out['gt_seg_map'])) == {0, 13}
 
 
@@ -56,8 +56,8 @@ def test_scale_and_rotation_are_clipped_normals():
     scale, rotation = out['bbox_scale'][:, 0] / 100.0, out['bbox_rotation']
     assert scale.min() == pytest.approx(0.7) and scale.max() == pytest.approx(1.3)
     # clipping (not truncation) leaves P(|z| >= 1) = 31.7% of the mass on the bounds
-    assert np.mean(np.isclose(scale, 0.7) | np.isclose(scale, 1.3)) == pytest.approx(0.317,
-                                                                                        abs=0.015)
+    assert np.mean(np.isclose(scale, 0.7) | np.isclose(scale, 1.3)) == pytest.approx(
+        0.317, abs=0.015)
     assert np.allclose(out['bbox_scale'][:, 0], out['bbox_scale'][:, 1])
     assert np.mean(rotation == 0) == pytest.approx(0.4, abs=0.015)  # rotated with p=0.6
     rotated = rotation[rotation != 0]

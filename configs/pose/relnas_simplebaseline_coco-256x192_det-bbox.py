@@ -8,7 +8,6 @@ _base_ = './relnas_simplebaseline_coco-256x192.py'
 
 data_root = 'data/coco/'
 val_dataloader = dict(
-    dataset=dict(
-        bbox_file=data_root +
-        'person_detection_results/COCO_val2017_detections_AP_H_56_person.json'))
+    dataset=dict(bbox_file=data_root +
+                 'person_detection_results/COCO_val2017_detections_AP_H_56_person.json'))
 test_dataloader = val_dataloader

@@ -47,8 +47,7 @@ class AttentionRefinement(nn.Module):
         super().__init__()
         self.conv = ConvModule(in_channels, out_channels, 3, padding=1, norm_cfg=norm_cfg,
                                act_cfg=act_cfg)
-        self.attention = ConvModule(out_channels, out_channels, 1, norm_cfg=norm_cfg,
-                                    act_cfg=None)
+        self.attention = ConvModule(out_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
@@ -112,8 +111,7 @@ class ContextPath(nn.Module):
                                       act_cfg=act_cfg)
         self.gap_conv = ConvModule(channels32, width, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
-    def forward(self, x: torch.Tensor,
-                size8: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, size8: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Context features at stride 8 (``size8``) and at stride 16."""
         feat16, feat32 = self.backbone(x)[-2:]
         global_context = self.gap_conv(F.adaptive_avg_pool2d(feat32, 1))
@@ -137,10 +135,10 @@ class BiSeNetV1(BaseModule):
 
     def __init__(self, backbone_cfg: ConfigType, in_channels: int = 3,
                  spatial_channels: Sequence[int] = (64, 64, 64, 128),
-                 context_channels: Sequence[int] = (128, 256, 512),
-                 out_indices: Sequence[int] = (0, 1, 2), out_channels: int = 256,
-                 norm_cfg: Optional[ConfigType] = None, act_cfg: Optional[ConfigType] = None,
-                 backbone_norm_trainable: bool = False,
+                 context_channels: Sequence[int] = (128, 256,
+                                                    512), out_indices: Sequence[int] = (0, 1, 2),
+                 out_channels: int = 256, norm_cfg: Optional[ConfigType] = None,
+                 act_cfg: Optional[ConfigType] = None, backbone_norm_trainable: bool = False,
                  init_cfg: Optional[ConfigType] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         norm_cfg = dict(type='SyncBN', requires_grad=True) if norm_cfg is None else norm_cfg

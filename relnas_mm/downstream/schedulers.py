@@ -31,8 +31,7 @@ class ExponentialWarmupLR(ExponentialLR):
             raise ValueError(f'ExponentialWarmupLR: needs end - begin >= 2, got [{begin}, {end})')
         self.start_factor = start_factor
         gamma = (1.0 / start_factor)**(1.0 / (end - 1 - begin))
-        super().__init__(optimizer, gamma=gamma, begin=begin, end=end, by_epoch=by_epoch,
-                         **kwargs)
+        super().__init__(optimizer, gamma=gamma, begin=begin, end=end, by_epoch=by_epoch, **kwargs)
 
     def _get_value(self) -> list:
         if self.last_step == 0:

@@ -30,8 +30,8 @@ class InvertedResidualDown(nn.Sequential):
     """Expand (1x1), depthwise 3x3 at stride 2, project linearly (1x1); no shortcut
     (the resolution changes)."""
 
-    def __init__(self, in_channels: int, out_channels: int, expand_ratio: float,
-                 norm_cfg: Dict, act_cfg: Dict) -> None:
+    def __init__(self, in_channels: int, out_channels: int, expand_ratio: float, norm_cfg: Dict,
+                 act_cfg: Dict) -> None:
         hidden = int(round(in_channels * expand_ratio))
         super().__init__(
             ConvModule(in_channels, hidden, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),

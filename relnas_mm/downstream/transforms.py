@@ -41,10 +41,10 @@ class ColorJitterBCS(BaseTransform):
         self.brightness = brightness
         self.contrast = contrast
         self.saturation = saturation
-        self._steps = [(fn, _factor_range(name, x)) for name, fn, x in (
-            ('brightness', mmcv.adjust_brightness, brightness),
-            ('contrast', mmcv.adjust_contrast, contrast),
-            ('saturation', mmcv.adjust_color, saturation)) if x > 0]
+        self._steps = [(fn, _factor_range(name, x))
+                       for name, fn, x in (('brightness', mmcv.adjust_brightness, brightness),
+                                           ('contrast', mmcv.adjust_contrast, contrast),
+                                           ('saturation', mmcv.adjust_color, saturation)) if x > 0]
 
     def transform(self, results: Dict) -> Dict:
         img = results['img']
@@ -106,8 +106,8 @@ class RandomScaleRotate(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         count = len(results['bbox_scale'])
         scale = np.clip(np.random.randn(count, 1) * self.scale_sigma + 1, *self.scale_range)
-        rotate = np.clip(np.random.randn(count) * self.rotate_sigma, -self.rotate_limit,
-                         self.rotate_limit)
+        rotate = np.clip(
+            np.random.randn(count) * self.rotate_sigma, -self.rotate_limit, self.rotate_limit)
         rotate = np.where(np.random.rand(count) < self.rotate_prob, rotate, 0.0)
         results['bbox_scale'] = (results['bbox_scale'] * scale).astype(np.float32)
         results['bbox_rotation'] = rotate.astype(np.float32)
