@@ -26,12 +26,13 @@ from fixtures_downstream import (LOADER_OPTIONS, REPO, SMALL_DET, VOC_CLASSES, B
 pytest.importorskip('mmdet')
 import math
 
-from mmdet.models.task_modules import DeltaXYWHBBoxCoder, SSDAnchorGenerator
+from mmdet.models.task_modules import DeltaXYWHBBoxCoder
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from torch import nn
 
 from relnas_mm.apis import register_scope_modules
+from relnas_mm.downstream.ssd_head import ClampedSSDAnchorGenerator
 from relnas_mm.models.classifiers import imagenet_network
 
 CONFIG = 'configs/det/relnas_ssd_voc.py'
@@ -43,16 +44,17 @@ def _config(name: str = CONFIG) -> Config:
     return Config.fromfile(os.path.join(REPO, name))
 
 
-def _anchor_generator(cfg: Config) -> SSDAnchorGenerator:
+def _anchor_generator(cfg: Config) -> ClampedSSDAnchorGenerator:
     gen = cfg.model.bbox_head.anchor_generator
-    return SSDAnchorGenerator(**{k: v for k, v in gen.items() if k != 'type'})
+    assert gen.type == 'relnas_mm.ClampedSSDAnchorGenerator'
+    return ClampedSSDAnchorGenerator(**{k: v for k, v in gen.items() if k != 'type'})
 
 
 def test_anchors_are_the_authors_priors():
     """ssdlite_config.py: SSDSpec(20, 16, (60, 105)), (10, 32, (105, 150)), (5, 64,
     (150, 195)), (3, 100, (195, 240)), (2, 150, (240, 285)), (1, 300, (285, 330)), ratios
     2 and 3: per cell the min square, the sqrt(min * max) square and 4 rectangles of the
-    min size, centred at (i + 0.5) * stride."""
+    min size, centred at (i + 0.5) * stride, widths and heights clamped to the image."""
     anchors = _anchor_generator(_config()).grid_priors(FEATURE_MAPS, device='cpu')
     specs = [(16, 60, 105), (32, 105, 150), (64, 150, 195), (100, 195, 240), (150, 240, 285),
              (300, 285, 330)]
@@ -131,10 +133,8 @@ def _fixed_boxes(checkpoint: str, out: str, boxes: Sequence[Tuple[str, float, Bo
     anchors of its last (1x1) level, in order, and nothing else: every other score is
     background. ``box`` is in image pixels; ``scale`` maps them to the network input."""
     head = Config.fromfile(os.path.join(REPO, CONFIG)).model.bbox_head
-    anchors = SSDAnchorGenerator(**{
-        k: v
-        for k, v in head.anchor_generator.items() if k != 'type'
-    }).grid_priors(FEATURE_MAPS, device='cpu')[-1]
+    anchors = _anchor_generator(Config.fromfile(os.path.join(REPO, CONFIG))).grid_priors(
+        FEATURE_MAPS, device='cpu')[-1]
     coder = DeltaXYWHBBoxCoder(**{k: v for k, v in head.bbox_coder.items() if k != 'type'})
     state = torch.load(checkpoint, map_location='cpu', weights_only=False)
     weights = state['state_dict']

@@ -5,11 +5,13 @@ import torch
 
 pytest.importorskip('mmdet')
 from mmdet.models.dense_heads import SSDHead
+from mmdet.models.task_modules import SSDAnchorGenerator
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from mmengine.registry import DefaultScope
 
-from relnas_mm.downstream.ssd_head import SSDHeadFixed, keep_top_per_class
+from relnas_mm.downstream.ssd_head import (TASK_UTILS, ClampedSSDAnchorGenerator, SSDHeadFixed,
+                                           keep_top_per_class)
 from relnas_mm.registry import MODELS
 
 CHANNELS = (16, 32, 8, 8, 8, 8)
@@ -86,3 +88,18 @@ def test_convs_start_xavier_uniform():
     bound = (6 / (conv.in_channels + conv.out_channels))**0.5
     assert conv.weight.abs().max() <= bound
     assert conv.weight.abs().max() > 0.8 * bound  # uniform up to the bound, not 0.001-normal
+
+
+def test_clamped_anchors_differ_from_mmdets_only_where_wider_than_the_image():
+    args = dict(ANCHORS, min_sizes=[60, 105, 150, 195, 240, 285],
+                max_sizes=[105, 150, 195, 240, 285, 330], strides=[16, 32, 64, 100, 150, 300])
+    args.pop('type')
+    plain = SSDAnchorGenerator(**args).grid_priors(list(zip(SIZES, SIZES)), device='cpu')
+    clamped = ClampedSSDAnchorGenerator(**args, clamp_size=320).grid_priors(
+        list(zip(SIZES, SIZES)), device='cpu')
+    for level, (a, b) in enumerate(zip(plain, clamped)):
+        wh_a, wh_b = a[:, 2:] - a[:, :2], b[:, 2:] - b[:, :2]
+        assert torch.allclose((a[:, :2] + a[:, 2:]) / 2, (b[:, :2] + b[:, 2:]) / 2)
+        assert torch.allclose(wh_b, wh_a.clamp(max=320))
+        assert bool((wh_a > 320).any()) == (level >= 3)  # 195 * sqrt(3) > 320 from level 3
+    assert TASK_UTILS.get('ClampedSSDAnchorGenerator') is ClampedSSDAnchorGenerator

@@ -91,9 +91,10 @@ class SpatialPath(nn.Module):
         return self.layers(x)
 
 
-class ContextPath(nn.Module):
+class ContextPath(BaseModule):
     """The backbone's last two outputs (strides 16 and 32), refined by attention, the
-    stride-32 one plus its global context, each upsampled (nearest) and convolved."""
+    stride-32 one plus its global context, each upsampled (nearest) and convolved.
+    A ``BaseModule``, so that mmengine's init reaches the backbone's ``Pretrained``."""
 
     def __init__(self, backbone_cfg: ConfigType, context_channels: Sequence[int],
                  norm_cfg: ConfigType, act_cfg: ConfigType) -> None:

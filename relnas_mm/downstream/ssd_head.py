@@ -18,16 +18,46 @@ boxes per feature level before NMS (``nms_pre``) and per image after it
 (``max_per_img``); ``test_cfg.candidates_per_class`` adds the authors' per-class cap.
 
 Init: the authors start the head's convs Xavier-uniform.
+
+Priors: ``relnas_mm.ClampedSSDAnchorGenerator`` is mmdet's ``SSDAnchorGenerator``
+with the authors' clamping (``SSDLite/vision/utils/box_utils.py``,
+``generate_ssd_priors(clamp=True)``): no prior is wider or taller than the image.
 """
+from typing import List
+
+import torch
 from mmdet.models.dense_heads import SSDHead
+from mmdet.models.task_modules import SSDAnchorGenerator
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.config import ConfigDict
+from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
+from mmengine.registry import Registry
 from mmengine.structures import InstanceData
-import torch
 
 from relnas_mm.registry import MODELS
 
 from .ssdlite import xavier_uniform_convs
+
+TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, scope='relnas_mm',
+                      locations=['relnas_mm.downstream.ssd_head'])
+
+
+@TASK_UTILS.register_module()
+class ClampedSSDAnchorGenerator(SSDAnchorGenerator):
+    """mmdet's ``SSDAnchorGenerator`` (same arguments) whose priors are at most
+    ``clamp_size`` pixels wide and tall, centres unchanged."""
+
+    def __init__(self, *args, clamp_size: int = 320, **kwargs) -> None:
+        self.clamp_size = clamp_size
+        super().__init__(*args, **kwargs)
+
+    def gen_base_anchors(self) -> List[torch.Tensor]:
+        clamped = []
+        for anchors in super().gen_base_anchors():
+            centre = (anchors[:, :2] + anchors[:, 2:]) / 2
+            half = (anchors[:, 2:] - anchors[:, :2]).clamp(max=self.clamp_size) / 2
+            clamped.append(torch.cat([centre - half, centre + half], dim=1))
+        return clamped
 
 
 def keep_top_per_class(results: InstanceData, per_class: int) -> InstanceData:

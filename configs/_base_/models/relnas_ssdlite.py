@@ -44,9 +44,11 @@ model = dict(
         act_cfg=dict(type='ReLU6'),
         # the authors' priors: 320 / 16, 32, 64, 100, 150, 300 puts the centres of the
         # 20, 10, 5, 3, 2, 1 grids where theirs are (3x3: 50, 150, 250 pixels); per
-        # cell the min-size square, the sqrt(min * max) square and ratios 2 and 3
+        # cell the min-size square, the sqrt(min * max) square and ratios 2 and 3; none
+        # wider or taller than the 320-pixel input (their clamp)
         anchor_generator=dict(
-            type='SSDAnchorGenerator',
+            type='relnas_mm.ClampedSSDAnchorGenerator',
+            clamp_size=320,
             scale_major=False,
             strides=[16, 32, 64, 100, 150, 300],
             ratios=[[2, 3], [2, 3], [2, 3], [2, 3], [2, 3], [2, 3]],
