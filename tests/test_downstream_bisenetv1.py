@@ -40,9 +40,9 @@ def test_norm_and_activation_reach_every_block():
     norms = [m for _, m in blocks if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     acts = [m for _, m in blocks if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.ReLU6))]
     assert len(norms) == 4 + 2 * 2 + 2 + 1 + 1  # spatial, 2 ARMs, 2 heads, gap, FFM
-    assert all(type(m) is nn.SyncBatchNorm for m in norms)
+    assert all(isinstance(m, nn.SyncBatchNorm) for m in norms)
     assert len(acts) == 4 + 2 + 2 + 1 + 1  # no activation on the ARMs' attention
-    assert all(type(m) is nn.LeakyReLU and m.negative_slope == 0.01 for m in acts)
+    assert all(isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.01 for m in acts)
     for name in ('spatial_path', 'context_path.arm16', 'context_path.arm32', 'ffm'):
         module = model.get_submodule(name)
         assert any(isinstance(m, nn.SyncBatchNorm) for m in module.modules()), name
