@@ -15,7 +15,6 @@
 # (relnas_mm.OHEMCrossEntropyLoss; mmseg's OHEMPixelSampler divides by all pixels).
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 act_cfg = dict(type='LeakyReLU', negative_slope=0.01)
-crop_size = (1024, 1024)
 ohem_loss = dict(
     type='relnas_mm.OHEMCrossEntropyLoss', thresh=0.7, min_kept_ratio=1 / 16, loss_weight=1.0)
 data_preprocessor = dict(
@@ -27,7 +26,7 @@ data_preprocessor = dict(
     seg_pad_val=255,
     # test images smaller than a window are zero-padded (after normalisation) to it,
     # as the authors' sliding-window test pads them
-    test_cfg=dict(size=crop_size))
+    test_cfg=dict(size=(1024, 1024)))
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
@@ -79,7 +78,7 @@ model = dict(
     ],
     train_cfg=dict(),
     # the authors' single-scale test: 1024x1024 windows, stride ceil(1024 * 5 / 6) = 854
-    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(854, 854)))
+    test_cfg=dict(mode='slide', crop_size=(1024, 1024), stride=(854, 854)))
 
 # With the published cell the reduction cells never read their first input, so
 # their preprocess0 gets no gradient: DDP must allow unused parameters.
