@@ -176,8 +176,9 @@ def test_mobilenetv2_context_path_takes_96_and_1280_channel_features():
     assert context.arm16.conv.conv.in_channels == 96
     assert context.arm32.conv.conv.in_channels == 1280
     assert context.backbone.out_indices == (4, 7)
+    context.backbone.eval()
     with torch.no_grad():
-        feats = context.backbone.eval()(torch.randn(1, 3, 64, 64))
+        feats = context.backbone(torch.randn(1, 3, 64, 64))
     assert [f.shape[1] for f in feats] == [96, 1280]
     assert [f.shape[2] for f in feats] == [4, 2]  # strides 16 and 32
     norms, _ = _norms_and_acts(context.backbone)
