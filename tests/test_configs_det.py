@@ -6,9 +6,10 @@ layers, input normalisation, test thresholds.
 
 End to end, it trains and tests on a tiny VOCdevkit, with relnas_mm's tools and with
 the upstream tools' path (mmengine's Runner on the config, as mmdet's tools/train.py
-runs it, ImageNet weights through model.backbone.init_cfg). Only --cfg-options shrink it (RelNASNet with C=8 and 5 cells, narrow extra layers,
-one epoch, small loaders); input size, anchors, data pipeline, the VOC07+12
-datasets and the VOC metric are the config's. The trained checkpoint is tested with
+runs it, ImageNet weights through model.backbone.init_cfg). Only --cfg-options shrink
+it (RelNASNet with C=8 and 5 cells, narrow extra layers, one epoch, small loaders);
+input size, anchors, data pipeline, the VOC07+12 datasets and the VOC metric are the
+config's. The trained checkpoint is tested with
 its head set to return fixed boxes at its 1x1 level, whatever the image, on the first
 test image: the 11-point mAP is then known exactly from that image's annotation.
 """
