@@ -24,8 +24,8 @@ from typing import Sequence, Tuple
 import pytest
 import torch
 from fixtures_downstream import (COCO_KEYPOINTS, LOADER_OPTIONS, REPO, SMALL_POSE, check_ok,
-                                 cli_options, tool_config, make_coco_keypoints, read_test_metrics,
-                                 run_tool)
+                                 cli_options, make_coco_keypoints, read_test_metrics, run_tool,
+                                 tool_config)
 
 pytest.importorskip('mmpose')
 from mmengine.config import Config

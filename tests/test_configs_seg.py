@@ -78,8 +78,8 @@ def test_syncbn_and_leaky_relu_are_inside_every_bisenet_module_and_head():
                          ('auxiliary_head', model.auxiliary_head)]:
         norms, acts = _norms_and_acts(module)
         assert norms and all(isinstance(m, nn.SyncBatchNorm) for m in norms), name
-        assert acts and all(
-            isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.01 for m in acts), name
+        assert acts and all(isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.01
+                            for m in acts), name
     # the backbone keeps per-GPU BN, as the authors' (no SyncBN conversion there)
     backbone_norms, _ = _norms_and_acts(bisenet.context_path.backbone)
     assert backbone_norms and not any(isinstance(m, nn.SyncBatchNorm) for m in backbone_norms)

@@ -7,8 +7,8 @@ pytest.importorskip('mmdet')
 from mmdet.models.dense_heads import SSDHead
 from mmdet.models.task_modules import SSDAnchorGenerator
 from mmengine.config import ConfigDict
-from mmengine.structures import InstanceData
 from mmengine.registry import DefaultScope
+from mmengine.structures import InstanceData
 
 from relnas_mm.downstream.ssd_head import (TASK_UTILS, ClampedSSDAnchorGenerator, SSDHeadFixed,
                                            keep_top_per_class)

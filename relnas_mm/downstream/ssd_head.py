@@ -35,7 +35,6 @@ from mmengine.registry import Registry
 from mmengine.structures import InstanceData
 
 from relnas_mm.registry import MODELS
-
 from .ssdlite import xavier_uniform_convs
 
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, scope='relnas_mm',
