@@ -37,6 +37,8 @@ MOBILENET = 'configs/seg/mobilenetv2_bisenetv1_cityscapes-1024x1024.py'
 SMALL = cli_options(SMALL_SEG) + LOADER_OPTIONS + [
     'model.data_preprocessor.size=(64,64)',
     'model.data_preprocessor.test_cfg.size=(64,64)',
+    # mmengine's Runner gives the top-level data_preprocessor to the --tta wrapper
+    'data_preprocessor.test_cfg.size=(64,64)',
     'model.test_cfg.crop_size=(64,64)',
     'model.test_cfg.stride=(54,54)',
     'train_dataloader.dataset.pipeline.4.scales=[(96,48),(128,64)]',  # RandomChoiceResize
