@@ -182,8 +182,8 @@ LOADER_OPTIONS = [
 SMALL_NET = {'model.backbone.base_channels': 8, 'model.backbone.num_cells': 5}
 SMALL_DET = dict(
     SMALL_NET, **{
-        'model.neck.in_channels': (64, 128),
-        'model.neck.out_channels': (64, 128, 32, 32, 32, 16),
+        'model.neck.in_channels': 128,
+        'model.neck.out_channels': (32, 32, 32, 16),
         'model.bbox_head.in_channels': (64, 128, 32, 32, 32, 16)
     })
 SMALL_SEG = {

@@ -10,7 +10,7 @@ import os
 import runpy
 import subprocess
 import sys
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -87,3 +87,37 @@ def check_ok(proc: subprocess.CompletedProcess) -> str:
     """The output of a successful run; the output's tail as the failure message otherwise."""
     assert proc.returncode == 0, proc.stdout[-6000:]
     return proc.stdout
+
+
+#: What mmdet's, mmseg's and mmpose's own tools/train.py do with a config (and what
+#: ``mim train`` runs): parse it, merge --cfg-options, build mmengine's Runner, train.
+#: No relnas_mm tool is involved; the config's custom_imports load relnas_mm.
+UPSTREAM_TRAIN = """
+import argparse
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+parser = argparse.ArgumentParser()
+parser.add_argument('config')
+parser.add_argument('--work-dir')
+parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+args = parser.parse_args()
+cfg = Config.fromfile(args.config)
+cfg.merge_from_dict(args.cfg_options or {})
+cfg.work_dir = args.work_dir
+Runner.from_cfg(cfg).train()
+"""
+
+
+def run_upstream_train(config: str, work_dir: str, *options: str) -> subprocess.CompletedProcess:
+    """Train ``config`` as the upstream tools do (:data:`UPSTREAM_TRAIN`)."""
+    return run_tool('-c', UPSTREAM_TRAIN, config, '--work-dir', work_dir, '--cfg-options', *options)
+
+
+def upstream_pretrained(key: str, checkpoint: str) -> List[str]:
+    """--cfg-options that load a classifier checkpoint's ``backbone.*`` tensors through the
+    backbone's own ``init_cfg`` at config key ``key`` (None in the configs by default,
+    hence ``_delete_``)."""
+    return [
+        f'{key}.init_cfg._delete_=True', f'{key}.init_cfg.type=Pretrained',
+        f'{key}.init_cfg.checkpoint={checkpoint}', f'{key}.init_cfg.prefix=backbone.'
+    ]

@@ -26,7 +26,7 @@ def test_set_data_root_reaches_wrapped_datasets_and_moves_files_under_the_root()
     assert cfg.test_dataloader.dataset.data_root == '/data/voc'
     assert concat[1].ann_file == 'VOC2012/ImageSets/Main/trainval.txt'  # relative: unchanged
 
-    pose = _config('pose/relnas_simplebaseline_coco-256x192.py')
+    pose = _config('pose/relnas_simplebaseline_coco-256x192_det-bbox.py')  # detected boxes
     set_data_root(pose, '/data/coco')
     assert pose.val_evaluator.ann_file == '/data/coco/annotations/person_keypoints_val2017.json'
     assert pose.test_dataloader.dataset.bbox_file == (

@@ -1,6 +1,12 @@
-"""End to end: the SimpleBaseline COCO config trains from ImageNet weights and tests on
-tiny COCO keypoints, with detected person boxes (mmpose's standard) and with
-ground-truth boxes.
+"""The SimpleBaseline COCO configs: the authors' settings, and end to end on tiny data.
+
+The default config's settings are asserted against RelativeNAS's authors' code
+(EMI-Group/TransferLearning-Tasks, Simplebaseline/): their scale/rotation
+augmentation without half-body or shift, ground-truth person boxes, flip test with
+heatmap shift, Adam 1e-3 held constant (the decaying schedule is the _lr-step variant).
+
+End to end, the config trains from ImageNet weights and tests on tiny COCO keypoints,
+with ground-truth person boxes (the default) and with detected boxes (_det-bbox).
 
 Only --cfg-options shrink it (RelNASNet with C=8 and 5 cells, 16-filter
 deconvolutions, one epoch, small loaders). Input 256x192, the heatmap codec, the
@@ -19,13 +25,58 @@ import pytest
 import torch
 from fixtures_downstream import (COCO_KEYPOINTS, LOADER_OPTIONS, SMALL_POSE, cli_options,
                                  make_coco_keypoints, read_test_metrics)
-from fixtures_tools import check_ok, run_tool
+from fixtures_tools import REPO, check_ok, run_tool, tool_config
 
 pytest.importorskip('mmpose')
+from mmengine.config import Config
+
 from relnas_mm.models.classifiers import imagenet_network
 
 CONFIG = 'configs/pose/relnas_simplebaseline_coco-256x192.py'
 GT_BOXES = 'configs/pose/relnas_simplebaseline_coco-256x192_gt-bbox.py'
+DET_BOXES = 'configs/pose/relnas_simplebaseline_coco-256x192_det-bbox.py'
+LR_STEP = 'configs/pose/relnas_simplebaseline_coco-256x192_lr-step.py'
+
+
+def _config(name: str = CONFIG) -> Config:
+    return Config.fromfile(os.path.join(REPO, name))
+
+
+def test_training_augmentation_is_the_authors():
+    steps = _config().train_dataloader.dataset.pipeline
+    assert [t.type for t in steps] == [
+        'LoadImage', 'GetBBoxCenterScale', 'RandomFlip', 'relnas_mm.RandomScaleRotate',
+        'TopdownAffine', 'GenerateTarget', 'PackPoseInputs'
+    ]  # no RandomHalfBody, no RandomBBoxTransform (shift)
+    flip, scale_rotate = steps[2:4]
+    assert flip.prob == 0.5 and flip.direction == 'horizontal'
+    assert (scale_rotate.scale_sigma, tuple(scale_rotate.scale_range)) == (0.3, (0.7, 1.3))
+    assert (scale_rotate.rotate_sigma, scale_rotate.rotate_limit,
+            scale_rotate.rotate_prob) == (40.0, 80.0, 0.6)
+
+
+def test_evaluation_uses_ground_truth_boxes_flip_and_heatmap_shift():
+    cfg = _config()
+    assert cfg.val_dataloader.dataset.bbox_file is None
+    assert cfg.test_dataloader.dataset.bbox_file is None
+    assert cfg.model.test_cfg == dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True)
+    assert _config(GT_BOXES).test_dataloader.dataset.bbox_file is None
+    detected = _config(DET_BOXES).test_dataloader.dataset.bbox_file
+    assert detected.endswith('person_detection_results/'
+                             'COCO_val2017_detections_AP_H_56_person.json')
+
+
+def test_learning_rate_is_constant_by_default_and_steps_in_the_variant():
+    cfg = tool_config('train', CONFIG)
+    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-3)
+    assert not cfg.param_scheduler  # 1e-3 for all 140 epochs
+    assert cfg.train_cfg.max_epochs == 140
+    assert cfg.auto_scale_lr.base_batch_size == 128 == 4 * cfg.train_dataloader.batch_size
+    step = tool_config('train', LR_STEP).param_scheduler
+    assert [s.type for s in step] == ['LinearLR', 'MultiStepLR']
+    assert step[1].milestones == [90, 120] and step[1].gamma == 0.1
+
+
 SMALL = cli_options(SMALL_POSE) + LOADER_OPTIONS + ['train_cfg.max_epochs=1']
 INPUT_WH = (192, 256)  # the codec's input_size
 PADDING = 1.25  # GetBBoxCenterScale's default, as the config's pipeline uses it
@@ -109,19 +160,20 @@ def test_simplebaseline_coco_config_trains_and_gives_the_exact_ap_of_both_box_pr
     checkpoint = _constant_heatmaps(
         os.path.join(work, 'epoch_1.pth'), str(tmp_path / 'constant.pth'))
     check_ok(
-        run_tool('tools/test.py', CONFIG, checkpoint, '--work-dir', test_work, '--data-root', root,
-                 '--cfg-options', *SMALL))
+        run_tool('tools/test.py', DET_BOXES, checkpoint, '--work-dir', test_work, '--data-root',
+                 root, '--cfg-options', *SMALL))
     # detected boxes: their scores rank the missed person first
     assert read_test_metrics(test_work)['coco/AP'] == pytest.approx(AP_MISSED_FIRST, abs=1e-4)
 
-    # ground-truth boxes: the detection file is not needed (and so not read)
+    # ground-truth boxes (the default): the detection file is not needed (nor read)
     shutil.rmtree(os.path.join(root, 'person_detection_results'))
-    proc = run_tool('tools/test.py', CONFIG, checkpoint, '--work-dir', test_work, '--data-root',
+    proc = run_tool('tools/test.py', DET_BOXES, checkpoint, '--work-dir', test_work, '--data-root',
                     root, '--cfg-options', *SMALL)
     assert proc.returncode != 0 and 'bbox_file' in proc.stdout  # detected boxes need it
-    gt_work = str(tmp_path / 'test_gt')
-    check_ok(
-        run_tool('tools/test.py', GT_BOXES, checkpoint, '--work-dir', gt_work, '--data-root', root,
-                 '--cfg-options', *SMALL))
-    # ground-truth boxes all score 1: the tie keeps image order, the found person first
-    assert read_test_metrics(gt_work)['coco/AP'] == pytest.approx(AP_FOUND_FIRST, abs=1e-4)
+    for name, folder in ((CONFIG, 'test_gt'), (GT_BOXES, 'test_gt_named')):
+        gt_work = str(tmp_path / folder)
+        check_ok(
+            run_tool('tools/test.py', name, checkpoint, '--work-dir', gt_work, '--data-root', root,
+                     '--cfg-options', *SMALL))
+        # ground-truth boxes all score 1: the tie keeps image order, the found person first
+        assert read_test_metrics(gt_work)['coco/AP'] == pytest.approx(AP_FOUND_FIRST, abs=1e-4)

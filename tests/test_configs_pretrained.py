@@ -85,18 +85,30 @@ def test_pretrained_at_the_top_of_the_config(tmp_path, converted, name):
     _assert_loaded(_initialised_backbone(cfg, scope, options, where), expected)
 
 
-def test_pretrained_from_the_command_line(converted):
-    """The backbone-key --cfg-options form (init_cfg is None in the config)."""
+BACKBONE_KEYS = {
+    'det/relnas_ssd_voc.py': 'model.backbone',
+    'seg/relnas_bisenetv1_cityscapes-1024x1024.py': 'model.backbone.backbone_cfg',
+    'pose/relnas_simplebaseline_coco-256x192.py': 'model.backbone',
+}
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_backbone_init_cfg_as_the_upstream_tools_set_it(converted, name):
+    """What mmdet's/mmseg's/mmpose's tools/train.py (or mim) do with the backbone-key
+    --cfg-options form: a plain merge, no relnas_mm tool (init_cfg is None in the config,
+    hence _delete_)."""
     checkpoint, expected = converted
-    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'det', 'relnas_ssd_voc.py'))
+    scope, options, where = CONFIGS[name]
+    key = BACKBONE_KEYS[name]
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', name))
     options = dict(
-        SMALL_DET, **{
-            'model.backbone.init_cfg._delete_': True,
-            'model.backbone.init_cfg.type': 'Pretrained',
-            'model.backbone.init_cfg.checkpoint': checkpoint,
-            'model.backbone.init_cfg.prefix': 'backbone.'
+        options, **{
+            f'{key}.init_cfg._delete_': True,
+            f'{key}.init_cfg.type': 'Pretrained',
+            f'{key}.init_cfg.checkpoint': checkpoint,
+            f'{key}.init_cfg.prefix': 'backbone.'
         })
-    _assert_loaded(_initialised_backbone(cfg, 'mmdet', options, 'backbone'), expected)
+    _assert_loaded(_initialised_backbone(cfg, scope, options, where), expected)
 
 
 def test_without_pretrained_the_backbone_is_not_loaded(converted):
@@ -237,7 +249,7 @@ def test_mobilenetv2_configs_load_imagenet_weights(mobilenet_checkpoints, name):
     assert init.prefix == ('backbone.' if layout == 'mmcls' else None)
 
     cfg = tool_config('train', f'configs/{name}', '--cfg-options', f'pretrained={checkpoint}')
-    check_pretrained(_built(cfg, name, {}, init=False))  # fits (mmseg's lacks conv2.*)
+    check_pretrained(_built(cfg, name, {}, init=False))  # fits
     state = _module(_built(cfg, name, {}), where).state_dict()
     assert state and set(state) <= set(weights)
     for key, value in state.items():

@@ -184,6 +184,8 @@ BASE_BATCH = {
     POSE: 128,
     'configs/pose/mobilenetv2_simplebaseline_coco-256x192.py': 128,
     'configs/pose/relnas_simplebaseline_coco-256x192_gt-bbox.py': 128,
+    'configs/pose/relnas_simplebaseline_coco-256x192_det-bbox.py': 128,
+    'configs/pose/relnas_simplebaseline_coco-256x192_lr-step.py': 128,
     'configs/imagenet/relnas_imagenet_mobile.py': 1024,
     CIFAR: 128,
     'configs/cifar/relnas_cifar100.py': 128,

@@ -1,8 +1,10 @@
 # Runtime of the detection configs (mmdet 3.x conventions).
 default_scope = 'mmdet'
-# relnas_mm.downstream.ssd_head registers relnas_mm.SSDHeadFixed
+# relnas_mm.downstream registers relnas_mm.SSDHeadFixed (ssd_head) and
+# relnas_mm.SSDLiteNeck (ssdlite)
 custom_imports = dict(
-    imports=['relnas_mm', 'relnas_mm.downstream.ssd_head'], allow_failed_imports=False)
+    imports=['relnas_mm', 'relnas_mm.downstream.ssd_head', 'relnas_mm.downstream.ssdlite'],
+    allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

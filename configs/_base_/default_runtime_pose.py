@@ -1,6 +1,8 @@
 # Runtime of the pose configs (mmpose 1.x conventions).
 default_scope = 'mmpose'
-custom_imports = dict(imports=['relnas_mm'], allow_failed_imports=False)
+# relnas_mm.downstream.transforms registers relnas_mm.RandomScaleRotate
+custom_imports = dict(
+    imports=['relnas_mm', 'relnas_mm.downstream.transforms'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -1,8 +1,13 @@
 # Runtime of the segmentation configs (mmsegmentation 1.x conventions).
 default_scope = 'mmseg'
-# relnas_mm.downstream.bisenetv1 registers relnas_mm.BiSeNetV1AnyContext
+# relnas_mm.downstream registers relnas_mm.BiSeNetV1 (bisenetv1), the authors'
+# augmentations (transforms) and their exponential warm-up (schedulers)
 custom_imports = dict(
-    imports=['relnas_mm', 'relnas_mm.downstream.bisenetv1'], allow_failed_imports=False)
+    imports=[
+        'relnas_mm', 'relnas_mm.downstream.bisenetv1', 'relnas_mm.downstream.transforms',
+        'relnas_mm.downstream.schedulers'
+    ],
+    allow_failed_imports=False)
 
 env_cfg = dict(
     cudnn_benchmark=True,

@@ -1,7 +1,8 @@
 # The MobileNetV2 baseline of the paper's VOC table in the same framework: SSDLite
-# 320x320 with MobileNetV2 (features at stride 16, 96 channels, and stride 32, 1280
-# channels) instead of RelNASNet; neck, head, data and schedule unchanged.
-# Published: 69.4 mAP (ImageNet-pretrained MobileNetV2).
+# 320x320 with MobileNetV2 (features at stride 16, 96 channels, and stride 32 after the
+# last 1x1 conv, 1280 channels, as the authors' baseline) instead of RelNASNet; neck,
+# head, data and schedule unchanged. Published: 69.4 mAP (ImageNet-pretrained
+# MobileNetV2).
 _base_ = './relnas_ssd_voc.py'
 
 # ImageNet weights: mmdet's copy of OpenMMLab's ImageNet MobileNetV2
@@ -18,7 +19,7 @@ model = dict(
         _delete_=True,
         type='MobileNetV2',
         out_indices=(4, 7),
-        norm_cfg=dict(type='BN', eps=0.001, momentum=0.03),
+        norm_cfg=dict(type='BN'),
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=None)),
-    neck=dict(in_channels=(96, 1280), out_channels=(96, 1280, 512, 256, 256, 64)),
+    neck=dict(in_channels=1280),
     bbox_head=dict(in_channels=(96, 1280, 512, 256, 256, 64)))

@@ -1,7 +1,9 @@
 # SimpleBaseline top-down pose estimation with the RelativeNAS ImageNet network as
-# backbone on COCO keypoints at 256x192: three 256-filter deconvolutions, Adam 1e-3,
-# 140 epochs, evaluated by OKS AP on val2017 with detected person boxes.
-# Paper: 68.5 AP.
+# backbone on COCO keypoints at 256x192, with the settings of RelativeNAS's authors
+# (docs/en/downstream.md lists what differs): three 256-filter deconvolutions, Adam
+# 1e-3 constant for 140 epochs, their scale/rotation augmentation, evaluated by OKS AP
+# on val2017 with ground-truth person boxes, flip test and heatmap shift.
+# Paper: 68.5 AP. Variants: _det-bbox (detected boxes), _lr-step (lr x0.1 at 90, 120).
 _base_ = [
     '../_base_/models/relnas_simplebaseline.py', '../_base_/datasets/coco_keypoints_256x192.py',
     '../_base_/schedules/pose_adam_140e.py', '../_base_/default_runtime_pose.py'

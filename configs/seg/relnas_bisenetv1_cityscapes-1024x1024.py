@@ -1,10 +1,12 @@
-# BiSeNetV1 with the RelativeNAS ImageNet network as context path on Cityscapes:
-# 1024x1024 crops, 80k iterations, total batch 16, SGD lr 0.01 poly 0.9 (10x on the
-# feature fusion module and the heads, no weight decay on norm layers and biases),
-# OHEM loss averaged over the kept pixels; mIoU on the val set. Paper: 78.7 mIoU.
-# Two test protocols (docs/en/downstream.md):
-#   tools/test.py CONFIG CKPT         single scale, whole 2048x1024 image
-#   tools/test.py CONFIG CKPT --tta   scales 0.5-1.75 + flip, 1024x1024 sliding windows
+# BiSeNetV1 with the RelativeNAS ImageNet network as context path on Cityscapes, with
+# the settings of RelativeNAS's authors (docs/en/downstream.md lists what differs):
+# 1024x1024 crops, 80k iterations, total batch 16, SGD lr 0.01 with an exponential
+# warm-up and poly 0.9 (10x on the feature fusion module and the heads, no weight decay
+# on norm layers and biases, the backbone's BN affine parameters not trained), OHEM
+# loss averaged over the kept pixels; mIoU on the val set. Paper: 78.7 mIoU.
+# Two test protocols, both with 1024x1024 sliding windows at a stride of 854:
+#   tools/test.py CONFIG CKPT         single scale (the 2048x1024 image)
+#   tools/test.py CONFIG CKPT --tta   scales 0.5-1.75, each also flipped
 _base_ = [
     '../_base_/models/relnas_bisenetv1.py', '../_base_/datasets/cityscapes_1024x1024.py',
     '../_base_/schedules/seg_poly_80k.py', '../_base_/default_runtime_seg.py'
@@ -45,13 +47,11 @@ optim_wrapper = dict(
         }))
 
 # tools/test.py --tta (mmseg's test-time augmentation): the model is wrapped in
-# SegTTAModel (softmax averaged over the 12 views of tta_pipeline) and each view is
-# inferred by 1024x1024 windows with a stride of 2/3 of the window; keys under
-# `module` override the model's for --tta only.
-tta_model = dict(
-    type='SegTTAModel',
-    module=dict(test_cfg=dict(mode='slide', crop_size=crop_size, stride=(683, 683))))
+# SegTTAModel (softmax averaged over the 12 views of tta_pipeline); each view is
+# inferred by the model's sliding windows (test_cfg), smaller views zero-padded to a
+# window by the data preprocessor.
+tta_model = dict(type='SegTTAModel')
 
-# network input (height, width) at test time (whole 2048x1024 image), read by
-# tools/analysis/get_flops.py
+# network input (height, width) of get_flops's count (the whole 2048x1024 image in one
+# pass), read by tools/analysis/get_flops.py
 input_hw = (1024, 2048)

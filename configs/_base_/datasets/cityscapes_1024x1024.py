@@ -4,20 +4,27 @@
 # The *_labelTrainIds.png files are made from the official polygons by
 #   python tools/dataset_converters/cityscapes.py data/cityscapes --nproc 8
 # (mmsegmentation's script; needs `pip install cityscapesscripts`).
-# Training: random rescale of 2048x1024 by 0.5-2.0, 1024x1024 crops, flip and
-# photometric distortion; test: the whole 2048x1024 image (single scale), or with
-# tools/test.py --tta the tta_pipeline: scales 0.5-1.75 of the image, each also
-# flipped (the model config adds sliding-window inference).
+# Training augmentation of RelativeNAS's authors (EMI-Group/TransferLearning-Tasks,
+# BiSeNet/data_utils/cityscapes.py): brightness, contrast and saturation jitter of 0.5,
+# horizontal flip, one of the scales 0.75, 1.0, ..., 2.0 of the 2048x1024 image, an image
+# smaller than the crop upscaled to cover it, and a 1024x1024 random crop.
+# Test: the whole 2048x1024 image (inferred by the model's sliding windows), or with
+# tools/test.py --tta the tta_pipeline: scales 0.5-1.75 of the image, each also flipped.
 dataset_type = 'CityscapesDataset'
 data_root = 'data/cityscapes/'
 crop_size = (1024, 1024)
+train_scales = [0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=(2048, 1024), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='relnas_mm.ColorJitterBCS', brightness=0.5, contrast=0.5, saturation=0.5),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
+    dict(
+        type='RandomChoiceResize',
+        scales=[(int(2048 * r), int(1024 * r)) for r in train_scales],
+        keep_ratio=True),
+    dict(type='relnas_mm.ResizeToCover', size=crop_size),
+    dict(type='RandomCrop', crop_size=crop_size),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [

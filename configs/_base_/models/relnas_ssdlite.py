@@ -1,15 +1,21 @@
-# SSDLite (320x320) on RelNASNet: the stride-16 (8C = 368 channels) and stride-32
-# (16C = 736 channels) stages feed the heads, and mmdet's SSDNeck adds four extra
-# depthwise (inverted-residual style) layers with 512, 256, 256 and 64 channels.
-# Depthwise-separable heads, ReLU6 and BN(eps=1e-3, momentum=0.03) as in mmdet's
-# ssdlite_mobilenetv2 config. relnas_mm.SSDHeadFixed is mmdet's SSDHead with the
-# attribute that mmdet 3.3.0's prediction path reads (see relnas_mm/downstream).
-norm_cfg = dict(type='BN', eps=0.001, momentum=0.03)
+# SSDLite (320x320) on RelNASNet, built as RelativeNAS's authors build it
+# (EMI-Group/TransferLearning-Tasks, SSDLite/vision/ssd/ssd_mobile.py and
+# config/ssdlite_config.py): the stride-16 (8C = 368 channels) and stride-32 (16C = 736
+# channels) stages feed the heads, and relnas_mm.SSDLiteNeck appends four stride-2
+# inverted residuals (512, 256, 256, 64 channels; expansion 0.2, 0.25, 0.5, 0.25;
+# linear projection). Depthwise-separable heads with ReLU6 and PyTorch-default BN;
+# input (x - 127) / 128; the authors' anchors (sizes 60/105 ... 285/330, centres on
+# their 20, 10, 5, 3, 2, 1 grids) and test rule (score > 0.01, the best 200 boxes per
+# class, NMS 0.45, no cap per image). relnas_mm.SSDHeadFixed is mmdet's SSDHead with
+# the attribute mmdet 3.3.0's prediction path reads and that per-class cap
+# (relnas_mm/downstream/ssd_head.py).
+norm_cfg = dict(type='BN')
 feat_channels = (368, 736, 512, 256, 256, 64)
+num_classes = 20
 data_preprocessor = dict(
     type='DetDataPreprocessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
+    mean=[127.0, 127.0, 127.0],
+    std=[128.0, 128.0, 128.0],
     bgr_to_rgb=True,
     pad_size_divisor=1)
 model = dict(
@@ -23,32 +29,31 @@ model = dict(
         stem_type='imagenet',
         out_indices=(2, 3)),
     neck=dict(
-        type='SSDNeck',
-        in_channels=feat_channels[:2],
-        out_channels=feat_channels,
-        level_strides=(2, 2, 2, 2),
-        level_paddings=(1, 1, 1, 1),
-        l2_norm_scale=None,
-        use_depthwise=True,
+        type='relnas_mm.SSDLiteNeck',
+        in_channels=feat_channels[1],
+        out_channels=feat_channels[2:],
+        expand_ratios=(0.2, 0.25, 0.5, 0.25),
         norm_cfg=norm_cfg,
-        act_cfg=dict(type='ReLU6'),
-        init_cfg=dict(type='TruncNormal', layer='Conv2d', std=0.03)),
+        act_cfg=dict(type='ReLU6')),
     bbox_head=dict(
         type='relnas_mm.SSDHeadFixed',
         in_channels=feat_channels,
-        num_classes=20,
+        num_classes=num_classes,
         use_depthwise=True,
         norm_cfg=norm_cfg,
         act_cfg=dict(type='ReLU6'),
-        init_cfg=dict(type='Normal', layer='Conv2d', std=0.001),
-        # SSDLite-320 anchors (feature maps 20, 10, 5, 3, 2, 1)
+        # the authors' priors: 320 / 16, 32, 64, 100, 150, 300 puts the centres of the
+        # 20, 10, 5, 3, 2, 1 grids where theirs are (3x3: 50, 150, 250 pixels); per
+        # cell the min-size square, the sqrt(min * max) square and ratios 2 and 3; none
+        # wider or taller than the 320-pixel input (their clamp)
         anchor_generator=dict(
-            type='SSDAnchorGenerator',
+            type='relnas_mm.ClampedSSDAnchorGenerator',
+            clamp_size=320,
             scale_major=False,
-            strides=[16, 32, 64, 107, 160, 320],
+            strides=[16, 32, 64, 100, 150, 300],
             ratios=[[2, 3], [2, 3], [2, 3], [2, 3], [2, 3], [2, 3]],
-            min_sizes=[48, 100, 150, 202, 253, 304],
-            max_sizes=[100, 150, 202, 253, 304, 320]),
+            min_sizes=[60, 105, 150, 195, 240, 285],
+            max_sizes=[105, 150, 195, 240, 285, 330]),
         bbox_coder=dict(
             type='DeltaXYWHBBoxCoder',
             target_means=[.0, .0, .0, .0],
@@ -67,12 +72,15 @@ model = dict(
         pos_weight=-1,
         neg_pos_ratio=3,
         debug=False),
+    # no cap before the per-class one: nms_pre covers every (anchor, class) pair of the
+    # largest level (20 x 20 x 6 anchors x 20 classes), max_per_img every kept box
     test_cfg=dict(
-        nms_pre=1000,
+        score_thr=0.01,
+        candidates_per_class=200,
         nms=dict(type='nms', iou_threshold=0.45),
-        min_bbox_size=0,
-        score_thr=0.02,
-        max_per_img=200))
+        nms_pre=20 * 20 * 6 * num_classes,
+        max_per_img=200 * num_classes,
+        min_bbox_size=-1))
 
 # With the published cell the reduction cells never read their first input, so
 # their preprocess0 gets no gradient: DDP must allow unused parameters.
