@@ -114,10 +114,7 @@ def run_upstream_train(config: str, work_dir: str, *options: str) -> subprocess.
 
 
 def upstream_pretrained(key: str, checkpoint: str) -> List[str]:
-    """--cfg-options that load a classifier checkpoint's ``backbone.*`` tensors through the
-    backbone's own ``init_cfg`` at config key ``key`` (None in the configs by default,
-    hence ``_delete_``)."""
-    return [
-        f'{key}.init_cfg._delete_=True', f'{key}.init_cfg.type=Pretrained',
-        f'{key}.init_cfg.checkpoint={checkpoint}', f'{key}.init_cfg.prefix=backbone.'
-    ]
+    """The one --cfg-options key that loads a classifier checkpoint's ``backbone.*``
+    tensors through the backbone's own ``init_cfg`` at config key ``key`` (the configs
+    write ``dict(type='Pretrained', checkpoint=None, prefix='backbone.')`` by default)."""
+    return [f'{key}.init_cfg.checkpoint={checkpoint}']

@@ -61,12 +61,45 @@ def test_backbone_init_cfg_on_the_command_line_updates_the_top_level_key():
     assert cfg.pretrained == 'local/mbv2.pth'
 
 
+def test_the_one_backbone_key_sets_the_weights_and_the_top_level_key():
+    """The upstream tools' form, given to relnas_mm's tools: the top-level key follows."""
+    cfg = tool_config('train', POSE, '--cfg-options',
+                      'model.backbone.init_cfg.checkpoint=w/in1k.pth')
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='w/in1k.pth',
+                                               prefix='backbone.')
+    assert cfg.pretrained == 'w/in1k.pth'
+
+
+def test_seg_the_one_nested_backbone_key():
+    pytest.importorskip('mmseg')
+    config = 'configs/seg/relnas_bisenetv1_cityscapes-1024x1024.py'
+    cfg = tool_config('train', config, '--cfg-options',
+                      'model.backbone.backbone_cfg.init_cfg.checkpoint=w/in1k.pth')
+    assert cfg.model.backbone.backbone_cfg.init_cfg.checkpoint == 'w/in1k.pth'
+    assert cfg.pretrained == 'w/in1k.pth'
+
+
+def test_the_backbone_key_in_a_child_config(tmp_path):
+    body = "model = dict(backbone=dict(init_cfg=dict(checkpoint='w/in1k.pth')))"
+    cfg = tool_config('train', _child(tmp_path, POSE, body))
+    assert cfg.model.backbone.init_cfg.checkpoint == 'w/in1k.pth'
+    assert cfg.pretrained == 'w/in1k.pth'
+
+
+def test_the_default_config_names_no_checkpoint():
+    cfg = tool_config('train', POSE)
+    assert cfg.pretrained is None
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint=None,
+                                               prefix='backbone.')
+
+
 def test_backbone_only_file_through_the_backbone_key():
     """The documented form for a checkpoint without the 'backbone.' prefix."""
-    cfg = tool_config('train', POSE, '--cfg-options', 'model.backbone.init_cfg._delete_=True',
-                      'model.backbone.init_cfg.type=Pretrained',
-                      'model.backbone.init_cfg.checkpoint=w/backbone_only.pth')
-    assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='w/backbone_only.pth')
+    cfg = tool_config('train', POSE, '--cfg-options',
+                      'model.backbone.init_cfg.checkpoint=w/backbone_only.pth',
+                      'model.backbone.init_cfg.prefix=None')
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='w/backbone_only.pth',
+                                               prefix=None)
     assert cfg.pretrained == 'w/backbone_only.pth'
 
 
@@ -126,6 +159,9 @@ def test_from_scratch_warning_only_for_downstream_backbones_without_weights():
     assert '--cfg-options pretrained=PATH' in message
     loaded = _Net(dict(type='Pretrained', checkpoint='w.pth'))
     assert from_scratch_warning(cfg, loaded, 'mmpose') is None
+    # the configs' default: a Pretrained init_cfg that names no checkpoint
+    unnamed = _Net(dict(type='Pretrained', checkpoint=None, prefix='backbone.'))
+    assert from_scratch_warning(cfg, unnamed, 'mmpose').startswith('model.backbone starts')
     assert from_scratch_warning(cfg, _Net(), 'mmengine') is None  # classification
     cfg.load_from = 'work_dirs/x/epoch_10.pth'  # the whole model comes from a checkpoint
     assert from_scratch_warning(cfg, _Net(), 'mmpose') is None

@@ -197,14 +197,22 @@ def test_ssd_voc_config_trains_and_reports_map(tmp_path):
 @pytest.mark.e2e
 def test_ssd_voc_config_trains_with_the_upstream_tools_and_backbone_init_cfg(tmp_path):
     """mmdet's tools/train.py path: no relnas_mm tool, no top-level pretrained=; the
-    ImageNet weights come in through model.backbone.init_cfg."""
+    ImageNet weights come in through ONE key, model.backbone.init_cfg.checkpoint. The
+    stem is frozen, so the trained checkpoint still holds the loaded stem tensors."""
     devkit = make_voc(str(tmp_path))
     weights = str(tmp_path / 'relnas_imagenet.pth')
-    torch.save({'state_dict': imagenet_network(channels=8, num_cells=5).state_dict()}, weights)
+    torch.manual_seed(3)
+    classifier = imagenet_network(channels=8, num_cells=5).state_dict()
+    torch.save({'state_dict': classifier}, weights)
     data = [f'train_dataloader.dataset.datasets.{i}.data_root={devkit}/' for i in (0, 1)
             ] + [f'{phase}_dataloader.dataset.data_root={devkit}/' for phase in ('val', 'test')]
+    options = upstream_pretrained('model.backbone', weights)
+    assert options == [f'model.backbone.init_cfg.checkpoint={weights}']
     out = check_ok(
-        run_upstream_train(CONFIG, str(tmp_path / 'work'), *SMALL, *data,
-                           *upstream_pretrained('model.backbone', weights)))
+        run_upstream_train(CONFIG, str(tmp_path / 'work'), *SMALL, *data, *options,
+                           'model.backbone.frozen_stages=0'))
     assert f'load backbone. in model from: {weights}' in out
     assert 'Epoch(train) [1][3/3]' in out and 'pascal_voc/mAP' in out
+    trained = torch.load(str(tmp_path / 'work' / 'epoch_1.pth'), map_location='cpu')
+    assert torch.equal(trained['state_dict']['backbone.stem0.0.weight'],
+                       classifier['backbone.stem0.0.weight'])

@@ -95,26 +95,29 @@ BACKBONE_KEYS = {
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_backbone_init_cfg_as_the_upstream_tools_set_it(converted, name):
     """What mmdet's/mmseg's/mmpose's tools/train.py (or mim) do with the backbone-key
-    --cfg-options form: a plain merge, no relnas_mm tool (init_cfg is None in the config,
-    hence _delete_)."""
+    --cfg-options form: a plain merge of ONE key, no relnas_mm tool (the configs always
+    write a Pretrained init_cfg, with checkpoint=None by default)."""
     checkpoint, expected = converted
     scope, options, where = CONFIGS[name]
-    key = BACKBONE_KEYS[name]
     cfg = Config.fromfile(os.path.join(REPO, 'configs', name))
-    options = dict(
-        options, **{
-            f'{key}.init_cfg._delete_': True,
-            f'{key}.init_cfg.type': 'Pretrained',
-            f'{key}.init_cfg.checkpoint': checkpoint,
-            f'{key}.init_cfg.prefix': 'backbone.'
-        })
+    options = dict(options, **{f'{BACKBONE_KEYS[name]}.init_cfg.checkpoint': checkpoint})
     _assert_loaded(_initialised_backbone(cfg, scope, options, where), expected)
 
 
-def test_without_pretrained_the_backbone_is_not_loaded(converted):
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_the_default_config_builds_and_loads_nothing(converted, name):
+    """pretrained = None: a Pretrained init_cfg without a checkpoint; the model builds,
+    init_weights runs (as the upstream tools' Runner calls it) and loads nothing."""
     _, expected = converted
-    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'det', 'relnas_ssd_voc.py'))
-    state = _initialised_backbone(cfg, 'mmdet', SMALL_DET, 'backbone')
+    scope, options, where = CONFIGS[name]
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', name))
+    node = cfg
+    for attr in BACKBONE_KEYS[name].split('.'):
+        node = node[attr]
+    assert cfg.pretrained is None
+    assert node.init_cfg == dict(type='Pretrained', checkpoint=None, prefix='backbone.')
+    state = _initialised_backbone(cfg, scope, options, where)
+    assert state.keys() == expected.keys()
     assert not torch.equal(state['stem0.0.weight'], expected['stem0.0.weight'])
 
 

@@ -204,3 +204,31 @@ def test_pretrained_init_cfg_loads_a_checkpoint(tmp_path):
     model.init_weights()
     for key, value in source.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
+
+
+@pytest.mark.parametrize('init_cfg', [
+    dict(type='Pretrained', checkpoint=None, prefix='backbone.'),
+    [dict(type='Pretrained', checkpoint=None)],
+])
+def test_pretrained_init_cfg_without_a_checkpoint_loads_nothing(init_cfg):
+    """The det/seg/pose configs' default (pretrained = None): the layers keep their own
+    initialisation, and the init_cfg is left as it was (the upstream tools set
+    ...init_cfg.checkpoint=PATH alone)."""
+    torch.manual_seed(0)
+    model = tiny(stem_type='cifar', init_cfg=init_cfg)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.init_weights()  # mmengine's own init would try to load a checkpoint named None
+    assert model.is_init
+    assert model.init_cfg == init_cfg
+    for key, value in before.items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_other_init_cfgs_still_apply_next_to_a_pretrained_one_without_checkpoint():
+    model = tiny(
+        stem_type='cifar', init_cfg=[
+            dict(type='Constant', val=0.5, layer='Conv2d'),
+            dict(type='Pretrained', checkpoint=None)
+        ])
+    model.init_weights()
+    assert torch.all(model.stem[0].weight == 0.5)

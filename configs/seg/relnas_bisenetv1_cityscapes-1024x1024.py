@@ -19,7 +19,11 @@ genotype = 'RelativeNAS'
 # ImageNet weights of the context path: a classifier checkpoint written by
 # tools/convert_official.py (authors' weights) or by tools/train.py with
 # configs/imagenet/relnas_imagenet_mobile.py; its 'backbone.' keys are loaded.
-# Set it here, in a child config or with --cfg-options pretrained=PATH; without it
+# Set it here, in a child config or with --cfg-options pretrained=PATH (a shortcut of
+# relnas_mm's tools/train.py and tools/test.py). The upstream tools (mmdet's, mmseg's,
+# mmpose's own tools/train.py, mim train) take the one key
+#   --cfg-options model.backbone.backbone_cfg.init_cfg.checkpoint=PATH
+# checkpoint=None loads nothing: the RelNASNet keeps its own initialisation, and
 # tools/train.py warns that the backbone is trained from scratch.
 pretrained = None
 
@@ -29,8 +33,7 @@ model = dict(
     backbone=dict(
         backbone_cfg=dict(
             genotype=genotype,
-            init_cfg=None if pretrained is
-            None else dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'))))
+            init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'))))
 
 # The authors' optimiser groups: 10x lr for the feature fusion module and the (main and
 # auxiliary) heads, and no weight decay on any normalisation layer or bias, including

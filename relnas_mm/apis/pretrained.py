@@ -6,6 +6,12 @@ file is parsed. A child config or ``--cfg-options pretrained=...`` changes only 
 top-level key afterwards, and the backbone would silently keep the file's value
 (and train from scratch). :func:`bind_top_level` runs after every merge and puts the
 values where they belong, or refuses a contradiction naming both keys.
+The configs always write ``init_cfg=dict(type='Pretrained', checkpoint=pretrained, ...)``
+(``checkpoint=None``, the default, loads nothing: see :func:`pretrained_init` and
+``RelNASNet.init_weights``), so that the upstream tools, which know nothing of the
+top-level keys, load weights with one key, ``model.backbone.init_cfg.checkpoint=PATH``
+(``model.backbone.backbone_cfg.init_cfg.checkpoint=PATH`` for BiSeNet); given to
+relnas_mm's tools, that key updates the top-level ``pretrained``.
 mmengine's ``Pretrained`` init loads with ``strict=False`` and only logs the keys
 that do not fit; :func:`check_pretrained` makes such a checkpoint (another genotype,
 another width) an error before training.
@@ -48,12 +54,21 @@ def _as_list(init_cfg: Any) -> List[Any]:
     return list(init_cfg) if isinstance(init_cfg, (list, tuple)) else [init_cfg]
 
 
-def pretrained_init(init_cfg: Any) -> Optional[dict]:
-    """The ``Pretrained`` entry of an ``init_cfg`` (a dict or a list of them), if any."""
+def _pretrained_entry(init_cfg: Any) -> Optional[dict]:
+    """The ``Pretrained`` entry of an ``init_cfg``, even one whose checkpoint is None."""
     for item in _as_list(init_cfg):
         if isinstance(item, dict) and item.get('type') == 'Pretrained':
             return item
     return None
+
+
+def pretrained_init(init_cfg: Any) -> Optional[dict]:
+    """The ``Pretrained`` entry of an ``init_cfg`` (a dict or a list of them) that names
+    a checkpoint, if any. ``checkpoint=None`` (the det/seg/pose configs' default, which
+    lets the upstream tools set ``...init_cfg.checkpoint=PATH`` alone) loads nothing:
+    RelNASNet keeps its own initialisation."""
+    item = _pretrained_entry(init_cfg)
+    return item if item is not None and item.get('checkpoint') is not None else None
 
 
 def _cli_keys(options: Dict[str, Any], prefix: str) -> List[str]:
@@ -135,7 +150,8 @@ def _bind_pretrained(cfg: Any, options: Dict[str, Any]) -> None:
     key, node = backbone_node(cfg)
     current = pretrained_init(node.get('init_cfg'))
     loaded = current.get('checkpoint') if current else None
-    prefix = current.get('prefix', DEFAULT_PREFIX) if current else DEFAULT_PREFIX
+    entry = _pretrained_entry(node.get('init_cfg'))  # checkpoint=None keeps its prefix
+    prefix = entry.get('prefix', DEFAULT_PREFIX) if entry else DEFAULT_PREFIX
     node_options = _cli_keys(options, f'{key}.init_cfg')
     if 'pretrained' in options:
         if node_options:

@@ -186,3 +186,27 @@ class RelNASNet(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """The outputs of the stages in ``out_indices`` (same in train and eval)."""
         return self.forward_with_cells(x)[0]
+
+    def init_weights(self) -> None:
+        """mmengine's init, except that a ``Pretrained`` init_cfg whose ``checkpoint``
+        is None names no checkpoint: the layers keep their own initialisation.
+
+        The det/seg/pose configs always write ``init_cfg=dict(type='Pretrained',
+        checkpoint=pretrained, ...)`` (None by default), so that the upstream tools
+        load ImageNet weights with the one key
+        ``--cfg-options model.backbone.init_cfg.checkpoint=PATH``.
+        """
+        init_cfg = self.init_cfg
+        cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+        kept = [
+            c for c in cfgs if not (isinstance(c, dict) and c.get('type') == 'Pretrained'
+                                    and c.get('checkpoint') is None)
+        ]
+        if len(kept) == len(cfgs):
+            super().init_weights()
+            return
+        self.init_cfg = kept if isinstance(init_cfg, (list, tuple)) and kept else None
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = init_cfg
