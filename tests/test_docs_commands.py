@@ -266,15 +266,23 @@ def _registered(kind: Any) -> Any:
 def accepts(path: str, node: dict, name: str) -> bool:
     """Whether the dict at config key ``path`` may take a key ``name`` it does not hold:
     a ``search`` section or key, or an argument of the class its ``type`` names."""
-    from relnas_mm.engine.search_budget import BUDGET_KEYS
+    from relnas_mm.engine.search_budget import OPTIONS, SINGLE
     from relnas_mm.engine.search_build import SECTIONS
     from relnas_mm.engine.search_data import DATA_KEYS
+    from relnas_mm.models.supernet import SuperNet
     from relnas_mm.search import RelativeNAS, evaluator_class, make_evaluate
-    known = {'search': SECTIONS, 'search.data': DATA_KEYS, 'search.budget': BUDGET_KEYS}
+    from relnas_mm.search.budget import METRICS
+    known = {
+        'search': SECTIONS,
+        'search.data': DATA_KEYS,
+        'search.budget': OPTIONS + SINGLE + METRICS
+    }
     if path in known:
         return name in known[path]
     if path == 'search.algorithm':
         return _accepts(RelativeNAS, name)
+    if path == 'search.supernet':
+        return _accepts(SuperNet, name)
     if path == 'search.evaluator':
         return name == 'type' or _accepts(make_evaluate, name) or _accepts(
             evaluator_class(node.get('type', 'FastEvaluator')), name)
@@ -306,6 +314,13 @@ RUN_MODULES = ('relnas_mm.visualization', 'timeit')
 INPUTS = ('.json', '.pth', '.pt', '.pkl', '.txt')
 
 
+def configs_written_by(doc: str) -> List[str]:
+    """The configs a doc asks the user to write: python blocks that open with a
+    ``# NAME.py: ...`` comment (a walk-through's own config, not in the repository)."""
+    with open(os.path.join(REPO, doc), encoding='utf-8') as f:
+        return re.findall(r'^```python\n# ([\w./-]+\.py):', f.read(), flags=re.M)
+
+
 def test_the_docs_have_commands():
     assert len({c.where.split(':')[0] for c in COMMANDS}) >= 8
     assert sum(target_of(c.argv).kind == 'tool' for c in COMMANDS) >= 40
@@ -322,8 +337,10 @@ def test_doc_command(command: DocCommand, monkeypatch, tmp_path):
     if target.kind in ('tool', 'module'):
         args = parse_as_the_tool(command.where, target, monkeypatch)
         config = getattr(args, 'config', None)
-        if config is not None:
-            assert os.path.isfile(config), f'{command.where}: no config {config}'
+        if config is not None and not os.path.isfile(config):
+            doc = command.where.split(':')[0]
+            assert config in configs_written_by(doc), f'{command.where}: no config {config}'
+        elif config is not None:
             options = getattr(args, 'cfg_options', None) or {}
             problems = [p for p in (key_problem(config, key) for key in options) if p]
             assert not problems, f'{command.where}: --cfg-options ' + '; '.join(problems)

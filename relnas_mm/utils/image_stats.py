@@ -12,6 +12,10 @@ CIFAR10_STD = (0.24703233, 0.24348505, 0.26158768)
 # ImageNet's, as torchvision and OpenMMLab normalise them
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# The authors' SSDLite input, (x - 127) / 128 on the 0..255 scale (their detection code
+# normalises every backbone so)
+SSDLITE_MEAN = (127 / 255, ) * 3
+SSDLITE_STD = (128 / 255, ) * 3
 
 
 def on_255_scale(values: Sequence[float]) -> List[float]:
