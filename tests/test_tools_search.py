@@ -57,6 +57,18 @@ def _search_in_process(monkeypatch, name: str, *args: str) -> None:
     run_tool_in_process(monkeypatch, SCRIPT, *args, f'experiment_name={name}')
 
 
+def _two_generations_with(monkeypatch, work_dir: str, data_root: str, evaluator: type, *options:
+                          str) -> str:
+    """The run log of an in-process search of 2 generations in ``work_dir`` whose
+    evaluator is ``evaluator`` (a stand-in defined in a test module)."""
+    _search_in_process(
+        monkeypatch, osp.basename(work_dir),
+        *_args(work_dir, data_root, 'search.algorithm.generations=2',
+               f'search.evaluator.type={evaluator.__module__}.{evaluator.__qualname__}', *options))
+    with open(glob.glob(osp.join(work_dir, '*', '*.log'))[0]) as f:
+        return f.read()
+
+
 def _final_state(work_dir: str) -> dict:
     return load_search_state(osp.join(work_dir, f'search_state_gen_{GENERATIONS:03d}.pth'))
 
@@ -185,16 +197,12 @@ class NaNForCandidateOne(EagerEvaluator):
 @pytest.mark.e2e
 def test_nonfinite_candidate_is_logged_and_the_search_goes_on(monkeypatch, data_root, tmp_path):
     work_dir = str(tmp_path / 'nan')
-    _search_in_process(
-        monkeypatch, 'nan_candidate',
-        *_args(work_dir, data_root, 'search.algorithm.generations=2',
-               f'search.evaluator.type={__name__}.NaNForCandidateOne',
-               'randomness.deterministic=False'))
+    log = _two_generations_with(monkeypatch, work_dir, data_root, NaNForCandidateOne,
+                                'randomness.deterministic=False')
     with open(osp.join(work_dir, 'search_history.json')) as f:
         history = json.load(f)['generations']
     assert len(history) == 2
     assert all(h['nonfinite'] == [1] and h['best_index'] != 1 for h in history)
-    log = open(glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
     assert log.count('candidate 1 (') >= 2 and 'non-finite loss' in log
     assert 'WARNING' in log
 
