@@ -25,7 +25,7 @@ grown. A capture that fails leaves nothing behind (the graph object, and with it
 generator and allocator registrations, is destroyed; the candidate restarts eagerly
 from its job with a fresh generator); a second failure turns graphs off for the run.
 
-No mmengine here: the GPU machines run torch alone.
+No mmengine here: the search core runs where only torch is installed.
 """
 import contextlib
 import functools
