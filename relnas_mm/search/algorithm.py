@@ -279,9 +279,13 @@ class RelativeNAS:
         return record
 
     # ----------------------------------------------------------------- feasibility kept
+    def _violations(self, x: np.ndarray) -> List[float]:
+        """The budget violation of each position's genotype (costs cached)."""
+        return self.budget.violations(self.budget.costs(decode_population(x)))
+
     def _feasible(self, x: np.ndarray) -> List[bool]:
-        """Whether each position's genotype meets the budget (costs cached)."""
-        return [v == 0 for v in self.budget.violations(self.budget.costs(decode_population(x)))]
+        """Whether each position's genotype meets the budget."""
+        return [v == 0 for v in self._violations(x)]
 
     def _redraw_infeasible(self) -> int:
         """Redraw the infeasible uniform members of the first population, round by round,
@@ -291,14 +295,14 @@ class RelativeNAS:
         when every member fits, so a budget every cell meets changes nothing.
         """
         x = self.population.copy()
-        violations = self.budget.violations(self.budget.costs(decode_population(x)))
+        violations = self._violations(x)
         todo = [i for i in range(self.num_seeds, self.pop_size) if violations[i] > 0]
         replaced = set()
         for _ in range(REDRAW_ROUNDS):
             if not todo:
                 break
             draws = random_population(len(todo), self.rng)
-            drawn = self.budget.violations(self.budget.costs(decode_population(draws)))
+            drawn = self._violations(draws)
             for i, draw, v in zip(todo, draws, drawn):
                 if v < violations[i]:
                     x[i], violations[i] = draw, v
