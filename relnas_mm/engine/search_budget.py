@@ -292,8 +292,11 @@ def make_validate(search_cfg: Mapping[str, Mapping[str, Any]], data: SearchData,
     evaluator_cfg = search_cfg['evaluator']
 
     def validate_with(algorithm: RelativeNAS) -> ValidateFn:
-        settings = dict(batch_size=256, augment_valid=False, deterministic=False)
-        settings.update({k: evaluator_cfg[k] for k in settings if k in evaluator_cfg})
+        # the settings a validation pass depends on; the others keep the evaluator's defaults
+        settings = {
+            k: evaluator_cfg[k]
+            for k in ('batch_size', 'augment_valid', 'deterministic') if k in evaluator_cfg
+        }
         evaluator = EagerEvaluator(data, search_cfg['supernet'], device=device, **settings)
         weights = algorithm.weight_set.snapshot()
         return lambda genotype: evaluator.validate(genotype, weights)
